@@ -1,0 +1,186 @@
+//! The CLI subcommands other than `run`: each takes a validated config and writes a report.
+
+use std::io::Write;
+
+use anyhow::Context as _;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::daemon::App;
+use crate::refresh::{Outcome, refresh_feed};
+use crate::store::{FeedHealth, Store, Story};
+
+/// `wiredesk poll-once`: fetches every enabled feed once (concurrently, within the configured
+/// limits), stores, prints one line per feed. Returns whether every feed succeeded.
+pub async fn poll_once(config: Config, out: &mut impl Write) -> anyhow::Result<bool> {
+    let app = App::open(config.clone()).await?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, feed) in config.enabled_feeds().cloned().enumerate() {
+        let app = app.clone();
+        tasks.spawn(async move { (i, refresh_feed(&app, &feed).await) });
+    }
+    let mut reports = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        reports.push(r.context("a refresh task panicked")?);
+    }
+    reports.sort_by_key(|(i, _)| *i);
+    let width = reports
+        .iter()
+        .map(|(_, r)| r.feed.as_str().len())
+        .max()
+        .unwrap_or(0);
+    let mut all_ok = true;
+    for (_, r) in &reports {
+        let line = match &r.outcome {
+            Outcome::Stored(s) if s.new > 0 || s.updated > 0 => format!(
+                "new {}, updated {}, unchanged {}, merged {}",
+                s.new, s.updated, s.unchanged, s.merged
+            ),
+            Outcome::Stored(s) => format!("unchanged ({} entries)", s.unchanged),
+            Outcome::Unchanged => match r.status {
+                Some(304) => "unchanged (304 Not Modified)".to_owned(),
+                _ => "unchanged (same body)".to_owned(),
+            },
+            Outcome::Failed(e) => {
+                all_ok = false;
+                format!("error: {e}")
+            }
+            Outcome::Skipped => "skipped (already running)".to_owned(),
+        };
+        writeln!(out, "{:width$}  {line}", r.feed.as_str())?;
+    }
+    drop(app);
+    Ok(all_ok)
+}
+
+fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let path = config.storage.database_path();
+    Store::open(&path, &config.dedup)
+        .with_context(|| format!("opening database at {}", path.display()))
+}
+
+#[derive(Serialize)]
+struct StoryJson<'a> {
+    id: &'a str,
+    title: &'a str,
+    link: Option<&'a str>,
+    published: String,
+    updated: String,
+    members: Vec<MemberJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct MemberJson<'a> {
+    feed: &'a str,
+    guid: Option<&'a str>,
+    link: Option<&'a str>,
+    title: &'a str,
+    published: String,
+    joined_by: &'a str,
+    score: Option<f64>,
+}
+
+fn rfc3339(d: DateTime<Utc>) -> String {
+    d.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn story_json(s: &Story) -> StoryJson<'_> {
+    let rep = s.representative();
+    StoryJson {
+        id: &s.id.0,
+        title: &rep.title,
+        link: rep.link.as_deref(),
+        published: rfc3339(s.first_seen),
+        updated: rfc3339(s.updated),
+        members: s
+            .members
+            .iter()
+            .map(|m| MemberJson {
+                feed: &m.feed,
+                guid: m.guid.as_deref(),
+                link: m.link.as_deref(),
+                title: &m.title,
+                published: rfc3339(m.published),
+                joined_by: &m.joined_by,
+                score: m.score,
+            })
+            .collect(),
+    }
+}
+
+/// `wiredesk stories`: every stored story (newest first), as JSON or as text.
+pub async fn stories(config: Config, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
+    let store = open_store(&config)?;
+    let mut stories = store.call(|db| db.all_stories()).await??;
+    stories.reverse();
+    if json {
+        let list: Vec<_> = stories.iter().map(story_json).collect();
+        serde_json::to_writer_pretty(&mut *out, &list)?;
+        writeln!(out)?;
+    } else {
+        for s in &stories {
+            let rep = s.representative();
+            let outlets: Vec<&str> = s.members.iter().map(|m| m.feed.as_str()).collect();
+            writeln!(
+                out,
+                "{}  {}  {}  [{}]",
+                s.id,
+                s.first_seen.format("%Y-%m-%d %H:%M"),
+                rep.title,
+                outlets.join(", ")
+            )?;
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `wiredesk status`: every feed's health.
+pub async fn status(config: Config, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
+    let store = open_store(&config)?;
+    let health: Vec<FeedHealth> = store.call(|db| db.feed_health()).await??;
+    store.close().await;
+    let configured: Vec<&str> = config.feeds.iter().map(|f| f.id.as_str()).collect();
+    let health: Vec<FeedHealth> = health
+        .into_iter()
+        .filter(|h| configured.contains(&h.id.as_str()))
+        .map(|mut h| {
+            h.url = crate::normalise::redact_url_str(&h.url);
+            h
+        })
+        .collect();
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &health)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let when = |d: Option<DateTime<Utc>>| {
+        d.map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_else(|| "never".to_owned())
+    };
+    let width = health.iter().map(|h| h.id.len()).max().unwrap_or(2).max(4);
+    writeln!(
+        out,
+        "{:width$}  {:19}  {:8}  {:19}  {:>6}  LAST ERROR",
+        "FEED", "LAST SUCCESS", "FAILURES", "NEXT ATTEMPT", "ITEMS"
+    )?;
+    for h in &health {
+        let next = if h.enabled {
+            when(h.next_attempt)
+        } else {
+            "disabled".to_owned()
+        };
+        writeln!(
+            out,
+            "{:width$}  {:19}  {:8}  {:19}  {:>6}  {}",
+            h.id,
+            when(h.last_success),
+            h.consecutive_failures,
+            next,
+            h.items,
+            h.last_error.as_deref().unwrap_or("-")
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,818 @@
+//! `feeds.toml`: the operator's contract, read once into a validated [`Config`].
+//!
+//! The file is parsed into toml's spanned document tree and walked by hand instead of being
+//! deserialised with serde: serde stops at the first error, and the design promises that
+//! `wiredesk check` reports *every* problem at once, each with line and column. The walk records
+//! unknown keys (with the closest valid name), wrong types, duplicate ids, bad URLs, bad cron
+//! expressions and bad durations, then either returns a fully built [`Config`] or all problems.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+use url::Url;
+
+use crate::schedule::Schedule;
+
+/// The name of the default config file, looked up in the current directory.
+pub const DEFAULT_CONFIG: &str = "feeds.toml";
+
+/// A stable feed identifier from `feeds.toml` (`[[feed]] id`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FeedId(pub String);
+
+impl fmt::Display for FeedId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FeedId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the config was read from (for messages and reloads).
+    pub source: PathBuf,
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub poll: PollConfig,
+    pub dedup: DedupConfig,
+    pub feeds: Vec<FeedConfig>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Public base URL of the merged feed (used for self links); defaults to `http://LISTEN`.
+    pub base_url: Url,
+    pub title: String,
+    /// How many stories the merged feeds carry.
+    pub feed_size: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StorageConfig {
+    /// The path as written; see [`StorageConfig::database_path`].
+    pub path: PathBuf,
+    pub retention_days: u32,
+}
+
+impl StorageConfig {
+    /// The database file: relative paths resolve against `$STATE_DIRECTORY` (set by systemd's
+    /// `StateDirectory=`), else against the current directory.
+    pub fn database_path(&self) -> PathBuf {
+        if self.path.is_absolute() {
+            return self.path.clone();
+        }
+        match std::env::var_os("STATE_DIRECTORY") {
+            // systemd may pass several colon-separated directories; the first is ours.
+            Some(dirs) if !dirs.is_empty() => {
+                let dirs = dirs.to_string_lossy().into_owned();
+                let first = dirs.split(':').next().unwrap_or_default().to_owned();
+                Path::new(&first).join(&self.path)
+            }
+            _ => self.path.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PollConfig {
+    /// The schedule of feeds that name none.
+    pub schedule: Schedule,
+    /// Total time allowed for one fetch (connect, headers and body).
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Largest body accepted, after decompression.
+    pub max_body_bytes: u64,
+    /// How many fetches run at once, over all feeds.
+    pub concurrency: usize,
+    /// How many fetches run at once against one host.
+    pub per_host: usize,
+    pub user_agent: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DedupConfig {
+    /// Layer 3 (near-duplicate text) on or off; layers 1 and 2 always run.
+    pub near_duplicates: bool,
+    /// How far apart two items may be published and still be matched as one story.
+    pub window_hours: u32,
+    /// Verification score at or above which two items are the same story.
+    pub threshold: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedConfig {
+    pub id: FeedId,
+    pub name: String,
+    pub url: Url,
+    pub schedule: Schedule,
+    pub tags: Vec<String>,
+    pub priority: i64,
+    pub enabled: bool,
+}
+
+/// One problem found in a config file, at a line and column (both 1-based).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// Every problem found in one config file.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "{} has {n} problem{}",
+            self.path.display(),
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            write!(
+                f,
+                "\n  {}:{}:{}: {}",
+                self.path.display(),
+                p.line,
+                p.column,
+                p.message
+            )?;
+        }
+        Ok(())
+    }
+}
+
+const SECTIONS: &[&str] = &["server", "storage", "poll", "dedup", "feed"];
+const SERVER_KEYS: &[&str] = &["listen", "base_url", "title", "feed_size"];
+const STORAGE_KEYS: &[&str] = &["path", "retention_days"];
+const POLL_KEYS: &[&str] = &[
+    "schedule",
+    "timeout",
+    "connect_timeout",
+    "max_body_bytes",
+    "concurrency",
+    "per_host",
+    "user_agent",
+];
+const DEDUP_KEYS: &[&str] = &["near_duplicates", "window_hours", "threshold"];
+const FEED_KEYS: &[&str] = &[
+    "id", "name", "url", "schedule", "tags", "priority", "enabled",
+];
+
+/// The default schedule: every five minutes.
+pub const DEFAULT_SCHEDULE: &str = "*/5 * * * *";
+/// The default verification threshold of the near-duplicate layer (see `dedup`).
+pub const DEFAULT_THRESHOLD: f64 = 0.5;
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_owned(),
+            problems: vec![Problem {
+                line: 0,
+                column: 0,
+                message: format!("cannot read the file: {e}"),
+            }],
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Validates config text; `path` only names it in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut r = Reader {
+            src: text,
+            problems: Vec::new(),
+        };
+        let config = r.document(path);
+        if r.problems.is_empty()
+            && let Some(config) = config
+        {
+            return Ok(config);
+        }
+        r.problems.sort_by_key(|p| (p.line, p.column));
+        Err(ConfigError {
+            path: path.to_owned(),
+            problems: r.problems,
+        })
+    }
+
+    /// The enabled feeds.
+    pub fn enabled_feeds(&self) -> impl Iterator<Item = &FeedConfig> {
+        self.feeds.iter().filter(|f| f.enabled)
+    }
+
+    /// Every tag used by a feed, sorted, without repeats.
+    pub fn tags(&self) -> Vec<String> {
+        let mut tags: Vec<String> = self.feeds.iter().flat_map(|f| f.tags.clone()).collect();
+        tags.sort();
+        tags.dedup();
+        tags
+    }
+}
+
+/// Walks the spanned document, collecting problems.
+struct Reader<'s> {
+    src: &'s str,
+    problems: Vec<Problem>,
+}
+
+type Table<'i> = DeTable<'i>;
+
+impl<'s> Reader<'s> {
+    fn problem(&mut self, span: Range<usize>, message: String) {
+        let (line, column) = line_column(self.src, span.start);
+        self.problems.push(Problem {
+            line,
+            column,
+            message,
+        });
+    }
+
+    fn document(&mut self, path: &Path) -> Option<Config> {
+        let doc = match DeTable::parse(self.src) {
+            Ok(doc) => doc,
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                self.problem(span, format!("invalid TOML: {}", e.message().trim()));
+                return None;
+            }
+        };
+        let doc = doc.get_ref();
+        self.unknown_keys(doc, SECTIONS, "the top level");
+
+        let empty = Table::default();
+        let server_t = self.section(doc, "server").unwrap_or(&empty);
+        let storage_t = self.section(doc, "storage").unwrap_or(&empty);
+        let poll_t = self.section(doc, "poll").unwrap_or(&empty);
+        let dedup_t = self.section(doc, "dedup").unwrap_or(&empty);
+        let server = self.server(server_t);
+        let storage = self.storage(storage_t);
+        let poll = self.poll(poll_t);
+        let dedup = self.dedup(dedup_t);
+
+        let mut feeds = Vec::new();
+        let mut seen = HashSet::new();
+        match doc.get("feed") {
+            None => {}
+            Some(v) => match v.get_ref() {
+                DeValue::Array(items) => {
+                    for item in items.iter() {
+                        match item.get_ref() {
+                            DeValue::Table(t) => {
+                                if let Some(feed) =
+                                    self.feed(t, item.span(), poll.as_ref(), &mut seen)
+                                {
+                                    feeds.push(feed);
+                                }
+                            }
+                            other => self.problem(
+                                item.span(),
+                                format!(
+                                    "each feed must be a [[feed]] table, found {}",
+                                    other.type_str()
+                                ),
+                            ),
+                        }
+                    }
+                }
+                other => self.problem(
+                    v.span(),
+                    format!(
+                        "`feed` must be an array of [[feed]] tables, found {}",
+                        other.type_str()
+                    ),
+                ),
+            },
+        }
+        Some(Config {
+            source: path.to_owned(),
+            server: server?,
+            storage: storage?,
+            poll: poll?,
+            dedup: dedup?,
+            feeds,
+        })
+    }
+
+    fn section<'t, 'i>(&mut self, doc: &'t Table<'i>, name: &str) -> Option<&'t Table<'i>> {
+        let v = doc.get(name)?;
+        match v.get_ref() {
+            DeValue::Table(t) => {
+                let known = match name {
+                    "server" => SERVER_KEYS,
+                    "storage" => STORAGE_KEYS,
+                    "poll" => POLL_KEYS,
+                    _ => DEDUP_KEYS,
+                };
+                self.unknown_keys(t, known, &format!("[{name}]"));
+                Some(t)
+            }
+            other => {
+                self.problem(
+                    v.span(),
+                    format!("[{name}] must be a table, found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    fn unknown_keys(&mut self, t: &Table<'_>, known: &[&str], place: &str) {
+        for (k, _) in t.iter() {
+            let key: &str = k.get_ref();
+            if known.contains(&key) {
+                continue;
+            }
+            let hint = closest(key, known)
+                .map(|c| format!(" (did you mean `{c}`?)"))
+                .unwrap_or_default();
+            self.problem(
+                k.span(),
+                format!(
+                    "unknown key `{key}` in {place}{hint}; valid keys: {}",
+                    known.join(", ")
+                ),
+            );
+        }
+    }
+
+    fn server(&mut self, t: &Table<'_>) -> Option<ServerConfig> {
+        let listen = match self.string(t, "listen") {
+            Some(s) => match s.get_ref().parse::<SocketAddr>() {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    self.problem(
+                        s.span(),
+                        format!(
+                            "invalid listen address `{}`: expected IP:PORT such as 127.0.0.1:8080",
+                            s.get_ref()
+                        ),
+                    );
+                    None
+                }
+            },
+            None => Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+        };
+        let base_url = match self.string(t, "base_url") {
+            Some(s) => self.url(&s, "base_url"),
+            None => listen.and_then(|a| Url::parse(&format!("http://{a}/")).ok()),
+        };
+        let title = self
+            .string(t, "title")
+            .map(Spanned::into_inner)
+            .unwrap_or_else(|| "wiredesk".to_owned());
+        let feed_size = self.int(t, "feed_size", 1, 10_000).unwrap_or(100) as usize;
+        Some(ServerConfig {
+            listen: listen?,
+            base_url: base_url?,
+            title,
+            feed_size,
+        })
+    }
+
+    fn storage(&mut self, t: &Table<'_>) -> Option<StorageConfig> {
+        let path = match self.string(t, "path") {
+            Some(s) if s.get_ref().trim().is_empty() => {
+                self.problem(s.span(), "storage path must not be empty".to_owned());
+                PathBuf::new()
+            }
+            Some(s) => PathBuf::from(s.into_inner()),
+            None => PathBuf::from("wiredesk.db"),
+        };
+        let retention_days = self.int(t, "retention_days", 1, 36_500).unwrap_or(30) as u32;
+        Some(StorageConfig {
+            path,
+            retention_days,
+        })
+    }
+
+    fn poll(&mut self, t: &Table<'_>) -> Option<PollConfig> {
+        let schedule = match self.string(t, "schedule") {
+            Some(s) => self.schedule(&s, "poll"),
+            None => Schedule::parse(DEFAULT_SCHEDULE, "poll").ok(),
+        };
+        let timeout = self.duration(t, "timeout", Duration::from_secs(30));
+        let connect_timeout = self.duration(t, "connect_timeout", Duration::from_secs(10));
+        let max_body_bytes = self
+            .int(t, "max_body_bytes", 1024, 1 << 34)
+            .unwrap_or(16 << 20) as u64;
+        let concurrency = self.int(t, "concurrency", 1, 10_000).unwrap_or(32) as usize;
+        let per_host = self.int(t, "per_host", 1, 1_000).unwrap_or(2) as usize;
+        let user_agent = self
+            .string(t, "user_agent")
+            .map(Spanned::into_inner)
+            .unwrap_or_else(default_user_agent);
+        Some(PollConfig {
+            schedule: schedule?,
+            timeout: timeout?,
+            connect_timeout: connect_timeout?,
+            max_body_bytes,
+            concurrency,
+            per_host,
+            user_agent,
+        })
+    }
+
+    fn dedup(&mut self, t: &Table<'_>) -> Option<DedupConfig> {
+        let near_duplicates = self.boolean(t, "near_duplicates").unwrap_or(true);
+        let window_hours = self.int(t, "window_hours", 1, 24 * 365).unwrap_or(48) as u32;
+        let threshold = match t.get("threshold") {
+            None => DEFAULT_THRESHOLD,
+            Some(v) => {
+                let n = match v.get_ref() {
+                    DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+                    DeValue::Integer(i) => i.as_str().parse::<f64>().ok(),
+                    _ => None,
+                };
+                match n {
+                    Some(n) if (0.0..=1.0).contains(&n) => n,
+                    _ => {
+                        self.problem(
+                            v.span(),
+                            "`threshold` must be a number from 0.0 to 1.0".to_owned(),
+                        );
+                        DEFAULT_THRESHOLD
+                    }
+                }
+            }
+        };
+        Some(DedupConfig {
+            near_duplicates,
+            window_hours,
+            threshold,
+        })
+    }
+
+    fn feed(
+        &mut self,
+        t: &Table<'_>,
+        span: Range<usize>,
+        poll: Option<&PollConfig>,
+        seen: &mut HashSet<String>,
+    ) -> Option<FeedConfig> {
+        self.unknown_keys(t, FEED_KEYS, "[[feed]]");
+        let id = match self.string(t, "id") {
+            Some(s) => {
+                let id = s.get_ref().clone();
+                if !valid_id(&id) {
+                    self.problem(
+                        s.span(),
+                        format!(
+                            "invalid feed id `{id}`: use 1 to 64 letters, digits, `-`, `_` or `.`"
+                        ),
+                    );
+                    None
+                } else if !seen.insert(id.clone()) {
+                    self.problem(
+                        s.span(),
+                        format!("duplicate feed id `{id}`: each [[feed]] needs its own id"),
+                    );
+                    None
+                } else {
+                    Some(FeedId(id))
+                }
+            }
+            None => {
+                if t.get("id").is_none() {
+                    self.problem(span.clone(), "[[feed]] is missing `id`".to_owned());
+                }
+                None
+            }
+        };
+        let label = id
+            .as_ref()
+            .map(|i| i.0.clone())
+            .unwrap_or_else(|| "feed".to_owned());
+        let url = match self.string(t, "url") {
+            Some(s) => self.url(&s, &format!("feed `{label}`")),
+            None => {
+                if t.get("url").is_none() {
+                    self.problem(span, format!("[[feed]] `{label}` is missing `url`"));
+                }
+                None
+            }
+        };
+        let schedule = match self.string(t, "schedule") {
+            Some(s) => self.schedule(&s, &label),
+            None => poll.map(|p| p.schedule.with_key(&label)),
+        };
+        let name = self.string(t, "name").map(Spanned::into_inner);
+        let tags = self.tags(t);
+        let priority = self.int(t, "priority", -1_000_000, 1_000_000).unwrap_or(0);
+        let enabled = self.boolean(t, "enabled").unwrap_or(true);
+        let id = id?;
+        Some(FeedConfig {
+            name: name.unwrap_or_else(|| id.0.clone()),
+            id,
+            url: url?,
+            schedule: schedule?,
+            tags,
+            priority,
+            enabled,
+        })
+    }
+
+    fn tags(&mut self, t: &Table<'_>) -> Vec<String> {
+        let Some(v) = t.get("tags") else {
+            return Vec::new();
+        };
+        let DeValue::Array(items) = v.get_ref() else {
+            self.problem(
+                v.span(),
+                "`tags` must be an array of strings, e.g. [\"korea\", \"wire\"]".to_owned(),
+            );
+            return Vec::new();
+        };
+        let mut tags = Vec::new();
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::String(s) if valid_id(s) => tags.push(s.to_string()),
+                DeValue::String(s) => self.problem(
+                    item.span(),
+                    format!("invalid tag `{s}`: use letters, digits, `-`, `_` or `.` (it becomes a URL path)"),
+                ),
+                other => self.problem(
+                    item.span(),
+                    format!("tags must be strings, found {}", other.type_str()),
+                ),
+            }
+        }
+        tags
+    }
+
+    fn string(&mut self, t: &Table<'_>, key: &str) -> Option<Spanned<String>> {
+        let v = t.get(key)?;
+        match v.get_ref() {
+            DeValue::String(s) => Some(Spanned::new(v.span(), s.to_string())),
+            other => {
+                self.problem(
+                    v.span(),
+                    format!("`{key}` must be a string, found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, t: &Table<'_>, key: &str) -> Option<bool> {
+        let v = t.get(key)?;
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            other => {
+                self.problem(
+                    v.span(),
+                    format!("`{key}` must be true or false, found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    fn int(&mut self, t: &Table<'_>, key: &str, min: i64, max: i64) -> Option<i64> {
+        let v = t.get(key)?;
+        let n = match v.get_ref() {
+            DeValue::Integer(i) => {
+                i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok()
+            }
+            _ => None,
+        };
+        match n {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                self.problem(
+                    v.span(),
+                    format!("`{key}` must be a whole number from {min} to {max}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, t: &Table<'_>, key: &str, default: Duration) -> Option<Duration> {
+        let Some(s) = self.string(t, key) else {
+            return if t.get(key).is_some() {
+                None
+            } else {
+                Some(default)
+            };
+        };
+        match humantime::parse_duration(s.get_ref()) {
+            Ok(d) if !d.is_zero() => Some(d),
+            _ => {
+                self.problem(
+                    s.span(),
+                    format!(
+                        "invalid duration `{}` for `{key}`: write e.g. \"30s\", \"2m\" or \"1h\"",
+                        s.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn url(&mut self, s: &Spanned<String>, what: &str) -> Option<Url> {
+        match Url::parse(s.get_ref()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+            Ok(u) => {
+                self.problem(
+                    s.span(),
+                    format!(
+                        "invalid URL for {what}: scheme `{}` is not http or https",
+                        u.scheme()
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                self.problem(s.span(), format!("invalid URL for {what}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn schedule(&mut self, s: &Spanned<String>, key: &str) -> Option<Schedule> {
+        match Schedule::parse(s.get_ref(), key) {
+            Ok(sch) => Some(sch),
+            Err(e) => {
+                self.problem(s.span(), format!("invalid schedule `{}`: {e}", s.get_ref()));
+                None
+            }
+        }
+    }
+}
+
+/// The User-Agent sent when `[poll] user_agent` is not set.
+pub fn default_user_agent() -> String {
+    format!(
+        "wiredesk/{} (+https://github.com/wiredesk/wiredesk; feed aggregator)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn valid_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The valid name closest to a misspelt one, if any is close enough to be a likely typo.
+fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(key, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(src: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(src.len());
+    let before = src.get(..offset).unwrap_or(src);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        match Config::parse(text, Path::new("t.toml")) {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .problems
+                .iter()
+                .map(|p| format!("{}:{} {}", p.line, p.column, p.message))
+                .collect(),
+        }
+    }
+
+    const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:9000"
+title = "Desk"
+
+[poll]
+schedule = "*/10 * * * *"
+timeout = "20s"
+
+[[feed]]
+id = "yonhap"
+url = "https://en.yna.co.kr/RSS/news.xml"
+tags = ["korea", "wire"]
+priority = 10
+
+[[feed]]
+id = "bbc"
+name = "BBC News"
+url = "https://feeds.bbci.co.uk/news/world/rss.xml"
+schedule = "30 */2 * * * *"
+enabled = false
+"#;
+
+    #[test]
+    fn a_valid_config_is_read_with_defaults() {
+        let c = Config::parse(GOOD, Path::new("t.toml")).expect("valid");
+        assert_eq!(c.server.listen.port(), 9000);
+        assert_eq!(c.server.base_url.as_str(), "http://127.0.0.1:9000/");
+        assert_eq!(c.poll.timeout, Duration::from_secs(20));
+        assert_eq!(c.storage.path, PathBuf::from("wiredesk.db"));
+        assert_eq!(c.feeds.len(), 2);
+        assert_eq!(c.feeds[0].name, "yonhap");
+        assert_eq!(c.feeds[0].priority, 10);
+        assert_eq!(c.feeds[1].name, "BBC News");
+        assert!(!c.feeds[1].enabled);
+        assert_eq!(c.enabled_feeds().count(), 1);
+        assert_eq!(c.tags(), vec!["korea", "wire"]);
+        // The feed without a schedule inherits [poll]'s, with its own seconds offset.
+        assert!(c.feeds[0].schedule.cron6().ends_with("-59/10 * * * *"));
+        assert_eq!(c.feeds[1].schedule.cron6(), "30 */2 * * * *");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_line_and_column() {
+        let text = r#"[poll]
+schedual = "*/5 * * * *"
+
+[[feed]]
+id = "a"
+url = "not a url"
+
+[[feed]]
+id = "a"
+url = "https://example.com/rss"
+schedule = "*/5 * * *"
+
+[[feed]]
+url = "ftp://example.com/x"
+priority = "high"
+"#;
+        let p = problems(text);
+        assert_eq!(
+            p,
+            vec![
+                "2:1 unknown key `schedual` in [poll] (did you mean `schedule`?); valid keys: schedule, timeout, connect_timeout, max_body_bytes, concurrency, per_host, user_agent",
+                "6:7 invalid URL for feed `a`: relative URL without a base",
+                "9:6 duplicate feed id `a`: each [[feed]] needs its own id",
+                "11:12 invalid schedule `*/5 * * *`: expected 5 fields (minute hour day month weekday) or 6 (with seconds first), found 4",
+                "13:1 [[feed]] is missing `id`",
+                "14:7 invalid URL for feed `feed`: scheme `ftp` is not http or https",
+                "15:12 `priority` must be a whole number from -1000000 to 1000000",
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_durations_and_types_are_named() {
+        let p = problems("[poll]\ntimeout = \"soon\"\nconcurrency = 0\n[dedup]\nthreshold = 2.0\n");
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].starts_with("2:11 invalid duration `soon` for `timeout`"));
+        assert!(p[1].starts_with("3:15 `concurrency` must be a whole number"));
+        assert!(p[2].starts_with("5:13 `threshold` must be a number"));
+    }
+
+    #[test]
+    fn invalid_toml_syntax_is_located() {
+        let p = problems("[server]\nlisten = \"127.0.0.1:80\n");
+        assert_eq!(p.len(), 1);
+        assert!(p[0].starts_with("2:"), "{p:?}");
+        assert!(p[0].contains("invalid TOML"), "{p:?}");
+    }
+
+    #[test]
+    fn missing_url_is_reported() {
+        let p = problems("[[feed]]\nid = \"x\"\n");
+        assert_eq!(p, vec!["1:1 [[feed]] `x` is missing `url`"]);
+    }
+
+    #[test]
+    fn line_column_counts_characters() {
+        assert_eq!(line_column("ab\n한글x", 9), (2, 3));
+        assert_eq!(line_column("", 0), (1, 1));
+    }
+}

@@ -1,0 +1,267 @@
+//! HTTP: the only module that talks to the network.
+//!
+//! One shared reqwest client (rustls with the ring provider), conditional GET with the stored
+//! validators (RFC 9110 §13: `If-None-Match`, `If-Modified-Since` → 304), connect, read and total
+//! timeouts, a global and a per-host concurrency limit, and a streamed size cap counted after
+//! decompression (so a gzip bomb ends as [`FetchError::TooLarge`], not as memory growth).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use url::Url;
+
+use crate::config::PollConfig;
+use crate::normalise::redact_url;
+use crate::store::Validators;
+
+/// Why a fetch failed. The variant decides the back-off; the message is shown to operators
+/// and never contains credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("timed out fetching {url}")]
+    Timeout { url: String },
+    #[error("cannot connect to {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("HTTP {status} from {url}")]
+    Status {
+        url: String,
+        status: u16,
+        /// From `Retry-After` (RFC 9110 §10.2.3) on 429 and 503.
+        retry_after: Option<Duration>,
+    },
+    #[error("body from {url} is larger than the {limit}-byte limit")]
+    TooLarge { url: String, limit: u64 },
+    #[error("fetching {url}: {reason}")]
+    Other { url: String, reason: String },
+}
+
+impl FetchError {
+    /// The HTTP status, when the server answered with one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            FetchError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// How long the server asked us to wait, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            FetchError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// A successful fetch.
+#[derive(Debug)]
+pub enum Fetched {
+    /// 304: the feed has not changed since the validators we sent.
+    NotModified,
+    /// A new body.
+    Body(Body),
+}
+
+/// A body with what the response said about it.
+#[derive(Debug)]
+pub struct Body {
+    pub status: u16,
+    /// The URL after redirects.
+    pub final_url: Url,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// The `Content-Type` header, for the charset.
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// The shared HTTP client with its limits.
+pub struct Fetcher {
+    client: reqwest::Client,
+    global: Arc<Semaphore>,
+    per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
+    per_host_limit: usize,
+    max_body: u64,
+}
+
+impl Fetcher {
+    /// Builds the client from `[poll]`.
+    pub fn new(poll: &PollConfig) -> anyhow::Result<Fetcher> {
+        // reqwest is built without a default crypto provider (ring builds far faster than
+        // aws-lc); install ring once per process. An error means one is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .user_agent(poll.user_agent.clone())
+            .connect_timeout(poll.connect_timeout)
+            .timeout(poll.timeout)
+            .read_timeout(poll.timeout.min(Duration::from_secs(20)))
+            .redirect(reqwest::redirect::Policy::limited(10))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Fetcher {
+            client,
+            global: Arc::new(Semaphore::new(poll.concurrency)),
+            per_host: Mutex::new(HashMap::new()),
+            per_host_limit: poll.per_host,
+            max_body: poll.max_body_bytes,
+        })
+    }
+
+    async fn permits(&self, url: &Url) -> (OwnedSemaphorePermit, Option<OwnedSemaphorePermit>) {
+        let host_sem = url.host_str().map(|h| {
+            let mut map = self.per_host.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(h.to_ascii_lowercase())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.per_host_limit)))
+                .clone()
+        });
+        // Take the host's permit first so a busy host does not hold global slots while waiting.
+        let host = match host_sem {
+            Some(s) => s.acquire_owned().await.ok(),
+            None => None,
+        };
+        let global = self
+            .global
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the global semaphore is never closed");
+        (global, host)
+    }
+
+    /// GETs `url`, conditionally when `validators` are for this same URL.
+    pub async fn fetch(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
+        let _permits = self.permits(url).await;
+        let shown = redact_url(url);
+        let mut req = self.client.get(url.clone()).header(
+            header::ACCEPT,
+            "application/atom+xml, application/rss+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
+        );
+        if validators.url.as_deref() == Some(url.as_str()) {
+            if let Some(etag) = &validators.etag {
+                req = req.header(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = &validators.last_modified {
+                req = req.header(header::IF_MODIFIED_SINCE, lm);
+            }
+        }
+        let mut resp = req.send().await.map_err(|e| classify(e, &shown))?;
+        let status = resp.status();
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(Fetched::NotModified);
+        }
+        if !status.is_success() {
+            let retry_after = match status {
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                    retry_after(resp.headers(), Utc::now())
+                }
+                _ => None,
+            };
+            return Err(FetchError::Status {
+                url: shown,
+                status: status.as_u16(),
+                retry_after,
+            });
+        }
+        let headers = resp.headers().clone();
+        let final_url = resp.url().clone();
+        if resp.content_length().is_some_and(|n| n > self.max_body) {
+            return Err(FetchError::TooLarge {
+                url: shown,
+                limit: self.max_body,
+            });
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| classify(e, &shown))? {
+            if bytes.len() as u64 + chunk.len() as u64 > self.max_body {
+                return Err(FetchError::TooLarge {
+                    url: shown,
+                    limit: self.max_body,
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let text_header = |name: header::HeaderName| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Ok(Fetched::Body(Body {
+            status: status.as_u16(),
+            final_url,
+            etag: text_header(header::ETAG),
+            last_modified: text_header(header::LAST_MODIFIED),
+            content_type: text_header(header::CONTENT_TYPE),
+            bytes,
+        }))
+    }
+}
+
+fn classify(e: reqwest::Error, url: &str) -> FetchError {
+    let url = url.to_owned();
+    if e.is_timeout() {
+        FetchError::Timeout { url }
+    } else if e.is_connect() {
+        FetchError::Connect {
+            url,
+            reason: root_cause(&e),
+        }
+    } else {
+        FetchError::Other {
+            url,
+            reason: root_cause(&e),
+        }
+    }
+}
+
+/// The innermost error's message: reqwest's own top-level message repeats the URL (which may
+/// hold credentials) and says little.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    let msg = cur.to_string();
+    if msg.is_empty() {
+        "unknown error".to_owned()
+    } else {
+        msg
+    }
+}
+
+/// `Retry-After` as delta-seconds or an HTTP-date (RFC 9110 §10.2.3).
+pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    let v = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when: DateTime<Utc> = httpdate::parse_http_date(v).ok()?.into();
+    Some((when - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_in_both_forms() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("120"));
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(120)));
+        h.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static("Thu, 01 Jan 2026 00:10:00 GMT"),
+        );
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(600)));
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h, now), None);
+    }
+}

@@ -1,0 +1,42 @@
+//! wiredesk: a wire desk daemon. It polls news feeds on cron schedules, recognises the same
+//! story when several outlets run it, keeps everything in SQLite and republishes one merged feed.
+//!
+//! # Data flow
+//! ```text
+//! config → scheduler → fetch → parse (+ normalise) → dedup → store → publish → http
+//! ```
+//! Each arrow hands on a plain value. Only [`fetch`] talks to the network, only [`store`] to
+//! SQLite, only [`parse`] to feed-rs; [`normalise`], [`dedup`] and [`publish`] do no I/O.
+//! One feed's failure stays inside its own [`refresh::refresh_feed`].
+//!
+//! # Modules
+//! - [`config`]: `feeds.toml` → validated [`config::Config`], every problem with line and column.
+//! - [`schedule`]: 5/6-field cron with a stable per-feed offset.
+//! - [`scheduler`]: tokio-cron-scheduler jobs, one per feed, guarded against its traps.
+//! - [`fetch`]: the shared HTTP client, conditional GET, limits.
+//! - [`parse`]: feed bytes → [`parse::Entry`] with our own stable keys.
+//! - [`normalise`]: canonical URLs, text for matching, sanitised HTML, dates, redaction.
+//! - [`dedup`]: which story a new item joins (same entry, same URL, near-duplicate text).
+//! - [`store`]: the SQLite owner thread, migrations, one transaction per refresh.
+//! - [`refresh`]: the orchestrator of one feed's refresh.
+//! - [`publish`]: stories → Atom documents with ETags.
+//! - [`http`]: serves the rendered documents from memory.
+//! - [`daemon`]: start-up, the render loop, shutdown; [`run`] is the daemon's entry point.
+//! - [`commands`]: the other CLI subcommands (`check`, `poll-once`, `stories`, `status`).
+
+pub mod commands;
+pub mod config;
+pub mod daemon;
+pub mod dedup;
+pub mod fetch;
+pub mod http;
+pub mod normalise;
+pub mod parse;
+pub mod publish;
+pub mod refresh;
+pub mod schedule;
+pub mod scheduler;
+pub mod store;
+
+pub use config::Config;
+pub use daemon::{Daemon, run};

@@ -1,0 +1,139 @@
+//! The `wiredesk` binary: parses arguments, sets up logging, loads the config and hands over to
+//! the library. Exit codes: 0 success, 1 runtime error, 2 invalid config, 3 `poll-once` with a
+//! failed feed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use wiredesk::config::{Config, DEFAULT_CONFIG};
+
+#[derive(Parser)]
+#[command(
+    name = "wiredesk",
+    version,
+    about = "Polls wire feeds, merges the same story across outlets, republishes one feed"
+)]
+struct Cli {
+    /// The config file.
+    #[arg(long, short, global = true, default_value = DEFAULT_CONFIG, env = "WIREDESK_CONFIG")]
+    config: PathBuf,
+    /// Log format: `plain` or `json`.
+    #[arg(long, global = true, default_value = "plain", value_parser = ["plain", "json"])]
+    log_format: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon (the default).
+    Run,
+    /// Validate the config and exit.
+    Check,
+    /// Fetch every enabled feed once, store, print a line per feed, exit.
+    PollOnce,
+    /// Print the stored stories with their members.
+    Stories {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print every feed's health.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_tracing(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else if std::env::var_os("JOURNAL_STREAM").is_some() {
+        // Under systemd the journal adds its own timestamps; colours would be noise.
+        builder.without_time().with_ansi(false).init();
+    } else {
+        use std::io::IsTerminal;
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.log_format);
+    let config = match Config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Run);
+    if let Command::Check = command {
+        println!(
+            "{}: ok, {} feeds ({} enabled)",
+            cli.config.display(),
+            config.feeds.len(),
+            config.enabled_feeds().count()
+        );
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let mut out = std::io::stdout().lock();
+        match command {
+            Command::Run | Command::Check => serve(config).await.map(|_| true),
+            Command::PollOnce => wiredesk::commands::poll_once(config, &mut out).await,
+            Command::Stories { json } => wiredesk::commands::stories(config, json, &mut out)
+                .await
+                .map(|_| true),
+            Command::Status { json } => wiredesk::commands::status(config, json, &mut out)
+                .await
+                .map(|_| true),
+        }
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(3),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let listen = config.server.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    wiredesk::run(config, listener, shutdown_signal()).await
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot listen for SIGTERM: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}

@@ -1,0 +1,280 @@
+//! Stories → feed documents. Pure rendering, no I/O: the daemon renders when stories change
+//! and the HTTP layer serves the bytes from memory.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::normalise::redact_url_str;
+use crate::store::Story;
+
+/// What a merged feed says about itself.
+#[derive(Clone, Debug)]
+pub struct FeedMeta {
+    pub title: String,
+    /// The URL this document is served at (Atom `rel="self"`).
+    pub self_url: String,
+    /// The site's home page.
+    pub home_url: String,
+}
+
+/// A rendered document with its HTTP validators.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rendered {
+    pub body: bytes::Bytes,
+    pub content_type: &'static str,
+    /// A strong ETag: a hash of the body, so it changes exactly when the bytes do.
+    pub etag: String,
+    /// The last change to any story in the document (not the render time).
+    pub last_modified: DateTime<Utc>,
+}
+
+impl Rendered {
+    pub fn new(body: String, content_type: &'static str, last_modified: DateTime<Utc>) -> Rendered {
+        let digest = Sha256::digest(body.as_bytes());
+        let etag: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+        Rendered {
+            body: bytes::Bytes::from(body),
+            content_type,
+            etag: format!("\"{etag}\""),
+            last_modified,
+        }
+    }
+}
+
+/// The stable Atom id of a story.
+pub fn story_urn(story: &Story) -> String {
+    format!("urn:wiredesk:story:{}", story.id)
+}
+
+fn rfc3339(d: DateTime<Utc>) -> String {
+    d.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The newest change among `stories` (the Unix epoch for none), for `updated` and
+/// Last-Modified.
+pub fn last_change(stories: &[Story]) -> DateTime<Utc> {
+    stories
+        .iter()
+        .map(|s| s.updated)
+        .max()
+        .unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+/// Renders an Atom 1.0 document (RFC 4287): one entry per story, newest first as given.
+pub fn render_atom(stories: &[Story], meta: &FeedMeta) -> Rendered {
+    let updated = last_change(stories);
+    let mut out = String::with_capacity(1024 + stories.len() * 1024);
+    out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+    out.push_str("<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
+    let _ = writeln!(out, "  <id>{}</id>", xml_escape(&meta.self_url));
+    let _ = writeln!(out, "  <title>{}</title>", xml_escape(&meta.title));
+    let _ = writeln!(out, "  <updated>{}</updated>", rfc3339(updated));
+    let _ = writeln!(
+        out,
+        "  <link rel=\"self\" type=\"application/atom+xml\" href=\"{}\"/>",
+        xml_escape(&meta.self_url)
+    );
+    let _ = writeln!(
+        out,
+        "  <link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>",
+        xml_escape(&meta.home_url)
+    );
+    let _ = writeln!(
+        out,
+        "  <generator version=\"{}\">wiredesk</generator>",
+        env!("CARGO_PKG_VERSION")
+    );
+    for story in stories {
+        let rep = story.representative();
+        out.push_str("  <entry>\n");
+        let _ = writeln!(out, "    <id>{}</id>", story_urn(story));
+        let _ = writeln!(
+            out,
+            "    <title type=\"text\">{}</title>",
+            xml_escape(&rep.title)
+        );
+        if let Some(link) = &rep.link {
+            let _ = writeln!(
+                out,
+                "    <link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>",
+                xml_escape(&redact_url_str(link))
+            );
+        }
+        let _ = writeln!(
+            out,
+            "    <published>{}</published>",
+            rfc3339(story.first_seen)
+        );
+        let _ = writeln!(out, "    <updated>{}</updated>", rfc3339(story.updated));
+        let mut outlets: Vec<&str> = Vec::new();
+        for m in &story.members {
+            if !outlets.contains(&m.feed_name.as_str()) {
+                outlets.push(&m.feed_name);
+            }
+        }
+        for name in &outlets {
+            let _ = writeln!(
+                out,
+                "    <author><name>{}</name></author>",
+                xml_escape(name)
+            );
+        }
+        let mut feeds: Vec<(&str, &str)> = Vec::new();
+        for m in &story.members {
+            if !feeds.iter().any(|(id, _)| *id == m.feed) {
+                feeds.push((&m.feed, &m.feed_name));
+            }
+        }
+        for (id, name) in feeds {
+            let _ = writeln!(
+                out,
+                "    <category term=\"{}\" label=\"{}\"/>",
+                xml_escape(id),
+                xml_escape(name)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "    <summary type=\"html\">{}</summary>",
+            xml_escape(&summary_html(story))
+        );
+        out.push_str("  </entry>\n");
+    }
+    out.push_str("</feed>\n");
+    Rendered::new(out, "application/atom+xml; charset=utf-8", updated)
+}
+
+/// The entry's HTML: the representative's sanitised summary, then every outlet with its link.
+pub fn summary_html(story: &Story) -> String {
+    let rep = story.representative();
+    let mut html = rep.summary_html.clone();
+    let others: Vec<_> = story.members.iter().skip(1).collect();
+    if !others.is_empty() {
+        html.push_str("<p>Also reported by: ");
+        for (i, m) in others.iter().enumerate() {
+            if i > 0 {
+                html.push_str(", ");
+            }
+            match &m.link {
+                Some(link) => {
+                    let _ = write!(
+                        html,
+                        "<a href=\"{}\">{}</a>",
+                        html_escape::encode_double_quoted_attribute(&redact_url_str(link)),
+                        html_escape::encode_text(&m.feed_name)
+                    );
+                }
+                None => html.push_str(&html_escape::encode_text(&m.feed_name)),
+            }
+        }
+        html.push_str("</p>");
+    }
+    html
+}
+
+/// Escapes text for XML 1.0 content and attributes, dropping characters XML cannot carry
+/// (C0 controls other than tab, newline and carriage return; U+FFFE and U+FFFF).
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Member, StoryId};
+    use chrono::TimeZone;
+
+    fn member(feed: &str, title: &str, link: &str) -> Member {
+        let t = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap();
+        Member {
+            item_id: 1,
+            feed: feed.into(),
+            feed_name: format!("{feed} news"),
+            priority: 0,
+            key: link.into(),
+            guid: None,
+            link: Some(link.into()),
+            title: title.into(),
+            summary_html: "<p>Body &amp; more</p>".into(),
+            text: "Body & more".into(),
+            published: t,
+            first_seen: t,
+            updated: t,
+            joined_by: "first".into(),
+            score: None,
+            matched_item: None,
+        }
+    }
+
+    fn story() -> Story {
+        let t = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap();
+        Story {
+            id: StoryId("s0011223344556677".into()),
+            first_seen: t,
+            updated: t + chrono::Duration::minutes(5),
+            members: vec![
+                member("a", "Title <with> & \u{1} control", "https://a.example/1"),
+                member("b", "Other", "https://user:pw@b.example/2?token=x"),
+            ],
+        }
+    }
+
+    fn meta() -> FeedMeta {
+        FeedMeta {
+            title: "Desk".into(),
+            self_url: "http://127.0.0.1:8080/feed.atom".into(),
+            home_url: "http://127.0.0.1:8080/".into(),
+        }
+    }
+
+    #[test]
+    fn atom_entry_carries_the_story() {
+        let r = render_atom(&[story()], &meta());
+        let body = std::str::from_utf8(&r.body).unwrap();
+        assert!(body.contains("<id>urn:wiredesk:story:s0011223344556677</id>"));
+        assert!(body.contains("<title type=\"text\">Title &lt;with&gt; &amp;  control</title>"));
+        assert!(body.contains("<updated>2026-11-01T08:05:00Z</updated>"));
+        assert!(body.contains("<author><name>b news</name></author>"));
+        assert!(body.contains("Also reported by"));
+        assert!(!body.contains("pw@"), "credentials leaked: {body}");
+        assert!(!body.contains("token=x"), "secret leaked");
+        assert_eq!(r.last_modified, story().updated);
+        // The output is a feed that a reader can parse back.
+        let parsed = feed_rs::parser::parse(&r.body[..]).unwrap();
+        assert_eq!(parsed.entries.len(), 1);
+        assert_eq!(parsed.entries[0].authors.len(), 2);
+    }
+
+    #[test]
+    fn etag_follows_the_bytes() {
+        let a = render_atom(&[story()], &meta());
+        let b = render_atom(&[story()], &meta());
+        assert_eq!(a.etag, b.etag);
+        let mut s = story();
+        s.members[0].title = "Changed".into();
+        let c = render_atom(&[s], &meta());
+        assert_ne!(a.etag, c.etag);
+    }
+
+    #[test]
+    fn empty_feed_is_valid() {
+        let r = render_atom(&[], &meta());
+        let parsed = feed_rs::parser::parse(&r.body[..]).unwrap();
+        assert!(parsed.entries.is_empty());
+    }
+}

@@ -1,0 +1,177 @@
+//! `refresh_feed`: one feed's refresh, calling the stages in order —
+//! fetch → parse → normalise (inside parse) → dedup and store (one transaction) → ask for a
+//! render. Every failure stays inside this feed's refresh: it is recorded on the feed's row,
+//! logged, reported, and nothing else is affected.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+
+use crate::config::{FeedConfig, FeedId};
+use crate::daemon::App;
+use crate::fetch::Fetched;
+use crate::normalise::redact_url;
+use crate::parse::parse_feed;
+use crate::store::{FetchMeta, IngestStats};
+
+/// How a refresh ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// New body, stored (possibly with nothing new in it).
+    Stored(IngestStats),
+    /// 304, or the same body as last time: nothing parsed, nothing written but the feed's state.
+    Unchanged,
+    /// The refresh failed; the message is stored on the feed and shown in `status`.
+    Failed(String),
+    /// A refresh of this feed was still running, so this one did not start.
+    Skipped,
+}
+
+/// What one refresh did, as logged and broadcast to listeners (tests, metrics).
+#[derive(Clone, Debug)]
+pub struct RefreshReport {
+    pub feed: FeedId,
+    pub status: Option<u16>,
+    pub outcome: Outcome,
+    pub duration: Duration,
+}
+
+/// Refreshes one feed now. Never panics on bad input; never blocks other feeds (the fetch
+/// limits are shared, but each feed's work is its own task).
+pub async fn refresh_feed(app: &App, feed: &FeedConfig) -> RefreshReport {
+    let started = Instant::now();
+    let guard = app.feed_guard(&feed.id);
+    // tokio-cron-scheduler starts a job again even when its previous run has not finished:
+    // refreshes of one feed must never overlap, so a tick that finds one running is skipped.
+    let Ok(_running) = guard.try_lock() else {
+        tracing::debug!(feed = %feed.id, "previous refresh still running; tick skipped");
+        return RefreshReport {
+            feed: feed.id.clone(),
+            status: None,
+            outcome: Outcome::Skipped,
+            duration: started.elapsed(),
+        };
+    };
+    let (status, outcome) = run_stages(app, feed).await;
+    let report = RefreshReport {
+        feed: feed.id.clone(),
+        status,
+        outcome,
+        duration: started.elapsed(),
+    };
+    log_report(&report);
+    app.report(report.clone());
+    report
+}
+
+async fn run_stages(app: &App, feed: &FeedConfig) -> (Option<u16>, Outcome) {
+    let now = Utc::now();
+    let next = feed.schedule.next_after(now);
+    let id = feed.id.clone();
+    let validators = match app.store.call(move |db| db.validators(&id)).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return (None, Outcome::Failed(e.to_string())),
+        Err(e) => return (None, Outcome::Failed(e.to_string())),
+    };
+
+    let fail = |status: Option<u16>, message: String| {
+        let id = feed.id.clone();
+        let store = app.store.clone();
+        async move {
+            let msg = message.clone();
+            let _ = store
+                .call(move |db| db.record_failure(&id, status, &msg, Utc::now(), next))
+                .await;
+            (status, Outcome::Failed(message))
+        }
+    };
+
+    let body = match app.fetcher.fetch(&feed.url, &validators).await {
+        Ok(Fetched::Body(b)) => b,
+        Ok(Fetched::NotModified) => {
+            let id = feed.id.clone();
+            let _ = app
+                .store
+                .call(move |db| db.record_unchanged(&id, 304, now, next))
+                .await;
+            return (Some(304), Outcome::Unchanged);
+        }
+        Err(e) => return fail(e.status(), e.to_string()).await,
+    };
+
+    let body_hash = hex(&Sha256::digest(&body.bytes));
+    let status = body.status;
+    if validators.url.as_deref() == Some(feed.url.as_str())
+        && validators.body_hash.as_deref() == Some(body_hash.as_str())
+    {
+        let id = feed.id.clone();
+        let _ = app
+            .store
+            .call(move |db| db.record_unchanged(&id, status, now, next))
+            .await;
+        return (Some(status), Outcome::Unchanged);
+    }
+
+    let base = body.final_url.clone();
+    let bytes = body.bytes;
+    let parsed = tokio::task::spawn_blocking(move || parse_feed(&bytes, Some(&base), now)).await;
+    let parsed = match parsed {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            return fail(
+                Some(status),
+                format!("{} from {}", e, redact_url(&body.final_url)),
+            )
+            .await;
+        }
+        Err(e) => return fail(Some(status), format!("parser crashed: {e}")).await,
+    };
+
+    let meta = FetchMeta {
+        status,
+        etag: body.etag,
+        last_modified: body.last_modified,
+        body_hash: Some(body_hash),
+        feed_title: parsed.title,
+    };
+    let id = feed.id.clone();
+    let url = feed.url.to_string();
+    let entries = parsed.entries;
+    let stored = app
+        .store
+        .call(move |db| db.ingest(&id, &url, &entries, &meta, now, next))
+        .await;
+    match stored {
+        Ok(Ok(stats)) => {
+            if stats.changed() {
+                app.request_render();
+            }
+            (Some(status), Outcome::Stored(stats))
+        }
+        Ok(Err(e)) => fail(Some(status), format!("storing entries: {e}")).await,
+        Err(e) => (Some(status), Outcome::Failed(e.to_string())),
+    }
+}
+
+fn log_report(r: &RefreshReport) {
+    let ms = r.duration.as_millis() as u64;
+    let status = r.status.unwrap_or(0);
+    match &r.outcome {
+        Outcome::Stored(s) => tracing::info!(
+            feed = %r.feed, status, new = s.new, updated = s.updated,
+            unchanged = s.unchanged, merged = s.merged, ms, "refreshed"
+        ),
+        Outcome::Unchanged => {
+            tracing::info!(feed = %r.feed, status, new = 0, updated = 0, ms, "unchanged")
+        }
+        Outcome::Failed(e) => {
+            tracing::warn!(feed = %r.feed, status, ms, error = %e, "refresh failed")
+        }
+        Outcome::Skipped => {}
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

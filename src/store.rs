@@ -1,0 +1,570 @@
+//! SQLite storage: the only module that talks to rusqlite.
+//!
+//! One thread owns the connection and runs jobs sent to it over a channel ([`Store::call`]).
+//! Why a thread and not a pool or a mutex: SQLite allows one writer at a time anyway, rusqlite
+//! 0.43 has no maintained pool, and a single owner makes every refresh's transaction strictly
+//! sequential without lock juggling in async code. The near-duplicate index lives on the same
+//! thread, so a dedup decision and the write it leads to can never interleave with another
+//! feed's refresh.
+//!
+//! Durability: WAL with `synchronous=FULL`, so a committed refresh survives kill -9 and power
+//! loss; each refresh is one transaction (entries and the feed's fetch state together).
+
+mod schema;
+mod stories;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+use crate::config::{FeedConfig, FeedId};
+use crate::dedup::{self, JoinLayer, NearDuplicates};
+use crate::parse::Entry;
+
+pub use stories::{Member, Story, StoryId};
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "database {path} has schema version {found}, newer than this wiredesk understands ({known}); use a newer wiredesk"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database thread has stopped")]
+    Closed,
+}
+
+/// What a refresh's fetch learnt about the feed, stored with its entries.
+#[derive(Clone, Debug, Default)]
+pub struct FetchMeta {
+    pub status: u16,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub body_hash: Option<String>,
+    pub feed_title: Option<String>,
+}
+
+/// What one refresh did to the store.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IngestStats {
+    /// Entries not seen before (each a new story or a new member of one).
+    pub new: usize,
+    /// New entries that joined an existing story (a subset of `new`).
+    pub merged: usize,
+    /// Entries seen before whose title or text changed.
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+impl IngestStats {
+    /// Whether the merged feeds need rendering again.
+    pub fn changed(&self) -> bool {
+        self.new > 0 || self.updated > 0
+    }
+}
+
+/// The validators and hash of the last good fetch, for conditional GET.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Validators {
+    pub url: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub body_hash: Option<String>,
+}
+
+/// A feed's health, as `wiredesk status` and the HTML page show it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct FeedHealth {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    pub enabled: bool,
+    pub last_status: Option<u16>,
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub next_attempt: Option<DateTime<Utc>>,
+    pub items: i64,
+}
+
+/// The database and everything that must change with it in step.
+pub struct Db {
+    conn: Connection,
+    near: NearDuplicates,
+}
+
+type Job = Box<dyn FnOnce(&mut Db) + Send>;
+
+/// A handle to the store thread. Cloning shares the thread; it stops when the last handle drops.
+#[derive(Clone)]
+pub struct Store {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database, then starts its owner thread.
+    pub fn open(path: &Path, dedup: &crate::config::DedupConfig) -> Result<Store, StoreError> {
+        let db = Db::open(path, dedup)?;
+        Ok(Store::spawn(db))
+    }
+
+    fn spawn(mut db: Db) -> Store {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("wiredesk-store".into())
+            .spawn(move || {
+                for job in rx {
+                    job(&mut db);
+                }
+                // All handles dropped: checkpoint so the -wal file does not outlive us.
+                let _ = db
+                    .conn
+                    .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA optimize;");
+            })
+            .map(|_| ())
+            .unwrap_or_else(|e| tracing::error!("cannot start the database thread: {e}"));
+        Store { jobs: tx }
+    }
+
+    /// Runs `f` on the store thread and returns its result.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Db) -> R + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move |db| {
+                let _ = tx.send(f(db));
+            }))
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)
+    }
+
+    /// Waits until every job sent so far has run and the thread has let go of the database,
+    /// provided this is the last handle.
+    pub async fn close(self) {
+        let (tx, rx) = oneshot::channel::<()>();
+        let sent = self.jobs.send(Box::new(move |_| drop(tx)));
+        drop(self);
+        if sent.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+fn ts(d: DateTime<Utc>) -> i64 {
+    d.timestamp()
+}
+
+fn from_ts(s: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(s, 0).unwrap_or_default()
+}
+
+impl Db {
+    /// Opens and migrates a database file.
+    pub fn open(path: &Path, dedup: &crate::config::DedupConfig) -> Result<Db, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.exists()
+        {
+            return Err(open_err(rusqlite::Error::InvalidPath(dir.to_owned())));
+        }
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;
+             PRAGMA busy_timeout=5000;",
+        )
+        .map_err(open_err)?;
+        schema::migrate(&mut conn, path)?;
+        let mut db = Db {
+            conn,
+            near: NearDuplicates::new(dedup.clone()),
+        };
+        db.load_near_duplicate_index(Utc::now())?;
+        Ok(db)
+    }
+
+    /// The raw connection, for read-only reports and tests.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Replaces the dedup settings (on reload) and rebuilds the index.
+    pub fn set_dedup_config(&mut self, cfg: crate::config::DedupConfig) -> Result<(), StoreError> {
+        self.near = NearDuplicates::new(cfg);
+        self.load_near_duplicate_index(Utc::now())
+    }
+
+    /// Makes the `feeds` rows match the config: new feeds added, names, URLs, priorities, tags
+    /// and `enabled` updated. Feeds no longer configured keep their row (their stories stay
+    /// until retention removes them) but are marked disabled.
+    pub fn sync_feeds(&mut self, feeds: &[FeedConfig]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("UPDATE feeds SET enabled = 0", [])?;
+        tx.execute("DELETE FROM feed_tags", [])?;
+        for f in feeds {
+            tx.execute(
+                "INSERT INTO feeds (id, url, name, priority, enabled) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(id) DO UPDATE SET url = excluded.url, name = excluded.name,
+                   priority = excluded.priority, enabled = excluded.enabled",
+                params![f.id.as_str(), f.url.as_str(), f.name, f.priority, f.enabled],
+            )?;
+            for tag in &f.tags {
+                tx.execute(
+                    "INSERT OR IGNORE INTO feed_tags (feed_id, tag) VALUES (?1, ?2)",
+                    params![f.id.as_str(), tag],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The stored validators of a feed (none if it was never fetched or its URL changed).
+    pub fn validators(&self, feed: &FeedId) -> Result<Validators, StoreError> {
+        let v = self
+            .conn
+            .query_row(
+                "SELECT fetched_url, etag, last_modified, body_hash FROM feeds WHERE id = ?1",
+                [feed.as_str()],
+                |r| {
+                    Ok(Validators {
+                        url: r.get(0)?,
+                        etag: r.get(1)?,
+                        last_modified: r.get(2)?,
+                        body_hash: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?;
+        Ok(v.unwrap_or_default())
+    }
+
+    /// Records a refresh that changed nothing (304, or the same body again).
+    pub fn record_unchanged(
+        &mut self,
+        feed: &FeedId,
+        status: u16,
+        now: DateTime<Utc>,
+        next_attempt: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE feeds SET last_status = ?2, last_attempt = ?3, last_success = ?3,
+               last_error = NULL, consecutive_failures = 0, next_attempt = ?4 WHERE id = ?1",
+            params![feed.as_str(), status, ts(now), next_attempt.map(ts)],
+        )?;
+        Ok(())
+    }
+
+    /// Records a failed refresh; returns the number of consecutive failures so far.
+    pub fn record_failure(
+        &mut self,
+        feed: &FeedId,
+        status: Option<u16>,
+        error: &str,
+        now: DateTime<Utc>,
+        next_attempt: Option<DateTime<Utc>>,
+    ) -> Result<u32, StoreError> {
+        let n = self
+            .conn
+            .query_row(
+                "UPDATE feeds SET last_status = ?2, last_attempt = ?3, last_error = ?4,
+               consecutive_failures = consecutive_failures + 1, next_attempt = ?5
+             WHERE id = ?1 RETURNING consecutive_failures",
+                params![feed.as_str(), status, ts(now), error, next_attempt.map(ts)],
+                |r| r.get::<_, u32>(0),
+            )
+            .optional()?;
+        Ok(n.unwrap_or(1))
+    }
+
+    /// Stores one refresh's entries and the feed's fetch state in one transaction, running the
+    /// dedup layers on every new entry.
+    pub fn ingest(
+        &mut self,
+        feed: &FeedId,
+        fetched_url: &str,
+        entries: &[Entry],
+        meta: &FetchMeta,
+        now: DateTime<Utc>,
+        next_attempt: Option<DateTime<Utc>>,
+    ) -> Result<IngestStats, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut stats = IngestStats::default();
+        let mut index_changes = Vec::new();
+        for entry in entries {
+            let existing = tx
+                .query_row(
+                    "SELECT id, story_id, content_hash FROM items WHERE feed_id = ?1 AND key = ?2",
+                    params![feed.as_str(), entry.key],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            if let Some((item_id, story_id, hash)) = existing {
+                if hash == entry.content_hash {
+                    stats.unchanged += 1;
+                    continue;
+                }
+                tx.execute(
+                    "UPDATE items SET title = ?2, summary_html = ?3, text = ?4, link = ?5,
+                       canonical_url = ?6, content_hash = ?7, updated = ?8 WHERE id = ?1",
+                    params![
+                        item_id,
+                        entry.title,
+                        entry.summary_html,
+                        entry.text,
+                        entry.link,
+                        entry.canonical_url,
+                        entry.content_hash,
+                        ts(now)
+                    ],
+                )?;
+                tx.execute(
+                    "UPDATE stories SET updated = ?2 WHERE id = ?1",
+                    params![story_id, ts(now)],
+                )?;
+                stats.updated += 1;
+                continue;
+            }
+            let tombstoned: bool = tx
+                .query_row(
+                    "SELECT 1 FROM tombstones WHERE feed_id = ?1 AND key = ?2",
+                    params![feed.as_str(), entry.key],
+                    |_| Ok(true),
+                )
+                .optional()?
+                .unwrap_or(false);
+            if tombstoned {
+                stats.unchanged += 1;
+                continue;
+            }
+
+            let published = entry.published.unwrap_or(now);
+            let joined = match Self::same_url(&tx, entry)? {
+                Some(j) => Some(j),
+                None => self.near.find(feed, entry, published, now),
+            };
+            let (story_id, layer, score, join_ref) = match joined {
+                Some(j) => {
+                    tx.execute(
+                        "UPDATE stories SET updated = ?2 WHERE id = ?1",
+                        params![j.story_id, ts(now)],
+                    )?;
+                    stats.merged += 1;
+                    (j.story_id, j.layer, j.score, Some(j.item_id))
+                }
+                None => {
+                    let id = Self::insert_story(&tx, feed, &entry.key, now)?;
+                    (id, JoinLayer::First, None, None)
+                }
+            };
+            tx.execute(
+                "INSERT INTO items (feed_id, key, guid, link, canonical_url, title, summary_html,
+                   text, published, updated, first_seen, content_hash, story_id, join_layer,
+                   join_score, join_ref)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                params![
+                    feed.as_str(),
+                    entry.key,
+                    entry.guid,
+                    entry.link,
+                    entry.canonical_url,
+                    entry.title,
+                    entry.summary_html,
+                    entry.text,
+                    ts(published),
+                    ts(entry.updated.unwrap_or(published)),
+                    ts(now),
+                    entry.content_hash,
+                    story_id,
+                    layer.as_str(),
+                    score,
+                    join_ref
+                ],
+            )?;
+            let item_id = tx.last_insert_rowid();
+            index_changes.push((item_id, story_id, entry, published));
+            stats.new += 1;
+        }
+        tx.execute(
+            "UPDATE feeds SET last_status = ?2, last_attempt = ?3, last_success = ?3,
+               last_error = NULL, consecutive_failures = 0, next_attempt = ?4,
+               fetched_url = ?5, etag = ?6, last_modified = ?7, body_hash = ?8,
+               title = COALESCE(?9, title)
+             WHERE id = ?1",
+            params![
+                feed.as_str(),
+                meta.status,
+                ts(now),
+                next_attempt.map(ts),
+                fetched_url,
+                meta.etag,
+                meta.last_modified,
+                meta.body_hash,
+                meta.feed_title
+            ],
+        )?;
+        tx.commit()?;
+        // Only once committed does the in-memory index learn of the new items.
+        for (item_id, story_id, entry, published) in index_changes {
+            self.near.insert(item_id, feed, &story_id, entry, published);
+        }
+        Ok(stats)
+    }
+
+    /// Layer 2: an item elsewhere with the same canonical URL.
+    fn same_url(
+        tx: &rusqlite::Transaction<'_>,
+        entry: &Entry,
+    ) -> Result<Option<dedup::Join>, StoreError> {
+        let Some(url) = &entry.canonical_url else {
+            return Ok(None);
+        };
+        let hit = tx
+            .query_row(
+                "SELECT id, story_id FROM items WHERE canonical_url = ?1 ORDER BY id LIMIT 1",
+                [url],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?;
+        Ok(hit.map(|(item_id, story_id)| dedup::Join {
+            story_id,
+            item_id,
+            layer: JoinLayer::SameUrl,
+            score: None,
+        }))
+    }
+
+    /// A new story whose id derives from its first item (stable, and the same if the database
+    /// is ever rebuilt from the same feeds).
+    fn insert_story(
+        tx: &rusqlite::Transaction<'_>,
+        feed: &FeedId,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        for attempt in 0u32.. {
+            let salt = attempt.to_string();
+            let digest = crate::parse::hex_digest(&[feed.as_str(), key, &salt]);
+            let id = format!("s{}", &digest[..16]);
+            let inserted = tx.execute(
+                "INSERT OR IGNORE INTO stories (id, first_seen, updated) VALUES (?1, ?2, ?2)",
+                params![id, ts(now)],
+            )?;
+            if inserted == 1 {
+                return Ok(id);
+            }
+        }
+        unreachable!("u32 attempts exhausted")
+    }
+
+    /// Rebuilds the near-duplicate index from the items inside the matching window.
+    fn load_near_duplicate_index(&mut self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        if !self.near.enabled() {
+            return Ok(());
+        }
+        let since = now - chrono::Duration::hours(i64::from(self.near.window_hours()));
+        let mut stmt = self.conn.prepare(
+            "SELECT id, feed_id, story_id, key, title, text, published FROM items
+             WHERE published >= ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([ts(since)], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, i64>(6)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, feed, story, key, title, text, published) = row?;
+            self.near.insert_text(
+                id,
+                &FeedId(feed),
+                &story,
+                &key,
+                &title,
+                &text,
+                from_ts(published),
+            );
+        }
+        Ok(())
+    }
+
+    /// Every configured feed's health, in id order.
+    pub fn feed_health(&self) -> Result<Vec<FeedHealth>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT f.id, f.name, f.url, f.enabled, f.last_status, f.last_attempt,
+               f.last_success, f.last_error, f.consecutive_failures, f.next_attempt,
+               (SELECT COUNT(*) FROM items i WHERE i.feed_id = f.id)
+             FROM feeds f ORDER BY f.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(FeedHealth {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                url: r.get(2)?,
+                enabled: r.get(3)?,
+                last_status: r.get(4)?,
+                last_attempt: r.get::<_, Option<i64>>(5)?.map(from_ts),
+                last_success: r.get::<_, Option<i64>>(6)?.map(from_ts),
+                last_error: r.get(7)?,
+                consecutive_failures: r.get(8)?,
+                next_attempt: r.get::<_, Option<i64>>(9)?.map(from_ts),
+                items: r.get(10)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Sets when a feed's next attempt is expected (shown by `status`).
+    pub fn set_next_attempt(
+        &mut self,
+        feed: &FeedId,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE feeds SET next_attempt = ?2 WHERE id = ?1",
+            params![feed.as_str(), next.map(ts)],
+        )?;
+        Ok(())
+    }
+
+    /// Quick liveness check for `/healthz` and the watchdog.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.conn.query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

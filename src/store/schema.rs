@@ -1,0 +1,98 @@
+//! The schema as an ordered list of migrations, checked against `PRAGMA user_version`.
+//! Migration N (1-based) brings a database from version N-1 to N; each runs in a transaction
+//! together with the version bump, so a crash mid-migration leaves the old version intact.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Times are Unix seconds (UTC). Items reference their story; a story's members are the items
+/// that point at it. `tombstones` remember pruned items so that they do not come back as new.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE feeds (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        name TEXT NOT NULL,
+        priority INTEGER NOT NULL DEFAULT 0,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        title TEXT,
+        fetched_url TEXT,
+        etag TEXT,
+        last_modified TEXT,
+        body_hash TEXT,
+        last_status INTEGER,
+        last_attempt INTEGER,
+        last_success INTEGER,
+        last_error TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER
+    );
+    CREATE TABLE feed_tags (
+        feed_id TEXT NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        tag TEXT NOT NULL,
+        PRIMARY KEY (tag, feed_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE stories (
+        id TEXT PRIMARY KEY,
+        first_seen INTEGER NOT NULL,
+        updated INTEGER NOT NULL
+    );
+    CREATE INDEX stories_first_seen ON stories(first_seen);
+    CREATE TABLE items (
+        id INTEGER PRIMARY KEY,
+        feed_id TEXT NOT NULL REFERENCES feeds(id),
+        key TEXT NOT NULL,
+        guid TEXT,
+        link TEXT,
+        canonical_url TEXT,
+        title TEXT NOT NULL,
+        summary_html TEXT NOT NULL,
+        text TEXT NOT NULL,
+        published INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        first_seen INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        story_id TEXT NOT NULL REFERENCES stories(id) ON DELETE CASCADE,
+        join_layer TEXT NOT NULL,
+        join_score REAL,
+        join_ref INTEGER,
+        UNIQUE (feed_id, key)
+    );
+    CREATE INDEX items_story ON items(story_id);
+    CREATE INDEX items_canonical_url ON items(canonical_url) WHERE canonical_url IS NOT NULL;
+    CREATE INDEX items_published ON items(published);
+    CREATE TABLE tombstones (
+        feed_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        deleted INTEGER NOT NULL,
+        PRIMARY KEY (feed_id, key)
+    ) WITHOUT ROWID;",
+];
+
+/// The schema version this build writes.
+pub fn current_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Brings the database up to [`current_version`], refusing one written by a newer wiredesk.
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > current_version() {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found,
+            known: current_version(),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "database migrated");
+    }
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! Reading stories back: a story with its members, the representative first.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{ToSql, params};
+use serde::Serialize;
+
+use super::{Db, StoreError, from_ts};
+
+/// A story's stable id (`s` and 16 hex digits). Never changes once given, never reused.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct StoryId(pub String);
+
+impl fmt::Display for StoryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One outlet's item inside a story.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Member {
+    pub item_id: i64,
+    pub feed: String,
+    pub feed_name: String,
+    #[serde(skip)]
+    pub priority: i64,
+    pub key: String,
+    pub guid: Option<String>,
+    pub link: Option<String>,
+    pub title: String,
+    #[serde(skip)]
+    pub summary_html: String,
+    #[serde(skip)]
+    pub text: String,
+    pub published: DateTime<Utc>,
+    pub first_seen: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+    /// How it joined the story: `first`, `same_entry`, `same_url` or `near_duplicate`.
+    pub joined_by: String,
+    /// The verification score, for near-duplicate joins.
+    pub score: Option<f64>,
+    /// The item it was matched against.
+    pub matched_item: Option<i64>,
+}
+
+/// A story: one piece of news and every outlet's item that carries it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Story {
+    pub id: StoryId,
+    pub first_seen: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+    /// Never empty; the representative first (highest feed priority, then the earliest).
+    pub members: Vec<Member>,
+}
+
+impl Story {
+    /// The member whose title and link stand for the story.
+    pub fn representative(&self) -> &Member {
+        &self.members[0]
+    }
+}
+
+const MEMBER_COLUMNS: &str = "i.id, i.feed_id, f.name, f.priority, i.key, i.guid, i.link, i.title,
+    i.summary_html, i.text, i.published, i.first_seen, i.updated, i.join_layer, i.join_score,
+    i.join_ref";
+
+impl Db {
+    /// The newest stories (by first appearance), optionally only those with a member from a
+    /// feed tagged `tag`.
+    pub fn latest_stories(
+        &self,
+        limit: usize,
+        tag: Option<&str>,
+    ) -> Result<Vec<Story>, StoreError> {
+        let limit = limit as i64;
+        match tag {
+            None => self.load(
+                "SELECT id, first_seen, updated FROM stories ORDER BY first_seen DESC, id LIMIT ?1",
+                &[&limit],
+            ),
+            Some(tag) => self.load(
+                "SELECT s.id, s.first_seen, s.updated FROM stories s
+                 WHERE EXISTS (SELECT 1 FROM items i JOIN feed_tags t ON t.feed_id = i.feed_id
+                               WHERE i.story_id = s.id AND t.tag = ?2)
+                 ORDER BY s.first_seen DESC, s.id LIMIT ?1",
+                &[&limit, &tag],
+            ),
+        }
+    }
+
+    /// Every story, oldest first.
+    pub fn all_stories(&self) -> Result<Vec<Story>, StoreError> {
+        self.load(
+            "SELECT id, first_seen, updated FROM stories ORDER BY first_seen, id",
+            &[],
+        )
+    }
+
+    /// One story by id.
+    pub fn story(&self, id: &str) -> Result<Option<Story>, StoreError> {
+        Ok(self
+            .load(
+                "SELECT id, first_seen, updated FROM stories WHERE id = ?1",
+                &[&id],
+            )?
+            .pop())
+    }
+
+    /// The latest change to any story (for Last-Modified).
+    pub fn last_change(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let t: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(updated) FROM stories", [], |r| r.get(0))?;
+        Ok(t.map(from_ts))
+    }
+
+    /// How many stories and items are stored.
+    pub fn counts(&self) -> Result<(i64, i64), StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM stories), (SELECT COUNT(*) FROM items)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
+    fn load(&self, story_sql: &str, args: &[&dyn ToSql]) -> Result<Vec<Story>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(story_sql)?;
+        let heads = stmt
+            .query_map(args, |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut members_stmt = self.conn.prepare_cached(&format!(
+            "SELECT {MEMBER_COLUMNS} FROM items i JOIN feeds f ON f.id = i.feed_id
+             WHERE i.story_id = ?1
+             ORDER BY f.priority DESC, i.published, i.id"
+        ))?;
+        let mut stories = Vec::with_capacity(heads.len());
+        for (id, first_seen, updated) in heads {
+            let members = members_stmt
+                .query_map(params![id], |r| {
+                    Ok(Member {
+                        item_id: r.get(0)?,
+                        feed: r.get(1)?,
+                        feed_name: r.get(2)?,
+                        priority: r.get(3)?,
+                        key: r.get(4)?,
+                        guid: r.get(5)?,
+                        link: r.get(6)?,
+                        title: r.get(7)?,
+                        summary_html: r.get(8)?,
+                        text: r.get(9)?,
+                        published: from_ts(r.get(10)?),
+                        first_seen: from_ts(r.get(11)?),
+                        updated: from_ts(r.get(12)?),
+                        joined_by: r.get(13)?,
+                        score: r.get(14)?,
+                        matched_item: r.get(15)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            // A story whose members were all pruned is not shown.
+            if members.is_empty() {
+                continue;
+            }
+            stories.push(Story {
+                id: StoryId(id),
+                first_seen: from_ts(first_seen),
+                updated: from_ts(updated),
+                members,
+            });
+        }
+        Ok(stories)
+    }
+}

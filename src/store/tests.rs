@@ -1,0 +1,225 @@
+//! Store behaviour: the first two dedup layers, revisions, id stability, persistence.
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::*;
+use crate::config::{DedupConfig, FeedConfig};
+use crate::schedule::Schedule;
+
+fn dedup() -> DedupConfig {
+    DedupConfig {
+        near_duplicates: true,
+        window_hours: 48,
+        threshold: crate::config::DEFAULT_THRESHOLD,
+    }
+}
+
+fn feed(id: &str, priority: i64) -> FeedConfig {
+    FeedConfig {
+        id: FeedId(id.into()),
+        name: format!("{id} name"),
+        url: url::Url::parse(&format!("https://{id}.example/rss")).unwrap(),
+        schedule: Schedule::parse("*/5 * * * *", id).unwrap(),
+        tags: vec![format!("tag-{id}")],
+        priority,
+        enabled: true,
+    }
+}
+
+fn entry(key: &str, title: &str, link: &str) -> Entry {
+    Entry {
+        key: key.into(),
+        guid: Some(key.into()),
+        link: Some(link.into()),
+        canonical_url: crate::normalise::canonical_url(link, None),
+        title: title.into(),
+        summary_html: String::new(),
+        text: String::new(),
+        published: Some(t(0)),
+        updated: None,
+        content_hash: crate::parse::hex_digest(&[title]),
+    }
+}
+
+fn t(minutes: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap() + chrono::Duration::minutes(minutes)
+}
+
+fn open(dir: &tempfile::TempDir) -> Db {
+    let mut db = Db::open(&dir.path().join("w.db"), &dedup()).unwrap();
+    db.sync_feeds(&[feed("a", 0), feed("b", 10)]).unwrap();
+    db
+}
+
+fn ingest(db: &mut Db, feed: &str, entries: &[Entry], now: DateTime<Utc>) -> IngestStats {
+    db.ingest(
+        &FeedId(feed.into()),
+        &format!("https://{feed}.example/rss"),
+        entries,
+        &FetchMeta::default(),
+        now,
+        None,
+    )
+    .unwrap()
+}
+
+#[test]
+fn same_url_across_feeds_is_one_story_with_the_priority_source_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = open(&dir);
+    let s = ingest(
+        &mut db,
+        "a",
+        &[entry("a1", "Quake hits", "https://n.example/q")],
+        t(0),
+    );
+    assert_eq!((s.new, s.merged), (1, 0));
+    let s = ingest(
+        &mut db,
+        "b",
+        &[entry(
+            "b1",
+            "Quake hits city",
+            "https://N.example/q?utm_source=rss",
+        )],
+        t(5),
+    );
+    assert_eq!((s.new, s.merged), (1, 1));
+    let stories = db.all_stories().unwrap();
+    assert_eq!(stories.len(), 1);
+    assert_eq!(stories[0].members.len(), 2);
+    // b has the higher priority, so it represents the story though it came later.
+    assert_eq!(stories[0].representative().feed, "b");
+    assert_eq!(stories[0].members[0].joined_by, "same_url");
+    assert_eq!(stories[0].updated, t(5));
+    assert_eq!(stories[0].first_seen, t(0));
+}
+
+#[test]
+fn a_revised_entry_updates_its_story_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = open(&dir);
+    ingest(
+        &mut db,
+        "a",
+        &[entry("a1", "Draft", "https://n.example/1")],
+        t(0),
+    );
+    let id_before = db.all_stories().unwrap()[0].id.clone();
+    let s = ingest(
+        &mut db,
+        "a",
+        &[entry("a1", "Final", "https://n.example/1")],
+        t(10),
+    );
+    assert_eq!((s.new, s.updated, s.unchanged), (0, 1, 0));
+    let s = ingest(
+        &mut db,
+        "a",
+        &[entry("a1", "Final", "https://n.example/1")],
+        t(20),
+    );
+    assert_eq!((s.new, s.updated, s.unchanged), (0, 0, 1));
+    let stories = db.all_stories().unwrap();
+    assert_eq!(stories.len(), 1);
+    assert_eq!(stories[0].id, id_before);
+    assert_eq!(stories[0].representative().title, "Final");
+    assert_eq!(stories[0].updated, t(10));
+}
+
+#[test]
+fn story_ids_are_stable_across_databases() {
+    let d1 = tempfile::tempdir().unwrap();
+    let d2 = tempfile::tempdir().unwrap();
+    let mut a = open(&d1);
+    let mut b = open(&d2);
+    ingest(&mut a, "a", &[entry("k", "T", "https://n.example/1")], t(0));
+    ingest(
+        &mut b,
+        "a",
+        &[entry("k", "T", "https://n.example/1")],
+        t(30),
+    );
+    assert_eq!(
+        a.all_stories().unwrap()[0].id,
+        b.all_stories().unwrap()[0].id
+    );
+}
+
+#[test]
+fn stories_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut db = open(&dir);
+        ingest(
+            &mut db,
+            "a",
+            &[entry("a1", "One", "https://n.example/1")],
+            t(0),
+        );
+        ingest(
+            &mut db,
+            "b",
+            &[entry("b1", "Two", "https://n.example/2")],
+            t(0),
+        );
+    }
+    let db = open(&dir);
+    assert_eq!(db.all_stories().unwrap().len(), 2);
+    assert_eq!(db.counts().unwrap(), (2, 2));
+}
+
+#[test]
+fn tag_filter_and_feed_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = open(&dir);
+    ingest(
+        &mut db,
+        "a",
+        &[entry("a1", "One", "https://n.example/1")],
+        t(0),
+    );
+    ingest(
+        &mut db,
+        "b",
+        &[entry("b1", "Two", "https://n.example/2")],
+        t(1),
+    );
+    let tagged = db.latest_stories(10, Some("tag-b")).unwrap();
+    assert_eq!(tagged.len(), 1);
+    assert_eq!(tagged[0].representative().title, "Two");
+    assert_eq!(
+        db.latest_stories(10, None).unwrap()[0]
+            .representative()
+            .title,
+        "Two"
+    );
+    let n = db
+        .record_failure(&FeedId("a".into()), Some(500), "HTTP 500", t(2), None)
+        .unwrap();
+    assert_eq!(n, 1);
+    let n = db
+        .record_failure(&FeedId("a".into()), Some(500), "HTTP 500", t(3), None)
+        .unwrap();
+    assert_eq!(n, 2);
+    let h = db.feed_health().unwrap();
+    assert_eq!(h[0].id, "a");
+    assert_eq!(h[0].consecutive_failures, 2);
+    assert_eq!(h[0].last_error.as_deref(), Some("HTTP 500"));
+    assert_eq!(h[0].items, 1);
+    db.record_unchanged(&FeedId("a".into()), 304, t(4), None)
+        .unwrap();
+    assert_eq!(db.feed_health().unwrap()[0].consecutive_failures, 0);
+}
+
+#[test]
+fn a_database_from_a_newer_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", 999).unwrap();
+    }
+    let err = Db::open(&path, &dedup()).err().expect("refused");
+    assert!(err.to_string().contains("newer"), "{err}");
+}

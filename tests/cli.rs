@@ -1,0 +1,288 @@
+//! The binary as an operator uses it: exit codes, messages, output formats, signals.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::*;
+
+fn wiredesk() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wiredesk"));
+    c.env("RUST_LOG", "warn").env_remove("STATE_DIRECTORY");
+    c
+}
+
+#[test]
+fn the_shipped_config_is_valid() {
+    let out = wiredesk()
+        .args(["check", "--config"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok, 12 feeds"));
+}
+
+#[test]
+fn a_bad_config_is_rejected_with_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[[feed]]\nid = \"x\"\nurl = \"https://e.com/rss\"\nschedulle = \"*/5 * * * *\"\n\n[[feed]]\nid = \"x\"\nurl = \"e.com\"\n",
+    )
+    .unwrap();
+    let out = wiredesk()
+        .arg("check")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let shown = path.display().to_string();
+    assert!(
+        err.contains(&format!("{shown}:4:1: unknown key `schedulle`")),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `schedule`?"), "{err}");
+    assert!(
+        err.contains(&format!("{shown}:7:6: duplicate feed id `x`")),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{shown}:8:7: invalid URL")), "{err}");
+    // `run` refuses the same file the same way, before doing anything.
+    let out = wiredesk()
+        .arg("run")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!dir.path().join("wiredesk.db").exists());
+}
+
+#[test]
+fn a_missing_config_names_the_file() {
+    let out = wiredesk()
+        .args(["check", "--config", "/nonexistent/feeds.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/feeds.toml"));
+}
+
+fn write_config(dir: &Path, feeds: &[(&str, String)]) -> std::path::PathBuf {
+    let mut text = format!(
+        "[storage]\npath = \"{}\"\n[poll]\ntimeout = \"5s\"\n",
+        dir.join("w.db").display()
+    );
+    for (id, url) in feeds {
+        text.push_str(&format!("[[feed]]\nid = \"{id}\"\nurl = \"{url}\"\n"));
+    }
+    let path = dir.join("feeds.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_once_then_stories_and_status() {
+    let server = FixtureServer::start().await;
+    server.set(
+        "/a.xml",
+        Route::feed(rss(
+            "A",
+            &[("a1", "Shared story", "https://n.example/s", "x")],
+        )),
+    );
+    server.set(
+        "/b.xml",
+        Route::feed(rss(
+            "B",
+            &[
+                (
+                    "b1",
+                    "Shared story again",
+                    "https://n.example/s?utm_source=b",
+                    "y",
+                ),
+                ("b2", "Own story", "https://b.example/own", "z"),
+            ],
+        )),
+    );
+    server.set("/c.xml", Route::status(503));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &[
+            ("a", server.url("/a.xml")),
+            ("b", server.url("/b.xml")),
+            ("c", server.url("/c.xml")),
+        ],
+    );
+    let run = |args: &[&str]| {
+        let cfg = cfg.clone();
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        tokio::task::spawn_blocking(move || {
+            wiredesk()
+                .args(&args)
+                .arg("--config")
+                .arg(&cfg)
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run(&["poll-once"]).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a failed feed makes exit code 3: {stdout}"
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    // Feeds are polled concurrently: whichever stored the shared story second merged it.
+    let (a, b) = (lines[0], lines[1]);
+    assert!(
+        a.starts_with("a  new 1, updated 0, unchanged 0, merged "),
+        "{stdout}"
+    );
+    assert!(
+        b.starts_with("b  new 2, updated 0, unchanged 0, merged "),
+        "{stdout}"
+    );
+    let merged = |l: &str| l.rsplit(' ').next().unwrap().parse::<u32>().unwrap();
+    assert_eq!(merged(a) + merged(b), 1, "{stdout}");
+    assert!(lines[2].starts_with("c  error: HTTP 503"), "{stdout}");
+
+    let out = run(&["poll-once"]).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        stdout
+            .lines()
+            .next()
+            .unwrap()
+            .contains("unchanged (304 Not Modified)"),
+        "{stdout}"
+    );
+
+    let out = run(&["stories", "--json"]).await.unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stories = v.as_array().unwrap();
+    assert_eq!(stories.len(), 2);
+    let shared = stories
+        .iter()
+        .find(|s| s["members"].as_array().unwrap().len() == 2)
+        .unwrap();
+    for key in ["id", "title", "link", "published", "updated"] {
+        assert!(shared.get(key).is_some(), "missing {key}: {shared}");
+    }
+    let members = shared["members"].as_array().unwrap();
+    let member = members.iter().find(|m| m["feed"] == "b").unwrap();
+    for key in ["feed", "guid", "link", "title", "published"] {
+        assert!(member.get(key).is_some(), "missing {key}: {member}");
+    }
+    assert_eq!(member["guid"], "b1");
+    assert_eq!(member["link"], "https://n.example/s?utm_source=b");
+
+    let out = run(&["status", "--json"]).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "c")
+        .unwrap();
+    assert_eq!(
+        c["consecutive_failures"], 2,
+        "two poll-once runs, two failures"
+    );
+    assert!(c["last_error"].as_str().unwrap().contains("HTTP 503"));
+    let out = run(&["status"]).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.lines().next().unwrap().starts_with("FEED"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("c ") && l.contains("HTTP 503")),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_daemon_cleanly() {
+    let server = FixtureServer::start().await;
+    server.set(
+        "/a.xml",
+        Route::feed(rss("A", &[("a1", "Story", "https://n.example/1", "x")])),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let cfg = write_config(dir.path(), &[("a", server.url("/a.xml"))]);
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.insert_str(0, &format!("[server]\nlisten = \"127.0.0.1:{port}\"\n"));
+    std::fs::write(&cfg, text).unwrap();
+    let mut child = wiredesk()
+        .env("RUST_LOG", "info")
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the log line of the first refresh (no sleeping: the log is the signal).
+    let stderr = child.stderr.take().unwrap();
+    let (mut lines, first) = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let first = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|l| l.contains("refreshed"));
+        (lines, first)
+    })
+    .await
+    .unwrap();
+    let first = first.expect("the daemon logs its first refresh");
+    assert!(
+        first.contains("feed=a") && first.contains("new=1"),
+        "{first}"
+    );
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (status, rest) = tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = lines.by_ref().map_while(Result::ok).collect();
+        (child.wait().unwrap(), rest.join("\n"))
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert!(
+        rest.contains("SIGTERM received") && rest.contains("stopped"),
+        "{rest}"
+    );
+    // The database is intact and holds the story.
+    let conn = rusqlite::Connection::open(dir.path().join("w.db")).unwrap();
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    let n: i64 = conn
+        .query_row("SELECT COUNT(*) FROM stories", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+}

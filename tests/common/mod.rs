@@ -1,0 +1,254 @@
+//! Test harness: a fixture HTTP server on 127.0.0.1:0 that serves feed files with chosen
+//! statuses and headers, honours If-None-Match, and counts requests; and helpers to build
+//! configs and start the daemon against it.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::Response;
+use tokio::sync::broadcast;
+use wiredesk::Config;
+use wiredesk::refresh::{Outcome, RefreshReport};
+
+/// What the fixture server answers on one path.
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// When set, sent as ETag, and a matching If-None-Match gets a 304.
+    pub etag: Option<String>,
+}
+
+impl Route {
+    /// A 200 feed with an ETag derived from its body.
+    pub fn feed(body: impl Into<Vec<u8>>) -> Route {
+        let body = body.into();
+        let etag = format!("\"{:x}\"", fxhash(&body));
+        Route {
+            status: 200,
+            headers: vec![("content-type".into(), "application/rss+xml".into())],
+            body,
+            etag: Some(etag),
+        }
+    }
+
+    /// A plain status with an empty body.
+    pub fn status(status: u16) -> Route {
+        Route {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            etag: None,
+        }
+    }
+}
+
+fn fxhash(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, x| {
+        (h ^ u64::from(*x)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+#[derive(Default)]
+struct Inner {
+    routes: HashMap<String, Route>,
+    hits: HashMap<String, usize>,
+    not_modified: HashMap<String, usize>,
+}
+
+/// The fixture server; it stops when dropped.
+pub struct FixtureServer {
+    pub addr: SocketAddr,
+    inner: Arc<Mutex<Inner>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FixtureServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FixtureServer {
+    pub async fn start() -> FixtureServer {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().fallback(answer).with_state(inner.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FixtureServer { addr, inner, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn set(&self, path: &str, route: Route) {
+        self.inner.lock().unwrap().routes.insert(path.into(), route);
+    }
+
+    /// Requests received on `path`.
+    pub fn hits(&self, path: &str) -> usize {
+        *self.inner.lock().unwrap().hits.get(path).unwrap_or(&0)
+    }
+
+    /// 304 answers given on `path`.
+    pub fn not_modified(&self, path: &str) -> usize {
+        *self
+            .inner
+            .lock()
+            .unwrap()
+            .not_modified
+            .get(path)
+            .unwrap_or(&0)
+    }
+}
+
+async fn answer(State(inner): State<Arc<Mutex<Inner>>>, uri: Uri, headers: HeaderMap) -> Response {
+    let path = uri.path().to_owned();
+    let mut inner = inner.lock().unwrap();
+    *inner.hits.entry(path.clone()).or_default() += 1;
+    let Some(route) = inner.routes.get(&path).cloned() else {
+        return Response::builder()
+            .status(404)
+            .body(Body::from("no such fixture"))
+            .unwrap();
+    };
+    if let (Some(etag), Some(inm)) = (&route.etag, headers.get(header::IF_NONE_MATCH))
+        && inm.to_str().ok() == Some(etag.as_str())
+    {
+        *inner.not_modified.entry(path).or_default() += 1;
+        return Response::builder()
+            .status(StatusCode::NOT_MODIFIED)
+            .header(header::ETAG, etag)
+            .body(Body::empty())
+            .unwrap();
+    }
+    let mut b = Response::builder().status(route.status);
+    for (k, v) in &route.headers {
+        b = b.header(k, v);
+    }
+    if let Some(etag) = &route.etag {
+        b = b.header(header::ETAG, etag);
+    }
+    b.body(Body::from(route.body)).unwrap()
+}
+
+/// An RSS 2.0 document with `(guid, title, link, description)` items.
+pub fn rss(title: &str, items: &[(&str, &str, &str, &str)]) -> String {
+    let mut s = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>{title}</title><link>https://example.org/</link><description>d</description>\n"
+    );
+    for (guid, t, link, desc) in items {
+        s.push_str(&format!(
+            "<item><guid>{guid}</guid><title>{t}</title><link>{link}</link><description>{desc}</description><pubDate>Sun, 01 Nov 2026 08:00:00 GMT</pubDate></item>\n"
+        ));
+    }
+    s.push_str("</channel></rss>\n");
+    s
+}
+
+/// A config whose feeds (id, url) are polled every second, with the database in `dir`.
+pub fn config(dir: &Path, feeds: &[(&str, String)]) -> Config {
+    let mut text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\ntitle = \"Test desk\"\n[storage]\npath = \"{}\"\n[poll]\nschedule = \"* * * * * *\"\ntimeout = \"5s\"\n",
+        dir.join("wiredesk.db").display()
+    );
+    for (id, url) in feeds {
+        text.push_str(&format!(
+            "[[feed]]\nid = \"{id}\"\nname = \"{id} News\"\nurl = \"{url}\"\ntags = [\"t-{id}\"]\n"
+        ));
+    }
+    Config::parse(&text, Path::new("test.toml")).expect("test config is valid")
+}
+
+/// Refresh reports as they arrive, kept so that waiting for one feed never loses another's.
+pub struct Reports {
+    rx: broadcast::Receiver<RefreshReport>,
+    backlog: Vec<RefreshReport>,
+}
+
+impl Reports {
+    pub fn new(rx: broadcast::Receiver<RefreshReport>) -> Reports {
+        Reports {
+            rx,
+            backlog: Vec::new(),
+        }
+    }
+
+    /// The earliest not yet taken report of `feed` that satisfies `pred`, waiting up to 30 s.
+    /// Reports of `feed` before it that do not match are dropped.
+    pub async fn wait_for(
+        &mut self,
+        feed: &str,
+        pred: impl Fn(&RefreshReport) -> bool,
+    ) -> RefreshReport {
+        if let Some(i) = self
+            .backlog
+            .iter()
+            .position(|r| r.feed.as_str() == feed && pred(r))
+        {
+            let r = self.backlog.remove(i);
+            self.backlog.retain(|o| o.feed.as_str() != feed);
+            return r;
+        }
+        self.backlog.retain(|o| o.feed.as_str() != feed);
+        let fut = async {
+            loop {
+                match self.rx.recv().await {
+                    Ok(r) if r.feed.as_str() == feed && pred(&r) => return r,
+                    Ok(r) if r.feed.as_str() != feed => self.backlog.push(r),
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        panic!("lost {n} refresh reports")
+                    }
+                    Err(e) => panic!("report channel closed: {e}"),
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), fut)
+            .await
+            .unwrap_or_else(|_| panic!("no matching refresh report for {feed} within 30 s"))
+    }
+}
+
+/// Whether a report is a refresh that stored a body.
+pub fn stored(r: &RefreshReport) -> bool {
+    matches!(r.outcome, Outcome::Stored(_))
+}
+
+/// Whether a report is a failure.
+pub fn failed(r: &RefreshReport) -> bool {
+    matches!(r.outcome, Outcome::Failed(_))
+}
+
+/// GET a path from the daemon.
+pub async fn get(addr: SocketAddr, path: &str) -> reqwest::Response {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .expect("daemon answers")
+}
+
+/// Starts the daemon on a loopback port.
+pub async fn start(config: Config) -> (wiredesk::Daemon, SocketAddr) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let daemon = wiredesk::Daemon::start(config, listener)
+        .await
+        .expect("daemon starts");
+    (daemon, addr)
+}

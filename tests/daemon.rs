@@ -1,0 +1,344 @@
+//! End to end: the real daemon against a fixture server on loopback.
+
+mod common;
+
+use common::*;
+use wiredesk::refresh::Outcome;
+
+const WIRE: &str = "https://wire.example/2026/11/01/quake";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_feeds_sharing_a_url_publish_one_entry_with_both_outlets() {
+    let server = FixtureServer::start().await;
+    server.set(
+        "/a.xml",
+        Route::feed(rss(
+            "A",
+            &[("a-1", "Quake hits the coast", WIRE, "A strong quake.")],
+        )),
+    );
+    let tracked = format!("{WIRE}?utm_source=rss&amp;utm_medium=feed");
+    server.set(
+        "/b.xml",
+        Route::feed(rss(
+            "B",
+            &[
+                (
+                    "b-1",
+                    "Strong quake on the coast",
+                    &tracked,
+                    "Copy of the wire.",
+                ),
+                (
+                    "b-2",
+                    "Unrelated local news",
+                    "https://b.example/local",
+                    "Other.",
+                ),
+            ],
+        )),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &[("a", server.url("/a.xml")), ("b", server.url("/b.xml"))],
+    );
+    let (mut daemon, addr) = start(cfg).await;
+    let mut rx = Reports::new(daemon.reports());
+    rx.wait_for("a", stored).await;
+    rx.wait_for("b", stored).await;
+
+    let stories = daemon
+        .app
+        .store
+        .call(|db| db.all_stories())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stories.len(), 2, "{stories:#?}");
+    let merged = stories
+        .iter()
+        .find(|s| s.members.len() == 2)
+        .expect("one merged story");
+    let feeds: Vec<&str> = merged.members.iter().map(|m| m.feed.as_str()).collect();
+    assert!(feeds.contains(&"a") && feeds.contains(&"b"), "{feeds:?}");
+
+    // The merged feed is re-rendered after the refresh; wait until it shows both stories.
+    let body = loop {
+        let body = get(addr, "/feed.atom").await.text().await.unwrap();
+        if body.matches("<entry>").count() == 2 {
+            break body;
+        }
+        tokio::task::yield_now().await;
+    };
+    let feed = feed_rs::parser::parse(body.as_bytes()).expect("our Atom parses");
+    assert_eq!(feed.entries.len(), 2);
+    let entry = feed
+        .entries
+        .iter()
+        .find(|e| e.authors.len() == 2)
+        .expect("the merged entry names both outlets");
+    let names: Vec<&str> = entry
+        .authors
+        .iter()
+        .filter_map(|a| a.name.as_deref())
+        .collect();
+    assert!(
+        names.contains(&"a News") && names.contains(&"b News"),
+        "{names:?}"
+    );
+    let summary = entry.summary.as_ref().unwrap().content.clone();
+    assert!(summary.contains("Also reported by"), "{summary}");
+
+    // Per-tag feeds exist for each tag.
+    let tagged = get(addr, "/tags/t-a.atom").await.text().await.unwrap();
+    assert_eq!(
+        feed_rs::parser::parse(tagged.as_bytes())
+            .unwrap()
+            .entries
+            .len(),
+        1
+    );
+    assert_eq!(get(addr, "/nope").await.status(), 404);
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_feed_is_a_304_and_writes_nothing() {
+    let server = FixtureServer::start().await;
+    server.set(
+        "/a.xml",
+        Route::feed(rss("A", &[("1", "One", "https://a.example/1", "x")])),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (mut daemon, _addr) = start(config(dir.path(), &[("a", server.url("/a.xml"))])).await;
+    let mut rx = Reports::new(daemon.reports());
+    rx.wait_for("a", stored).await;
+    let changes_before = daemon
+        .app
+        .store
+        .call(|db| {
+            db.conn()
+                .query_row("SELECT total_changes()", [], |r| r.get::<_, i64>(0))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let r = rx.wait_for("a", |r| r.outcome == Outcome::Unchanged).await;
+    assert_eq!(r.status, Some(304));
+    assert!(server.not_modified("/a.xml") >= 1);
+    // Only the feed's health row is touched by a 304: no item or story is written.
+    let (stories, items, updated) = daemon
+        .app
+        .store
+        .call(|db| {
+            db.conn().query_row(
+                "SELECT (SELECT COUNT(*) FROM stories), (SELECT COUNT(*) FROM items),
+                        (SELECT MAX(updated) FROM stories)",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((stories, items), (1, 1));
+    let first = daemon
+        .app
+        .store
+        .call(|db| db.all_stories())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first[0].updated.timestamp(), updated);
+    let changes_after = daemon
+        .app
+        .store
+        .call(|db| {
+            db.conn()
+                .query_row("SELECT total_changes()", [], |r| r.get::<_, i64>(0))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    // total_changes counts rows changed by this connection: one feeds row per 304 at most.
+    assert!(
+        changes_after - changes_before <= 2,
+        "{changes_before} → {changes_after}"
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_entry_updates_its_story_instead_of_adding_one() {
+    let server = FixtureServer::start().await;
+    server.set(
+        "/a.xml",
+        Route::feed(rss(
+            "A",
+            &[("g1", "First title", "https://a.example/1", "x")],
+        )),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (mut daemon, addr) = start(config(dir.path(), &[("a", server.url("/a.xml"))])).await;
+    let mut rx = Reports::new(daemon.reports());
+    rx.wait_for("a", stored).await;
+    let before = daemon
+        .app
+        .store
+        .call(|db| db.all_stories())
+        .await
+        .unwrap()
+        .unwrap();
+
+    server.set(
+        "/a.xml",
+        Route::feed(rss(
+            "A",
+            &[("g1", "Corrected title", "https://a.example/1", "x")],
+        )),
+    );
+    let r = rx
+        .wait_for(
+            "a",
+            |r| matches!(r.outcome, Outcome::Stored(s) if s.updated == 1),
+        )
+        .await;
+    assert!(matches!(r.outcome, Outcome::Stored(s) if s.new == 0));
+    let after = daemon
+        .app
+        .store
+        .call(|db| db.all_stories())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].id, before[0].id);
+    assert_eq!(after[0].representative().title, "Corrected title");
+    assert!(after[0].updated >= before[0].updated);
+    let body = loop {
+        let body = get(addr, "/feed.atom").await.text().await.unwrap();
+        if body.contains("Corrected title") {
+            break body;
+        }
+        tokio::task::yield_now().await;
+    };
+    assert_eq!(body.matches("<entry>").count(), 1);
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stories_survive_a_restart_with_the_same_ids() {
+    let server = FixtureServer::start().await;
+    server.set(
+        "/a.xml",
+        Route::feed(rss("A", &[("g1", "Kept", "https://a.example/1", "x")])),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &[("a", server.url("/a.xml"))]);
+    let (mut daemon, _) = start(cfg.clone()).await;
+    let mut rx = Reports::new(daemon.reports());
+    rx.wait_for("a", stored).await;
+    let before = daemon
+        .app
+        .store
+        .call(|db| db.all_stories())
+        .await
+        .unwrap()
+        .unwrap();
+    daemon.stop().await;
+
+    server.set("/a.xml", Route::status(500));
+    let (daemon, addr) = start(cfg).await;
+    let after = daemon
+        .app
+        .store
+        .call(|db| db.all_stories())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(before, after);
+    let body = get(addr, "/feed.atom").await.text().await.unwrap();
+    assert!(
+        body.contains(&format!("urn:wiredesk:story:{}", before[0].id)),
+        "{body}"
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_and_unreachable_feeds_are_reported_and_others_still_update() {
+    let server = FixtureServer::start().await;
+    server.set(
+        "/good.xml",
+        Route::feed(rss("G", &[("1", "Good news", "https://g.example/1", "x")])),
+    );
+    server.set(
+        "/broken.xml",
+        Route::feed("<html><body>This is not a feed</body></html>"),
+    );
+    // A port that was just free: nothing listens there.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &[
+            ("broken", server.url("/broken.xml")),
+            ("gone", format!("http://{closed}/feed.xml")),
+            ("good", server.url("/good.xml")),
+        ],
+    );
+    let (mut daemon, _) = start(cfg).await;
+    let mut rx = Reports::new(daemon.reports());
+    let broken = rx.wait_for("broken", failed).await;
+    let gone = rx.wait_for("gone", failed).await;
+    rx.wait_for("good", stored).await;
+    match (&broken.outcome, &gone.outcome) {
+        (Outcome::Failed(b), Outcome::Failed(g)) => {
+            assert!(b.contains("not a readable feed"), "{b}");
+            assert!(g.contains("cannot connect"), "{g}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The good feed keeps updating on its schedule while the others fail.
+    server.set(
+        "/good.xml",
+        Route::feed(rss(
+            "G",
+            &[("2", "More good news", "https://g.example/2", "y")],
+        )),
+    );
+    rx.wait_for(
+        "good",
+        |r| matches!(r.outcome, Outcome::Stored(s) if s.new == 1),
+    )
+    .await;
+    let health = daemon
+        .app
+        .store
+        .call(|db| db.feed_health())
+        .await
+        .unwrap()
+        .unwrap();
+    let by_id = |id: &str| health.iter().find(|h| h.id == id).unwrap().clone();
+    assert!(by_id("broken").consecutive_failures >= 1);
+    assert!(
+        by_id("gone")
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("cannot connect")
+    );
+    assert_eq!(by_id("good").consecutive_failures, 0);
+    assert_eq!(by_id("good").items, 2);
+    daemon.stop().await;
+}
