@@ -81,7 +81,8 @@ fn convert(e: feed_rs::model::Entry, base: Option<&Url>, now: DateTime<Utc>) -> 
         .iter()
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .or_else(|| e.links.first())
-        .map(|l| l.href.trim().to_owned())
+        // A literal `&amp;` left in a URL after XML decoding was escaped twice by the feed.
+        .map(|l| l.href.trim().replace("&amp;", "&"))
         .filter(|h| !h.is_empty())
         .map(|h| match base.and_then(|b| b.join(&h).ok()) {
             Some(abs) => abs.to_string(),
@@ -181,6 +182,17 @@ mod tests {
         // Keys of id-less entries are stable from one parse to the next.
         let again = parse_feed(xml.as_bytes(), Some(&base), now()).unwrap();
         assert_eq!(again.entries[2].key, f.entries[2].key);
+    }
+
+    #[test]
+    fn double_escaped_ampersands_in_links_are_decoded() {
+        let xml = r#"<rss version="2.0"><channel><title>x</title><item><title>a</title><link>https://e.com/a?c=1&amp;amp;id=2</link></item></channel></rss>"#;
+        let f = parse_feed(xml.as_bytes(), None, now()).unwrap();
+        assert_eq!(
+            f.entries[0].link.as_deref(),
+            Some("https://e.com/a?c=1&id=2")
+        );
+        assert_eq!(f.entries[0].key, "https://e.com/a?c=1&id=2");
     }
 
     #[test]

@@ -489,7 +489,7 @@ impl Db {
         if !self.near.enabled() {
             return Ok(());
         }
-        let since = now - chrono::Duration::hours(i64::from(self.near.window_hours()));
+        let since = now - chrono::Duration::seconds(self.near.horizon_secs());
         let mut stmt = self.conn.prepare(
             "SELECT id, feed_id, story_id, key, title, text, published FROM items
              WHERE published >= ?1 ORDER BY id",

@@ -1,0 +1,473 @@
+//! Deciding which story a new item belongs to.
+//!
+//! Layer 1 (same feed, same key: a revision) and layer 2 (same canonical URL) are lookups the
+//! store does in SQL. Layer 3 (near-duplicate text from another outlet) lives here:
+//! [`NearDuplicates`], an in-memory index over the items inside the matching window, owned by
+//! the store thread and rebuilt from the database at start.
+//!
+//! Layer 3 in three steps, so that the cost of one new item does not grow with the number of
+//! stored items:
+//! 1. **Text** ([`text`]): headline suffixes, datelines, bylines, agency tails and share
+//!    boilerplate are stripped; the rest becomes tokens (words, CJK character bigrams, numbers).
+//!    Tokens that one source puts on most of its items (its own boilerplate) are ignored for
+//!    that source.
+//! 2. **Candidates**: an inverted index from token to the items carrying it. Only tokens rarer
+//!    than [`MAX_POSTINGS`] items are looked up (common words are no evidence and their lists
+//!    are long), so the work per item is bounded by a constant. The items sharing the most
+//!    IDF-weighted rare tokens, from other sources and within the time window, are candidates.
+//! 3. **Verification** ([`score`]): a logistic regression over title and text similarities decides;
+//!    the best candidate at or above the threshold gives its story.
+
+pub mod score;
+pub mod text;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use crate::config::{DedupConfig, FeedId};
+use crate::parse::Entry;
+use score::{Doc, N_FEATURES, WEIGHTS};
+
+/// Tokens carried by more items than this are not used to find candidates.
+pub const MAX_POSTINGS: usize = 400;
+/// How many candidates are verified per new item.
+pub const MAX_CANDIDATES: usize = 24;
+/// A source's token is its boilerplate when it is on at least this share of the source's items…
+const BOILERPLATE_SHARE: f64 = 0.4;
+/// …and the source has at least this many items.
+const BOILERPLATE_MIN_ITEMS: u32 = 15;
+
+/// How an item joined its story.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinLayer {
+    /// It started the story.
+    First,
+    /// Its canonical URL equals an earlier member's.
+    SameUrl,
+    /// Its text is a near duplicate of an earlier member's.
+    NearDuplicate,
+}
+
+impl JoinLayer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JoinLayer::First => "first",
+            JoinLayer::SameUrl => "same_url",
+            JoinLayer::NearDuplicate => "near_duplicate",
+        }
+    }
+}
+
+/// A decision to put a new item into an existing story.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Join {
+    pub story_id: String,
+    /// The stored item it matched.
+    pub item_id: i64,
+    pub layer: JoinLayer,
+    pub score: Option<f64>,
+}
+
+/// The near-duplicate layer: an index of recent items and the rule that decides a match.
+pub struct NearDuplicates {
+    config: DedupConfig,
+    weights: [f64; N_FEATURES + 1],
+    vocab: HashMap<String, u32>,
+    /// Per token: how many indexed items (ever, since start) carried it.
+    df: Vec<u32>,
+    docs_seen: u32,
+    feeds: HashMap<String, u32>,
+    feed_stats: Vec<FeedStats>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    postings: HashMap<u32, Vec<(u32, u32)>>,
+    /// Items by publication time, oldest first, for eviction from the window.
+    by_time: BinaryHeap<Reverse<(i64, u32, u32)>>,
+    newest: i64,
+}
+
+#[derive(Default)]
+struct FeedStats {
+    items: u32,
+    /// Per token: how many of this feed's items carried it.
+    counts: HashMap<u32, u32>,
+}
+
+struct Slot {
+    generation: u32,
+    alive: bool,
+    item_id: i64,
+    feed: u32,
+    story: String,
+    doc: Doc,
+}
+
+/// A candidate with its verification.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verified {
+    pub item_id: i64,
+    pub story_id: String,
+    pub probability: f64,
+    pub features: [f64; N_FEATURES],
+}
+
+impl NearDuplicates {
+    pub fn new(config: DedupConfig) -> NearDuplicates {
+        NearDuplicates::with_weights(config, WEIGHTS)
+    }
+
+    /// An index using other model weights (for training and evaluation).
+    pub fn with_weights(config: DedupConfig, weights: [f64; N_FEATURES + 1]) -> NearDuplicates {
+        NearDuplicates {
+            config,
+            weights,
+            vocab: HashMap::new(),
+            df: Vec::new(),
+            docs_seen: 0,
+            feeds: HashMap::new(),
+            feed_stats: Vec::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            postings: HashMap::new(),
+            by_time: BinaryHeap::new(),
+            newest: i64::MIN,
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.config.near_duplicates
+    }
+
+    pub fn window_hours(&self) -> u32 {
+        self.config.window_hours
+    }
+
+    /// How many items the index holds.
+    pub fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn window_secs(&self) -> i64 {
+        i64::from(self.config.window_hours) * 3600
+    }
+
+    /// The story an entry from `feed` should join, if any.
+    pub fn find(
+        &mut self,
+        feed: &FeedId,
+        entry: &Entry,
+        published: DateTime<Utc>,
+        _now: DateTime<Utc>,
+    ) -> Option<Join> {
+        if !self.enabled() {
+            return None;
+        }
+        let best = self
+            .verify(
+                feed.as_str(),
+                &entry.title,
+                &entry.text,
+                published.timestamp(),
+            )
+            .into_iter()
+            .next()?;
+        if best.probability < self.config.threshold {
+            return None;
+        }
+        Some(Join {
+            story_id: best.story_id,
+            item_id: best.item_id,
+            layer: JoinLayer::NearDuplicate,
+            score: Some(best.probability),
+        })
+    }
+
+    /// Every candidate of a would-be item with its verification, best first.
+    pub fn verify(&mut self, feed: &str, title: &str, text: &str, published: i64) -> Vec<Verified> {
+        let feed_ix = self.feed_index(feed);
+        let doc = self.make_doc(title, text, published);
+        let window = self.window_secs();
+        let n = self.n_for_idf();
+        // Candidate generation: accumulate the weight of shared rare tokens per item.
+        let mut acc: HashMap<u32, f64> = HashMap::new();
+        for (tokens, boost) in [(&doc.title, 2.0), (&doc.body, 1.0)] {
+            for &t in tokens.iter() {
+                if !self.keeps(feed_ix, t) {
+                    continue;
+                }
+                let Some(list) = self.postings.get(&t) else {
+                    continue;
+                };
+                if list.len() > MAX_POSTINGS {
+                    continue;
+                }
+                let w = idf(n, self.df[t as usize]) * boost;
+                for &(slot, generation) in list {
+                    let s = &self.slots[slot as usize];
+                    if !s.alive
+                        || s.generation != generation
+                        || s.feed == feed_ix
+                        || (s.doc.published - published).abs() > window
+                    {
+                        continue;
+                    }
+                    *acc.entry(slot).or_default() += w;
+                }
+            }
+        }
+        let mut ranked: Vec<(u32, f64)> = acc.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(MAX_CANDIDATES);
+        let mut out: Vec<Verified> = ranked
+            .into_iter()
+            .map(|(slot, _)| {
+                let s = &self.slots[slot as usize];
+                let f = self.pair_features(&doc, feed_ix, &s.doc, s.feed);
+                Verified {
+                    item_id: s.item_id,
+                    story_id: s.story.clone(),
+                    probability: score::probability(&f, &self.weights),
+                    features: f,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.probability
+                .total_cmp(&a.probability)
+                .then(a.item_id.cmp(&b.item_id))
+        });
+        out
+    }
+
+    /// The features of two docs from two feeds (by feed index), with this index's weights.
+    pub fn pair_features(&self, a: &Doc, feed_a: u32, b: &Doc, feed_b: u32) -> [f64; N_FEATURES] {
+        let n = self.n_for_idf();
+        let weight = |t: u32| idf(n, self.df.get(t as usize).copied().unwrap_or(0));
+        let keep_a = |t: u32| self.keeps(feed_a, t);
+        let keep_b = |t: u32| self.keeps(feed_b, t);
+        score::features(a, b, &weight, &keep_a, &keep_b)
+    }
+
+    /// Adds a stored item to the index.
+    pub fn insert(
+        &mut self,
+        item_id: i64,
+        feed: &FeedId,
+        story_id: &str,
+        entry: &Entry,
+        published: DateTime<Utc>,
+    ) {
+        self.insert_text(
+            item_id,
+            feed,
+            story_id,
+            &entry.key,
+            &entry.title,
+            &entry.text,
+            published,
+        );
+    }
+
+    /// Adds a stored item to the index from its stored fields.
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_text(
+        &mut self,
+        item_id: i64,
+        feed: &FeedId,
+        story_id: &str,
+        _key: &str,
+        title: &str,
+        text: &str,
+        published: DateTime<Utc>,
+    ) {
+        if !self.enabled() {
+            return;
+        }
+        let published = published.timestamp();
+        let feed_ix = self.feed_index(feed.as_str());
+        let doc = self.make_doc(title, text, published);
+        self.add_doc(item_id, feed_ix, story_id, doc);
+    }
+
+    /// Adds a prepared doc (also used by the training example).
+    pub fn add_doc(&mut self, item_id: i64, feed_ix: u32, story_id: &str, doc: Doc) -> u32 {
+        let mut distinct: Vec<u32> = doc.title.iter().chain(doc.body.iter()).copied().collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        self.docs_seen += 1;
+        let stats = &mut self.feed_stats[feed_ix as usize];
+        stats.items += 1;
+        for &t in &distinct {
+            self.df[t as usize] += 1;
+            *stats.counts.entry(t).or_default() += 1;
+        }
+        let published = doc.published;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                let s = &mut self.slots[slot as usize];
+                s.generation += 1;
+                s.alive = true;
+                s.item_id = item_id;
+                s.feed = feed_ix;
+                s.story = story_id.to_owned();
+                s.doc = doc;
+                slot
+            }
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    alive: true,
+                    item_id,
+                    feed: feed_ix,
+                    story: story_id.to_owned(),
+                    doc,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let generation = self.slots[slot as usize].generation;
+        for &t in &distinct {
+            let list = self.postings.entry(t).or_default();
+            // Drop entries of evicted items now and then, so lists do not grow without bound.
+            if list.len() >= 64 && list.len().is_power_of_two() {
+                let slots = &self.slots;
+                list.retain(|&(s, g)| {
+                    let s = &slots[s as usize];
+                    s.alive && s.generation == g
+                });
+            }
+            list.push((slot, generation));
+        }
+        self.by_time.push(Reverse((published, slot, generation)));
+        self.newest = self.newest.max(published);
+        self.evict();
+        slot
+    }
+
+    /// How far back (before the newest item) the index keeps items: two windows, because
+    /// feeds carry items of the last days in any order, and an item published a window ago
+    /// may still arrive and match one published a window before it.
+    pub fn horizon_secs(&self) -> i64 {
+        2 * self.window_secs()
+    }
+
+    /// Forgets items published more than [`Self::horizon_secs`] before the newest one.
+    fn evict(&mut self) {
+        let horizon = self.newest.saturating_sub(self.horizon_secs());
+        while let Some(Reverse((published, slot, generation))) = self.by_time.peek().copied() {
+            if published >= horizon {
+                break;
+            }
+            self.by_time.pop();
+            let s = &mut self.slots[slot as usize];
+            if s.alive && s.generation == generation {
+                s.alive = false;
+                s.doc = Doc::default();
+                self.free.push(slot);
+            }
+        }
+    }
+
+    /// The index of a feed, allocating one for a feed not seen before.
+    pub fn feed_index(&mut self, feed: &str) -> u32 {
+        if let Some(&ix) = self.feeds.get(feed) {
+            return ix;
+        }
+        let ix = self.feed_stats.len() as u32;
+        self.feeds.insert(feed.to_owned(), ix);
+        self.feed_stats.push(FeedStats::default());
+        ix
+    }
+
+    /// Whether token `t` counts as evidence for items of feed `feed_ix` (not its boilerplate).
+    fn keeps(&self, feed_ix: u32, t: u32) -> bool {
+        let Some(stats) = self.feed_stats.get(feed_ix as usize) else {
+            return true;
+        };
+        if stats.items < BOILERPLATE_MIN_ITEMS {
+            return true;
+        }
+        let count = stats.counts.get(&t).copied().unwrap_or(0);
+        f64::from(count) < BOILERPLATE_SHARE * f64::from(stats.items)
+    }
+
+    fn n_for_idf(&self) -> u32 {
+        // A floor, so that the first items after a cold start do not treat every word as rare.
+        self.docs_seen.max(200)
+    }
+
+    fn intern(&mut self, token: String) -> u32 {
+        if let Some(&id) = self.vocab.get(&token) {
+            return id;
+        }
+        let id = self.df.len() as u32;
+        self.df.push(0);
+        self.vocab.insert(token, id);
+        id
+    }
+
+    /// Cleans, tokenises and interns an item's text.
+    pub fn make_doc(&mut self, title: &str, text: &str, published: i64) -> Doc {
+        let title_tokens = text::tokenise(&text::clean_title(title));
+        let body_tokens = text::tokenise(&text::clean_body(text));
+        let mut title_ids: Vec<u32> = Vec::with_capacity(title_tokens.len());
+        let mut title_numbers = Vec::new();
+        let mut numbers = Vec::new();
+        for tok in title_tokens {
+            let is_number = tok.starts_with('#');
+            let id = self.intern(tok);
+            if is_number {
+                title_numbers.push(id);
+                numbers.push(id);
+            }
+            title_ids.push(id);
+        }
+        let mut title_pairs: Vec<u64> = title_ids
+            .windows(2)
+            .map(|w| (u64::from(w[0]) << 32) | u64::from(w[1]))
+            .collect();
+        let mut body_ids = Vec::with_capacity(body_tokens.len());
+        for tok in body_tokens {
+            let is_number = tok.starts_with('#');
+            let id = self.intern(tok);
+            if is_number {
+                numbers.push(id);
+            }
+            body_ids.push(id);
+        }
+        for v in [
+            &mut title_ids,
+            &mut body_ids,
+            &mut title_numbers,
+            &mut numbers,
+        ] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        title_pairs.sort_unstable();
+        title_pairs.dedup();
+        Doc {
+            title: title_ids,
+            body: body_ids,
+            title_pairs,
+            title_numbers,
+            numbers,
+            published,
+        }
+    }
+}
+
+/// Inverse document frequency (the BM25 form, never negative).
+fn idf(n: u32, df: u32) -> f64 {
+    let (n, df) = (f64::from(n), f64::from(df));
+    (1.0 + (n - df + 0.5).max(0.0) / (df + 0.5)).ln()
+}
+
+#[cfg(test)]
+mod tests;

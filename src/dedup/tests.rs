@@ -1,0 +1,219 @@
+//! The near-duplicate index: candidates, sources, the window, learnt boilerplate.
+
+use chrono::TimeZone;
+
+use super::*;
+
+fn config() -> DedupConfig {
+    DedupConfig {
+        near_duplicates: true,
+        window_hours: 48,
+        threshold: crate::config::DEFAULT_THRESHOLD,
+    }
+}
+
+fn at(hours: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap() + chrono::Duration::hours(hours)
+}
+
+fn entry(title: &str, text: &str) -> Entry {
+    Entry {
+        key: title.into(),
+        guid: None,
+        link: None,
+        canonical_url: None,
+        title: title.into(),
+        summary_html: String::new(),
+        text: text.into(),
+        published: None,
+        updated: None,
+        content_hash: String::new(),
+    }
+}
+
+/// An index with some unrelated background items, so that IDF means something.
+fn index() -> NearDuplicates {
+    let mut ix = NearDuplicates::new(config());
+    let topics = [
+        "Parliament passes budget bill after long debate",
+        "Storm closes schools across the northern region",
+        "Central bank holds interest rates steady",
+        "Football club sacks manager after losing streak",
+        "Tech firm unveils new smartphone at launch event",
+        "Wildfire forces evacuations in mountain towns",
+    ];
+    for (i, t) in topics.iter().enumerate() {
+        let feed = FeedId(format!("bg{}", i % 3));
+        ix.insert_text(
+            i as i64 + 1000,
+            &feed,
+            &format!("s-bg{i}"),
+            "",
+            t,
+            "",
+            at(0),
+        );
+    }
+    ix
+}
+
+const WIRE_TITLE: &str = "North Korea fires ballistic missile into East Sea, JCS says";
+const WIRE_TEXT: &str = "SEOUL, Nov. 1 (Yonhap) -- North Korea fired a short-range ballistic missile into the East Sea on Sunday, South Korea's Joint Chiefs of Staff said. (END)";
+
+#[test]
+fn wire_copy_with_another_headline_joins_the_story() {
+    let mut ix = index();
+    ix.insert_text(
+        1,
+        &FeedId("yonhap".into()),
+        "s-wire",
+        "",
+        WIRE_TITLE,
+        WIRE_TEXT,
+        at(1),
+    );
+    let copy = entry(
+        "N. Korea fires ballistic missile into East Sea | Korea Herald",
+        "North Korea fired a short-range ballistic missile into the East Sea on Sunday, South Korea's Joint Chiefs of Staff said. (Yonhap)",
+    );
+    let join = ix
+        .find(&FeedId("herald".into()), &copy, at(2), at(2))
+        .expect("joined");
+    assert_eq!(join.story_id, "s-wire");
+    assert_eq!(join.item_id, 1);
+    assert_eq!(join.layer, JoinLayer::NearDuplicate);
+    assert!(join.score.unwrap() >= 0.5);
+}
+
+#[test]
+fn a_different_story_does_not_join() {
+    let mut ix = index();
+    ix.insert_text(
+        1,
+        &FeedId("yonhap".into()),
+        "s-wire",
+        "",
+        WIRE_TITLE,
+        WIRE_TEXT,
+        at(1),
+    );
+    let other = entry(
+        "South Korea's exports rise for third month",
+        "South Korea's exports rose 5 percent in October from a year earlier, data showed on Sunday.",
+    );
+    assert_eq!(
+        ix.find(&FeedId("herald".into()), &other, at(2), at(2)),
+        None
+    );
+}
+
+#[test]
+fn the_same_source_and_items_outside_the_window_are_not_candidates() {
+    let mut ix = index();
+    ix.insert_text(
+        1,
+        &FeedId("yonhap".into()),
+        "s-wire",
+        "",
+        WIRE_TITLE,
+        WIRE_TEXT,
+        at(1),
+    );
+    let copy = entry(WIRE_TITLE, WIRE_TEXT);
+    assert_eq!(ix.find(&FeedId("yonhap".into()), &copy, at(2), at(2)), None);
+    assert_eq!(
+        ix.find(&FeedId("herald".into()), &copy, at(60), at(60)),
+        None
+    );
+    assert!(
+        ix.find(&FeedId("herald".into()), &copy, at(40), at(40))
+            .is_some()
+    );
+}
+
+#[test]
+fn old_items_are_evicted() {
+    let mut ix = index();
+    let before = ix.len();
+    ix.insert_text(
+        1,
+        &FeedId("yonhap".into()),
+        "s-wire",
+        "",
+        WIRE_TITLE,
+        WIRE_TEXT,
+        at(1),
+    );
+    assert_eq!(ix.len(), before + 1);
+    ix.insert_text(
+        2,
+        &FeedId("yonhap".into()),
+        "s-late",
+        "",
+        "Later news",
+        "",
+        at(60),
+    );
+    assert_eq!(ix.len(), before + 2, "kept for two windows");
+    ix.insert_text(
+        3,
+        &FeedId("yonhap".into()),
+        "s-later",
+        "",
+        "Even later news",
+        "",
+        at(100),
+    );
+    assert_eq!(ix.len(), 2, "everything older than two windows is gone");
+}
+
+#[test]
+fn switched_off_it_never_matches() {
+    let mut ix = NearDuplicates::new(DedupConfig {
+        near_duplicates: false,
+        ..config()
+    });
+    ix.insert_text(
+        1,
+        &FeedId("a".into()),
+        "s",
+        "",
+        WIRE_TITLE,
+        WIRE_TEXT,
+        at(1),
+    );
+    assert_eq!(
+        ix.find(
+            &FeedId("b".into()),
+            &entry(WIRE_TITLE, WIRE_TEXT),
+            at(1),
+            at(1)
+        ),
+        None
+    );
+}
+
+#[test]
+fn a_sources_own_boilerplate_is_learnt() {
+    let mut ix = index();
+    let feed = FeedId("daily".into());
+    for i in 0..20 {
+        ix.insert_text(
+            100 + i,
+            &feed,
+            &format!("s{i}"),
+            "",
+            &format!("Topic number{i} headline"),
+            "Subscribe to DailyKorea premium newsletter today",
+            at(1),
+        );
+    }
+    let ix_feed = ix.feed_index("daily");
+    let sub = ix.vocab["subscrib"];
+    assert!(
+        !ix.keeps(ix_feed, sub),
+        "a token on every item is boilerplate"
+    );
+    let other = ix.feed_index("other");
+    assert!(ix.keeps(other, sub), "but only for that source");
+}

@@ -1,0 +1,450 @@
+//! Text for matching: what outlets add around wire copy is stripped, then the text is cut into
+//! tokens — words for space-separated scripts, character bigrams for Hangul, Kana and Han, and
+//! numbers kept whole (they are strong evidence: "1,897.3 won", "33.1%").
+
+use unicode_normalization::UnicodeNormalization;
+
+/// English function words: never evidence that two items tell the same news.
+const STOPWORDS: &[&str] = &[
+    "a", "about", "after", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at",
+    "be", "been", "before", "being", "between", "both", "but", "by", "can", "could", "did", "do",
+    "does", "during", "each", "for", "from", "had", "has", "have", "he", "her", "here", "hers",
+    "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "just", "may", "me", "might",
+    "more", "most", "must", "my", "new", "no", "not", "now", "of", "off", "on", "once", "one",
+    "only", "or", "other", "our", "out", "over", "says", "said", "say", "she", "should", "so",
+    "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they",
+    "this", "those", "through", "to", "too", "under", "up", "very", "was", "we", "were", "what",
+    "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you",
+    "your", "amid", "via", "vs", "per", "s", "t", "le", "la", "de", "et", "des", "les",
+];
+
+/// Markers that open a headline without saying anything about the news.
+const TITLE_MARKERS: &[&str] = &[
+    "속보",
+    "단독",
+    "종합",
+    "1보",
+    "2보",
+    "3보",
+    "포토",
+    "영상",
+    "사진",
+    "breaking",
+    "update",
+    "updated",
+    "live",
+    "exclusive",
+    "watch",
+    "video",
+    "photos",
+    "opinion",
+    "analysis",
+];
+
+/// Phrases outlets wrap around copy ("From", "Send to", "Advertisement"…).
+const SHARE_BOILERPLATE: &[&str] = &[
+    "advertisement",
+    "send to",
+    "continue reading",
+    "read more",
+    "story continues below",
+    "click here",
+    "기사보기",
+    "기사 보기",
+    "무단전재 및 재배포 금지",
+    "무단 전재 및 재배포 금지",
+    "ⓒ",
+    "©",
+];
+
+/// Wire-agency tails and credits (matched case-insensitively at the end of a text, in
+/// parentheses).
+const TAILS: &[&str] = &[
+    "(yonhap)",
+    "(end)",
+    "(ap)",
+    "(afp)",
+    "(reuters)",
+    "(upi)",
+    "(kyodo)",
+    "(xinhua)",
+    "(cnn)",
+    "(bloomberg)",
+    "(newsis)",
+    "(연합뉴스)",
+    "(뉴시스)",
+    "(뉴스1)",
+    "(終)",
+];
+
+/// Headline suffixes that name the outlet (" - Reuters", " | Yonhap News Agency").
+const OUTLET_WORDS: &[&str] = &[
+    "news",
+    "agency",
+    "times",
+    "herald",
+    "post",
+    "reuters",
+    "ap",
+    "afp",
+    "upi",
+    "kyodo",
+    "yonhap",
+    "bbc",
+    "cnn",
+    "npr",
+    "guardian",
+    "journal",
+    "daily",
+    "tribune",
+    "press",
+    "telegraph",
+    "nikkei",
+    "xinhua",
+    "bloomberg",
+    "associated",
+    "online",
+    "tv",
+    "radio",
+    "뉴스",
+    "일보",
+    "신문",
+    "연합뉴스",
+    "뉴시스",
+];
+
+/// Strips a headline of outlet suffixes and leading markers, returning the text to tokenise.
+pub fn clean_title(title: &str) -> String {
+    let mut t = title.trim().to_owned();
+    // " - Reuters", " | Yonhap News Agency", " — BBC News": a short last segment naming an outlet.
+    for sep in [" | ", " - ", " – ", " — ", " :: "] {
+        if let Some(i) = t.rfind(sep) {
+            let tail = &t[i + sep.len()..];
+            if tail.chars().count() <= 40 && names_outlet(tail) {
+                t.truncate(i);
+            }
+        }
+    }
+    // Leading markers: "[속보]", "(2보)", "BREAKING:", "LIVE -".
+    loop {
+        let trimmed = t.trim_start();
+        let next = if let Some((inner, rest)) = bracketed_prefix(trimmed) {
+            if is_marker(inner) { Some(rest) } else { None }
+        } else if let Some(i) = trimmed.find([':', '-', '|']) {
+            if is_marker(&trimmed[..i]) {
+                Some(&trimmed[i + 1..])
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+        match next {
+            Some(rest) => t = rest.to_owned(),
+            None => break,
+        }
+    }
+    t.trim().to_owned()
+}
+
+fn names_outlet(segment: &str) -> bool {
+    let lower = segment.to_lowercase();
+    lower
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| OUTLET_WORDS.contains(&w))
+        || OUTLET_WORDS
+            .iter()
+            .any(|w| !w.is_ascii() && lower.contains(w))
+}
+
+fn is_marker(s: &str) -> bool {
+    let s = s.trim().to_lowercase();
+    TITLE_MARKERS.iter().any(|m| s == *m)
+}
+
+/// `[inner] rest`, `(inner) rest`, `【inner】 rest` at the start of `s`.
+fn bracketed_prefix(s: &str) -> Option<(&str, &str)> {
+    let (open, close) = match s.chars().next()? {
+        '[' => ('[', ']'),
+        '(' => ('(', ')'),
+        '【' => ('【', '】'),
+        '〔' => ('〔', '〕'),
+        '<' => ('<', '>'),
+        '〈' => ('〈', '〉'),
+        _ => return None,
+    };
+    let end = s.find(close)?;
+    Some((&s[open.len_utf8()..end], &s[end + close.len_utf8()..]))
+}
+
+/// Strips a body of datelines, bylines, agency tails and share boilerplate.
+pub fn clean_body(body: &str) -> String {
+    let mut t = body.trim().to_owned();
+    // Leading bracketed datelines and bylines: "[서울=뉴시스]", "[東京 ２１日 ロイター] -",
+    // "(서울=연합뉴스) 홍길동 기자 =", "[데일리한국 이지예 기자]".
+    for _ in 0..3 {
+        let Some((inner, rest)) = bracketed_prefix(t.trim_start()) else {
+            break;
+        };
+        if inner.chars().count() > 40 {
+            break;
+        }
+        let mut rest = rest.trim_start();
+        // "홍길동 기자 =" or "= " after the dateline.
+        if let Some(i) = rest.find('=').filter(|i| *i <= 40)
+            && (rest[..i].contains("기자") || rest[..i].trim().is_empty())
+        {
+            rest = rest[i + 1..].trim_start();
+        }
+        rest = rest.trim_start_matches(['-', '–', '—', ' ']);
+        t = rest.to_owned();
+    }
+    // "SEOUL, April 5 (Yonhap) -- " and "WASHINGTON (AP) — ": a dateline up to a dash.
+    t = strip_english_dateline(&t);
+    // Bracketed bylines anywhere: "[데일리한국 이지예 기자]".
+    t = remove_bracketed(&t, |inner| {
+        inner.contains("기자") || inner.contains('=') || inner.contains('@')
+    });
+    // Agency tails.
+    loop {
+        let lower = t.trim_end().to_lowercase();
+        let Some(tail) = TAILS.iter().find(|tail| lower.ends_with(*tail)) else {
+            break;
+        };
+        let keep = t.trim_end().len() - tail.len();
+        if !t.is_char_boundary(keep) {
+            break;
+        }
+        t.truncate(keep);
+    }
+    // Share and ad boilerplate.
+    let mut lower = t.to_lowercase();
+    for phrase in SHARE_BOILERPLATE {
+        while let Some(i) = lower.find(phrase) {
+            if lower.len() != t.len() {
+                break; // Lowercasing changed byte offsets; leave the rare case alone.
+            }
+            t.replace_range(i..i + phrase.len(), " ");
+            lower.replace_range(i..i + phrase.len(), " ");
+        }
+    }
+    // E-mail addresses (bylines).
+    t.split_whitespace()
+        .filter(|w| !(w.contains('@') && w.contains('.')))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn strip_english_dateline(t: &str) -> String {
+    for dash in [" -- ", " — ", " – ", " - "] {
+        if let Some(i) = t.find(dash).filter(|i| *i <= 60) {
+            let head = &t[..i];
+            let first_word = head.split([' ', ',']).next().unwrap_or_default();
+            let caps = first_word.len() >= 3
+                && first_word
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c == '.' || c == '\'');
+            if caps || head.ends_with(')') {
+                return t[i + dash.len()..].to_owned();
+            }
+        }
+    }
+    t.to_owned()
+}
+
+fn remove_bracketed(t: &str, drop: impl Fn(&str) -> bool) -> String {
+    let mut out = String::with_capacity(t.len());
+    let mut rest = t;
+    while let Some(i) = rest.find('[') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        match after.find(']') {
+            Some(j) if j <= 60 && drop(&after[..j]) => {
+                out.push(' ');
+                rest = &after[j + 1..];
+            }
+            _ => {
+                out.push('[');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0xAC00..=0xD7A3   // Hangul syllables
+        | 0x1100..=0x11FF // Hangul Jamo
+        | 0x3130..=0x318F // Hangul compatibility Jamo
+        | 0x3040..=0x30FF // Hiragana, Katakana
+        | 0x31F0..=0x31FF // Katakana extensions
+        | 0x3400..=0x4DBF // Han extension A
+        | 0x4E00..=0x9FFF // Han
+        | 0xF900..=0xFAFF // Han compatibility
+    )
+}
+
+/// Light English stemming: enough that "officers"/"officer" and "fired"/"fire" meet.
+fn stem(w: &str) -> String {
+    let mut base = w;
+    for suffix in ["ing", "ed", "es", "s"] {
+        if let Some(b) = w.strip_suffix(suffix)
+            && b.chars().count() >= 3
+            && !w.ends_with("ss")
+        {
+            base = b;
+            break;
+        }
+    }
+    match base.strip_suffix('e') {
+        Some(b) if b.chars().count() >= 3 => b.to_owned(),
+        _ => base.to_owned(),
+    }
+}
+
+/// Cuts normalised text into tokens (in order, repeats kept). Numbers come out as `#N`.
+pub fn tokenise(text: &str) -> Vec<String> {
+    let norm: String = text.nfkc().flat_map(char::to_lowercase).collect();
+    let chars: Vec<char> = norm.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_ascii_digit() || (c.is_numeric() && !is_cjk(c)) {
+            let start = i;
+            let mut num = String::new();
+            while i < chars.len() {
+                let d = chars[i];
+                if d.is_ascii_digit() {
+                    num.push(d);
+                } else if (d == '.' || d == ',')
+                    && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit())
+                    && i > start
+                {
+                    if d == '.' {
+                        num.push('.');
+                    }
+                } else {
+                    break;
+                }
+                i += 1;
+            }
+            if chars.get(i) == Some(&'%') {
+                num.push('%');
+                i += 1;
+            }
+            if !num.is_empty() {
+                out.push(format!("#{num}"));
+            } else {
+                i += 1;
+            }
+        } else if is_cjk(c) {
+            let start = i;
+            while i < chars.len() && is_cjk(chars[i]) {
+                i += 1;
+            }
+            let run = &chars[start..i];
+            if run.len() == 1 {
+                out.push(run[0].to_string());
+            } else {
+                for pair in run.windows(2) {
+                    out.push(pair.iter().collect());
+                }
+            }
+        } else if c.is_alphabetic() {
+            let start = i;
+            while i < chars.len() && chars[i].is_alphabetic() && !is_cjk(chars[i]) {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            if word.chars().count() >= 2 && !STOPWORDS.contains(&word.as_str()) {
+                out.push(stem(&word));
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headline_suffixes_and_markers() {
+        let cases = [
+            ("Quake hits Japan - Reuters", "Quake hits Japan"),
+            (
+                "N. Korea fires missile | Yonhap News Agency",
+                "N. Korea fires missile",
+            ),
+            ("Trump says X — BBC News", "Trump says X"),
+            ("[속보] 윤 대통령 지지율 28%", "윤 대통령 지지율 28%"),
+            ("BREAKING: Market falls", "Market falls"),
+            (
+                "Tablet interactive: Coronavirus outbreak",
+                "Tablet interactive: Coronavirus outbreak",
+            ),
+            ("Left - right debate", "Left - right debate"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(clean_title(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn datelines_bylines_and_tails() {
+        let cases = [
+            (
+                "SEOUL, April 5 (Yonhap) -- North Korea fired a missile. (END)",
+                "North Korea fired a missile.",
+            ),
+            ("WASHINGTON (AP) — The Senate voted.", "The Senate voted."),
+            (
+                "[서울=뉴시스] 홍길동 기자 = 휘발유 가격이 내렸다.",
+                "휘발유 가격이 내렸다.",
+            ),
+            (
+                "(서울=연합뉴스) 김철수 기자 = 정부는 1일 발표했다. (끝)",
+                "정부는 1일 발표했다. (끝)",
+            ),
+            (
+                "[東京 ２１日 ロイター] - 日経平均は続落。",
+                "日経平均は続落。",
+            ),
+            (
+                "사진=연합뉴스[데일리한국 이지예 기자]권성동 원내대표는 29일... 기사보기",
+                "사진=연합뉴스 권성동 원내대표는 29일...",
+            ),
+            (
+                "Share this: From Send to Advertisement The text",
+                "Share this: From The text",
+            ),
+            ("Reported by kim@yna.co.kr today", "Reported by today"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(clean_body(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn tokens_for_each_script() {
+        assert_eq!(
+            tokenise("Four officers fired after the death"),
+            vec!["four", "officer", "fir", "death"]
+        );
+        assert_eq!(tokenise("fire closes"), tokenise("fired closed"));
+        assert_eq!(tokenise("press"), vec!["press"]);
+        assert_eq!(
+            tokenise("휘발유값 1,897.3원"),
+            vec!["휘발", "발유", "유값", "#1897.3", "원"]
+        );
+        assert_eq!(tokenise("지지율 33.1%"), vec!["지지", "지율", "#33.1%"]);
+        assert_eq!(tokenise("日経平均"), vec!["日経", "経平", "平均"]);
+        assert_eq!(tokenise("ＣＯＶＩＤ－１９"), vec!["covid", "#19"]);
+        assert!(tokenise("").is_empty());
+    }
+}
