@@ -3,7 +3,8 @@
 //! the stories back and scores every labelled pair of `DIR/pairs.jsonl`.
 //!
 //! ```sh
-//! cargo run --release --example dedup_eval -- ../shared/corpus/dedup/kr [--threshold 0.5]
+//! cargo run --release --example dedup_eval -- ../shared/corpus/dedup/kr [--threshold 0.65]
+//!     [--weights W1,…,BIAS] [--no-near-duplicates] [--show-errors]
 //! ```
 //! The last line is a JSON object with the figures.
 
@@ -16,6 +17,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use common::{LabelledSet, snapshot_time};
 use wiredesk::config::{DEFAULT_THRESHOLD, DedupConfig, FeedConfig, FeedId};
+use wiredesk::dedup::score::N_FEATURES;
 use wiredesk::parse::parse_feed;
 use wiredesk::schedule::Schedule;
 use wiredesk::store::{Db, FetchMeta};
@@ -26,6 +28,7 @@ fn main() -> anyhow::Result<()> {
     let mut threshold = DEFAULT_THRESHOLD;
     let mut near = true;
     let mut show_errors = false;
+    let mut weights: Option<[f64; N_FEATURES + 1]> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--threshold" => {
@@ -33,6 +36,19 @@ fn main() -> anyhow::Result<()> {
             }
             "--no-near-duplicates" => near = false,
             "--show-errors" => show_errors = true,
+            "--weights" => {
+                let list = args
+                    .next()
+                    .context("--weights needs a comma-separated list")?;
+                let values: Vec<f64> = list.split(',').map(str::parse).collect::<Result<_, _>>()?;
+                weights = Some(values.try_into().map_err(|v: Vec<f64>| {
+                    anyhow::anyhow!(
+                        "--weights needs {} numbers, got {}",
+                        N_FEATURES + 1,
+                        v.len()
+                    )
+                })?);
+            }
             _ if dir.is_none() => dir = Some(PathBuf::from(a)),
             _ => bail!("usage: dedup_eval DIR [--threshold X] [--no-near-duplicates]"),
         }
@@ -46,6 +62,9 @@ fn main() -> anyhow::Result<()> {
         threshold,
     };
     let mut db = Db::open(&tmp.path().join("eval.db"), &config)?;
+    if let Some(w) = weights {
+        db.set_dedup_model(config.clone(), w)?;
+    }
 
     let started = Instant::now();
     let snapshots = sorted_dirs(&dir.join("feeds"))?;

@@ -215,6 +215,17 @@ impl Db {
         self.load_near_duplicate_index(Utc::now())
     }
 
+    /// Replaces the dedup settings and the verification model's weights (for evaluation), and
+    /// rebuilds the index.
+    pub fn set_dedup_model(
+        &mut self,
+        cfg: crate::config::DedupConfig,
+        weights: [f64; crate::dedup::score::N_FEATURES + 1],
+    ) -> Result<(), StoreError> {
+        self.near = NearDuplicates::with_weights(cfg, weights);
+        self.load_near_duplicate_index(Utc::now())
+    }
+
     /// Makes the `feeds` rows match the config: new feeds added, names, URLs, priorities, tags
     /// and `enabled` updated. Feeds no longer configured keep their row (their stories stay
     /// until retention removes them) but are marked disabled.

@@ -22,7 +22,9 @@ pub mod score;
 pub mod text;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use chrono::{DateTime, Utc};
 
@@ -34,6 +36,10 @@ use score::{Doc, N_FEATURES, WEIGHTS};
 pub const MAX_POSTINGS: usize = 400;
 /// How many candidates are verified per new item.
 pub const MAX_CANDIDATES: usize = 24;
+/// How many rare tokens a candidate must share with the new item (title and text together).
+pub const MIN_SHARED_TOKENS: u32 = 2;
+/// A probability at which one member is enough evidence (near-verbatim copies).
+pub const STRONG_MATCH: f64 = 0.9;
 /// A source's token is its boilerplate when it is on at least this share of the source's items…
 const BOILERPLATE_SHARE: f64 = 0.4;
 /// …and the source has at least this many items.
@@ -83,6 +89,8 @@ pub struct NearDuplicates {
     slots: Vec<Slot>,
     free: Vec<u32>,
     postings: HashMap<u32, Vec<(u32, u32)>>,
+    /// The indexed members of each story, as (slot, generation).
+    story_slots: HashMap<String, Vec<(u32, u32)>>,
     /// Items by publication time, oldest first, for eviction from the window.
     by_time: BinaryHeap<Reverse<(i64, u32, u32)>>,
     newest: i64,
@@ -123,14 +131,15 @@ impl NearDuplicates {
         NearDuplicates {
             config,
             weights,
-            vocab: HashMap::new(),
+            vocab: HashMap::default(),
             df: Vec::new(),
             docs_seen: 0,
-            feeds: HashMap::new(),
+            feeds: HashMap::default(),
             feed_stats: Vec::new(),
             slots: Vec::new(),
             free: Vec::new(),
-            postings: HashMap::new(),
+            postings: HashMap::default(),
+            story_slots: HashMap::default(),
             by_time: BinaryHeap::new(),
             newest: i64::MIN,
         }
@@ -168,34 +177,75 @@ impl NearDuplicates {
         if !self.enabled() {
             return None;
         }
-        let best = self
-            .verify(
-                feed.as_str(),
-                &entry.title,
-                &entry.text,
-                published.timestamp(),
-            )
-            .into_iter()
-            .next()?;
-        if best.probability < self.config.threshold {
+        if text::is_rolling_format(&entry.title) {
             return None;
         }
-        Some(Join {
-            story_id: best.story_id,
-            item_id: best.item_id,
-            layer: JoinLayer::NearDuplicate,
-            score: Some(best.probability),
-        })
+        let published = published.timestamp();
+        let feed_ix = self.feed_index(feed.as_str());
+        let doc = self.make_doc(&entry.title, &entry.text, published);
+        let candidates = self.candidates(&doc, feed_ix);
+        self.decide(&doc, feed_ix, &candidates)
+    }
+
+    /// The join, if any, among verified candidates (best first). A story is joined only when
+    /// the new item is close to the story as a whole, not just to one member: the mean
+    /// probability over the story's indexed members must reach the threshold too. This stops
+    /// chains (A like B, B like C, so A joins C's story) from folding related stories together.
+    fn decide(&self, doc: &Doc, feed_ix: u32, candidates: &[Verified]) -> Option<Join> {
+        let threshold = self.config.threshold;
+        let mut tried: Vec<&str> = Vec::new();
+        for best in candidates.iter().take_while(|c| c.probability >= threshold) {
+            if tried.contains(&best.story_id.as_str()) {
+                continue;
+            }
+            tried.push(&best.story_id);
+            let members = self
+                .story_slots
+                .get(&best.story_id)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let probabilities: Vec<f64> = members
+                .iter()
+                .filter_map(|&(slot, generation)| {
+                    let s = &self.slots[slot as usize];
+                    (s.alive && s.generation == generation).then(|| {
+                        let f = self.pair_features(doc, feed_ix, &s.doc, s.feed);
+                        score::probability(&f, &self.weights)
+                    })
+                })
+                .collect();
+            // A near-verbatim copy joins on its own evidence.
+            let mean = if probabilities.is_empty() || best.probability >= STRONG_MATCH {
+                best.probability
+            } else {
+                probabilities.iter().sum::<f64>() / probabilities.len() as f64
+            };
+            if mean >= threshold {
+                return Some(Join {
+                    story_id: best.story_id.clone(),
+                    item_id: best.item_id,
+                    layer: JoinLayer::NearDuplicate,
+                    score: Some(best.probability),
+                });
+            }
+        }
+        None
     }
 
     /// Every candidate of a would-be item with its verification, best first.
     pub fn verify(&mut self, feed: &str, title: &str, text: &str, published: i64) -> Vec<Verified> {
         let feed_ix = self.feed_index(feed);
         let doc = self.make_doc(title, text, published);
+        self.candidates(&doc, feed_ix)
+    }
+
+    /// Candidates of `doc` from the index, verified, best first.
+    fn candidates(&self, doc: &Doc, feed_ix: u32) -> Vec<Verified> {
+        let published = doc.published;
         let window = self.window_secs();
         let n = self.n_for_idf();
         // Candidate generation: accumulate the weight of shared rare tokens per item.
-        let mut acc: HashMap<u32, f64> = HashMap::new();
+        let mut acc: HashMap<u32, (f64, u32)> = HashMap::default();
         for (tokens, boost) in [(&doc.title, 2.0), (&doc.body, 1.0)] {
             for &t in tokens.iter() {
                 if !self.keeps(feed_ix, t) {
@@ -217,18 +267,25 @@ impl NearDuplicates {
                     {
                         continue;
                     }
-                    *acc.entry(slot).or_default() += w;
+                    let e = acc.entry(slot).or_default();
+                    e.0 += w;
+                    e.1 += 1;
                 }
             }
         }
-        let mut ranked: Vec<(u32, f64)> = acc.into_iter().collect();
+        // One shared word is never enough evidence, however rare.
+        let mut ranked: Vec<(u32, f64)> = acc
+            .into_iter()
+            .filter(|(_, (_, n))| *n >= MIN_SHARED_TOKENS)
+            .map(|(slot, (w, _))| (slot, w))
+            .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         ranked.truncate(MAX_CANDIDATES);
         let mut out: Vec<Verified> = ranked
             .into_iter()
             .map(|(slot, _)| {
                 let s = &self.slots[slot as usize];
-                let f = self.pair_features(&doc, feed_ix, &s.doc, s.feed);
+                let f = self.pair_features(doc, feed_ix, &s.doc, s.feed);
                 Verified {
                     item_id: s.item_id,
                     story_id: s.story.clone(),
@@ -286,7 +343,7 @@ impl NearDuplicates {
         text: &str,
         published: DateTime<Utc>,
     ) {
-        if !self.enabled() {
+        if !self.enabled() || text::is_rolling_format(title) {
             return;
         }
         let published = published.timestamp();
@@ -344,6 +401,10 @@ impl NearDuplicates {
             }
             list.push((slot, generation));
         }
+        self.story_slots
+            .entry(story_id.to_owned())
+            .or_default()
+            .push((slot, generation));
         self.by_time.push(Reverse((published, slot, generation)));
         self.newest = self.newest.max(published);
         self.evict();
@@ -370,6 +431,13 @@ impl NearDuplicates {
                 s.alive = false;
                 s.doc = Doc::default();
                 self.free.push(slot);
+                let story = std::mem::take(&mut s.story);
+                if let Some(members) = self.story_slots.get_mut(&story) {
+                    members.retain(|&(m, g)| (m, g) != (slot, generation));
+                    if members.is_empty() {
+                        self.story_slots.remove(&story);
+                    }
+                }
             }
         }
     }

@@ -25,7 +25,7 @@ pub struct Doc {
 }
 
 /// Feature names, in the order of [`features`] and [`WEIGHTS`].
-pub const FEATURE_NAMES: [&str; 10] = [
+pub const FEATURE_NAMES: [&str; 11] = [
     "title_cosine",
     "title_jaccard",
     "body_cosine",
@@ -36,6 +36,7 @@ pub const FEATURE_NAMES: [&str; 10] = [
     "shared_numbers",
     "title_number_conflict",
     "title_phrases",
+    "body_containment",
 ];
 
 /// Number of features.
@@ -43,7 +44,7 @@ pub const N_FEATURES: usize = FEATURE_NAMES.len();
 
 /// Logistic-regression weights (bias last), fitted by `examples/dedup_train.rs` on both dev sets.
 pub const WEIGHTS: [f64; N_FEATURES + 1] = [
-    3.185, 3.223, 2.685, 3.167, 1.868, -0.382, -1.546, 0.481, -0.301, 0.518, -5.028,
+    2.729, 2.473, 1.018, 3.429, 2.059, 1.723, -1.838, 1.422, -0.479, 1.104, 1.238, -5.252,
 ];
 
 /// The features of a pair of docs; `weight` gives a token's weight (its IDF), `keep_a` and
@@ -55,10 +56,18 @@ pub fn features(
     keep_a: &dyn Fn(u32) -> bool,
     keep_b: &dyn Fn(u32) -> bool,
 ) -> [f64; N_FEATURES] {
-    let ta: Vec<u32> = a.title.iter().copied().filter(|t| keep_a(*t)).collect();
-    let tb: Vec<u32> = b.title.iter().copied().filter(|t| keep_b(*t)).collect();
-    let ba: Vec<u32> = a.body.iter().copied().filter(|t| keep_a(*t)).collect();
-    let bb: Vec<u32> = b.body.iter().copied().filter(|t| keep_b(*t)).collect();
+    // Weigh each token once: the set operations below run over (token, weight) lists.
+    let weigh = |tokens: &[u32], keep: &dyn Fn(u32) -> bool| -> Vec<(u32, f64)> {
+        tokens
+            .iter()
+            .filter(|t| keep(**t))
+            .map(|t| (*t, weight(*t)))
+            .collect()
+    };
+    let ta = weigh(&a.title, keep_a);
+    let tb = weigh(&b.title, keep_b);
+    let ba = weigh(&a.body, keep_a);
+    let bb = weigh(&b.body, keep_b);
     let all_a = union(&ta, &ba);
     let all_b = union(&tb, &bb);
     let body_missing = ba.is_empty() || bb.is_empty();
@@ -67,21 +76,27 @@ pub fn features(
     let conflict = !a.title_numbers.is_empty()
         && !b.title_numbers.is_empty()
         && intersection_len(&a.title_numbers, &b.title_numbers) == 0;
+    let title = Overlap::of(&ta, &tb);
+    let body = Overlap::of(&ba, &bb);
     [
-        cosine(&ta, &tb, weight),
-        weighted_jaccard(&ta, &tb, weight),
-        if body_missing {
-            0.0
-        } else {
-            cosine(&ba, &bb, weight)
-        },
-        cosine(&all_a, &all_b, weight),
-        containment(&ta, &all_b, weight).max(containment(&tb, &all_a, weight)),
+        title.cosine(),
+        title.jaccard(),
+        if body_missing { 0.0 } else { body.cosine() },
+        Overlap::of(&all_a, &all_b).cosine(),
+        Overlap::of(&ta, &all_b)
+            .containment_of_a()
+            .max(Overlap::of(&tb, &all_a).containment_of_a()),
         if body_missing { 1.0 } else { 0.0 },
         hours.min(72.0) / 24.0,
         (shared_numbers.min(3) as f64) / 3.0,
         if conflict { 1.0 } else { 0.0 },
         jaccard_u64(&a.title_pairs, &b.title_pairs),
+        // The same wire copy under another headline: one body inside the other.
+        if body_missing {
+            0.0
+        } else {
+            body.containment_of_a().max(body.containment_of_b())
+        },
     ]
 }
 
@@ -95,10 +110,11 @@ pub fn probability(f: &[f64; N_FEATURES], weights: &[f64; N_FEATURES + 1]) -> f6
     1.0 / (1.0 + (-z).exp())
 }
 
-fn union(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let mut v: Vec<u32> = a.iter().chain(b.iter()).copied().collect();
-    v.sort_unstable();
-    v.dedup();
+/// The union of two sorted weighted sets.
+fn union(a: &[(u32, f64)], b: &[(u32, f64)]) -> Vec<(u32, f64)> {
+    let mut v: Vec<(u32, f64)> = a.iter().chain(b.iter()).copied().collect();
+    v.sort_unstable_by_key(|x| x.0);
+    v.dedup_by_key(|x| x.0);
     v
 }
 
@@ -118,64 +134,79 @@ fn intersection_len(a: &[u32], b: &[u32]) -> usize {
     n
 }
 
-/// Σ w over shared tokens, and Σ w over each side (sets are sorted and distinct).
-fn overlap(a: &[u32], b: &[u32], weight: &dyn Fn(u32) -> f64) -> (f64, f64, f64) {
-    let (mut i, mut j) = (0, 0);
-    let (mut shared, mut wa, mut wb) = (0.0, 0.0, 0.0);
-    while i < a.len() || j < b.len() {
-        if j >= b.len() || (i < a.len() && a[i] < b[j]) {
-            wa += weight(a[i]);
-            i += 1;
-        } else if i >= a.len() || b[j] < a[i] {
-            wb += weight(b[j]);
-            j += 1;
-        } else {
-            let w = weight(a[i]);
-            shared += w;
-            wa += w;
-            wb += w;
-            i += 1;
-            j += 1;
-        }
-    }
-    (shared, wa, wb)
+/// Sums over two sorted weighted sets: what they share and what each holds.
+struct Overlap {
+    /// Σ w over shared tokens.
+    shared: f64,
+    /// Σ w² over shared tokens.
+    shared_sq: f64,
+    sum_a: f64,
+    sum_b: f64,
+    sq_a: f64,
+    sq_b: f64,
 }
 
-/// Cosine of two sets with weighted members (each member's vector entry is its weight).
-fn cosine(a: &[u32], b: &[u32], weight: &dyn Fn(u32) -> f64) -> f64 {
-    if a.is_empty() || b.is_empty() {
-        return 0.0;
-    }
-    let sq = |s: &[u32]| s.iter().map(|t| weight(*t).powi(2)).sum::<f64>().sqrt();
-    let dot: f64 = {
-        let (mut i, mut j, mut d) = (0, 0, 0.0);
+impl Overlap {
+    fn of(a: &[(u32, f64)], b: &[(u32, f64)]) -> Overlap {
+        let mut o = Overlap {
+            shared: 0.0,
+            shared_sq: 0.0,
+            sum_a: a.iter().map(|x| x.1).sum(),
+            sum_b: b.iter().map(|x| x.1).sum(),
+            sq_a: a.iter().map(|x| x.1 * x.1).sum(),
+            sq_b: b.iter().map(|x| x.1 * x.1).sum(),
+        };
+        let (mut i, mut j) = (0, 0);
         while i < a.len() && j < b.len() {
-            match a[i].cmp(&b[j]) {
+            match a[i].0.cmp(&b[j].0) {
                 std::cmp::Ordering::Less => i += 1,
                 std::cmp::Ordering::Greater => j += 1,
                 std::cmp::Ordering::Equal => {
-                    d += weight(a[i]).powi(2);
+                    o.shared += a[i].1;
+                    o.shared_sq += a[i].1 * a[i].1;
                     i += 1;
                     j += 1;
                 }
             }
         }
-        d
-    };
-    let norm = sq(a) * sq(b);
-    if norm > 0.0 { dot / norm } else { 0.0 }
-}
+        o
+    }
 
-fn weighted_jaccard(a: &[u32], b: &[u32], weight: &dyn Fn(u32) -> f64) -> f64 {
-    let (shared, wa, wb) = overlap(a, b, weight);
-    let union = wa + wb - shared;
-    if union > 0.0 { shared / union } else { 0.0 }
-}
+    /// Cosine of the two sets, each member's vector entry being its weight.
+    fn cosine(&self) -> f64 {
+        let norm = (self.sq_a * self.sq_b).sqrt();
+        if norm > 0.0 {
+            self.shared_sq / norm
+        } else {
+            0.0
+        }
+    }
 
-/// The weighted share of `a` that is also in `b`.
-fn containment(a: &[u32], b: &[u32], weight: &dyn Fn(u32) -> f64) -> f64 {
-    let (shared, wa, _) = overlap(a, b, weight);
-    if wa > 0.0 { shared / wa } else { 0.0 }
+    fn jaccard(&self) -> f64 {
+        let union = self.sum_a + self.sum_b - self.shared;
+        if union > 0.0 {
+            self.shared / union
+        } else {
+            0.0
+        }
+    }
+
+    /// The weighted share of `a` that is also in `b`.
+    fn containment_of_a(&self) -> f64 {
+        if self.sum_a > 0.0 {
+            self.shared / self.sum_a
+        } else {
+            0.0
+        }
+    }
+
+    fn containment_of_b(&self) -> f64 {
+        if self.sum_b > 0.0 {
+            self.shared / self.sum_b
+        } else {
+            0.0
+        }
+    }
 }
 
 fn jaccard_u64(a: &[u64], b: &[u64]) -> f64 {
@@ -253,8 +284,8 @@ mod tests {
 
     #[test]
     fn probability_is_monotone_in_similarity() {
-        let low = [0.1, 0.1, 0.1, 0.1, 0.1, 0.0, 0.5, 0.0, 0.0, 0.0];
-        let high = [0.9, 0.8, 0.7, 0.8, 0.9, 0.0, 0.1, 0.3, 0.0, 0.5];
+        let low = [0.1, 0.1, 0.1, 0.1, 0.1, 0.0, 0.5, 0.0, 0.0, 0.0, 0.1];
+        let high = [0.9, 0.8, 0.7, 0.8, 0.9, 0.0, 0.1, 0.3, 0.0, 0.5, 0.8];
         assert!(probability(&high, &WEIGHTS) > probability(&low, &WEIGHTS));
     }
 }

@@ -217,3 +217,13 @@ fn a_sources_own_boilerplate_is_learnt() {
     let other = ix.feed_index("other");
     assert!(ix.keeps(other, sub), "but only for that source");
 }
+
+#[test]
+fn one_shared_word_is_not_enough() {
+    let mut ix = index();
+    ix.insert_text(1, &FeedId("a".into()), "s-a", "", "Shared story", "", at(1));
+    assert_eq!(
+        ix.find(&FeedId("b".into()), &entry("Own story", ""), at(1), at(1)),
+        None
+    );
+}

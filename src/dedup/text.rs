@@ -113,6 +113,46 @@ const OUTLET_WORDS: &[&str] = &[
     "뉴시스",
 ];
 
+/// Headlines of rolling or recurring formats: live pages, briefings, daily columns. Two of
+/// them share words every day without being the same news, so they never join by text.
+const ROLLING_FORMATS: &[&str] = &[
+    "live updates",
+    "live:",
+    "liveblog",
+    "live blog",
+    "as it happened",
+    "latest news",
+    "latest updates",
+    "updates from around the world",
+    "news from around the world",
+    "the latest on",
+    "world updates",
+    "coronavirus updates",
+    "news in brief",
+    "briefing:",
+    "morning briefing",
+    "evening briefing",
+    "this day in history",
+    "horoscope",
+    "weather forecast",
+    "오늘의",
+    "하이라이트",
+    "주요일정",
+    "주요 일정",
+    "날씨",
+    "운세",
+    "알림",
+    "부고",
+    "인사]",
+    "[인사",
+];
+
+/// Whether a headline names a rolling or recurring format (see [`ROLLING_FORMATS`]).
+pub fn is_rolling_format(title: &str) -> bool {
+    let lower = title.to_lowercase();
+    ROLLING_FORMATS.iter().any(|f| lower.contains(f))
+}
+
 /// Strips a headline of outlet suffixes and leading markers, returning the text to tokenise.
 pub fn clean_title(title: &str) -> String {
     let mut t = title.trim().to_owned();
