@@ -184,3 +184,78 @@ pub async fn status(config: Config, json: bool, out: &mut impl Write) -> anyhow:
     }
     Ok(())
 }
+
+/// `wiredesk explain STORY`: the members of a story and, for each, how it joined — the layer,
+/// the verification score, and the item it was matched against.
+pub async fn explain(
+    config: Config,
+    story: String,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<bool> {
+    let store = open_store(&config)?;
+    let id = story.trim_start_matches("urn:wiredesk:story:").to_owned();
+    let found = store.call(move |db| db.story(&id)).await??;
+    store.close().await;
+    let Some(story) = found else {
+        writeln!(out, "no story with id {story}")?;
+        return Ok(false);
+    };
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &story_json(&story))?;
+        writeln!(out)?;
+        return Ok(true);
+    }
+    let rep = story.representative();
+    writeln!(out, "story {}: {}", story.id, rep.title)?;
+    writeln!(
+        out,
+        "first seen {}, updated {}, {} member{}; represented by {} (priority {})",
+        rfc3339(story.first_seen),
+        rfc3339(story.updated),
+        story.members.len(),
+        if story.members.len() == 1 { "" } else { "s" },
+        rep.feed,
+        rep.priority
+    )?;
+    // Members in the order they joined.
+    let mut members: Vec<_> = story.members.iter().collect();
+    members.sort_by_key(|m| m.item_id);
+    for m in members {
+        writeln!(out)?;
+        writeln!(out, "  [{}] {}: {}", m.item_id, m.feed, m.title)?;
+        if let Some(link) = &m.link {
+            writeln!(out, "      {}", crate::normalise::redact_url_str(link))?;
+        }
+        writeln!(
+            out,
+            "      published {}, first seen {}",
+            rfc3339(m.published),
+            rfc3339(m.first_seen)
+        )?;
+        let how = match m.joined_by.as_str() {
+            "first" => "started the story".to_owned(),
+            "same_url" => "joined: same canonical URL as".to_owned(),
+            "near_duplicate" => format!(
+                "joined: near-duplicate text, probability {:.3}, matched against",
+                m.score.unwrap_or_default()
+            ),
+            other => format!("joined by {other}, matched against"),
+        };
+        match m
+            .matched_item
+            .and_then(|i| story.members.iter().find(|o| o.item_id == i))
+        {
+            Some(other) => writeln!(
+                out,
+                "      {how} [{}] {}: {}",
+                other.item_id, other.feed, other.title
+            )?,
+            None if m.matched_item.is_some() => {
+                writeln!(out, "      {how} an item no longer stored")?
+            }
+            None => writeln!(out, "      {how}")?,
+        }
+    }
+    Ok(true)
+}

@@ -1,6 +1,6 @@
 //! The `wiredesk` binary: parses arguments, sets up logging, loads the config and hands over to
 //! the library. Exit codes: 0 success, 1 runtime error, 2 invalid config, 3 `poll-once` with a
-//! failed feed.
+//! failed feed or `explain` of an unknown story.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +40,13 @@ enum Command {
     },
     /// Print every feed's health.
     Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Explain a story: its members and how each joined (layer, score, matched item).
+    Explain {
+        /// The story id (as in `stories`, or the Atom entry id).
+        story: String,
         #[arg(long)]
         json: bool,
     },
@@ -100,6 +107,9 @@ fn main() -> ExitCode {
             Command::Status { json } => wiredesk::commands::status(config, json, &mut out)
                 .await
                 .map(|_| true),
+            Command::Explain { story, json } => {
+                wiredesk::commands::explain(config, story, json, &mut out).await
+            }
         }
     });
     match result {

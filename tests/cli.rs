@@ -286,3 +286,68 @@ async fn sigterm_stops_the_daemon_cleanly() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_names_every_member_and_how_it_joined() {
+    let server = FixtureServer::start().await;
+    server.set(
+        "/a.xml",
+        Route::feed(rss(
+            "A",
+            &[(
+                "a1",
+                "Parliament passes the budget bill",
+                "https://n.example/budget",
+                "x",
+            )],
+        )),
+    );
+    server.set(
+        "/b.xml",
+        Route::feed(rss(
+            "B",
+            &[(
+                "b1",
+                "Budget bill passes",
+                "https://n.example/budget?utm_source=b",
+                "y",
+            )],
+        )),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &[("a", server.url("/a.xml")), ("b", server.url("/b.xml"))],
+    );
+    let run = |args: Vec<String>| {
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || {
+            wiredesk()
+                .args(&args)
+                .arg("--config")
+                .arg(&cfg)
+                .output()
+                .unwrap()
+        })
+    };
+    run(vec!["poll-once".into()]).await.unwrap();
+    let out = run(vec!["stories".into(), "--json".into()]).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = v[0]["id"].as_str().unwrap().to_owned();
+    let out = run(vec!["explain".into(), id.clone()]).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(text.starts_with(&format!("story {id}: ")), "{text}");
+    assert!(text.contains("2 members"), "{text}");
+    assert!(text.contains("started the story"), "{text}");
+    assert!(text.contains("joined: same canonical URL as ["), "{text}");
+    // The Atom entry id works too, and an unknown id is an error.
+    let out = run(vec!["explain".into(), format!("urn:wiredesk:story:{id}")])
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let out = run(vec!["explain".into(), "s0000000000000000".into()])
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+}

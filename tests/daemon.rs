@@ -342,3 +342,111 @@ async fn broken_and_unreachable_feeds_are_reported_and_others_still_update() {
     assert_eq!(by_id("good").items, 2);
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_wire_story_under_two_headlines_is_one_entry_with_both_outlets() {
+    let server = FixtureServer::start().await;
+    let wire_text = "SEOUL, Nov. 1 (Yonhap) -- North Korea fired a short-range ballistic missile \
+        into the East Sea on Sunday morning, the Joint Chiefs of Staff said, the third launch \
+        in ten days as Pyongyang protests joint drills by Seoul and Washington. (END)";
+    let herald_text = "North Korea fired a short-range ballistic missile into the East Sea on \
+        Sunday morning, the Joint Chiefs of Staff said, the third launch in ten days as \
+        Pyongyang protests joint drills by Seoul and Washington. (Yonhap)";
+    server.set(
+        "/yonhap.xml",
+        Route::feed(rss(
+            "Yonhap",
+            &[
+                (
+                    "y-1",
+                    "N. Korea fires short-range ballistic missile into East Sea: JCS",
+                    "https://en.yna.co.kr/view/AEN1",
+                    wire_text,
+                ),
+                (
+                    "y-2",
+                    "Seoul stocks open higher on chip rally",
+                    "https://en.yna.co.kr/view/AEN2",
+                    "South Korean stocks opened higher on Monday as chipmakers gained.",
+                ),
+            ],
+        )),
+    );
+    server.set(
+        "/herald.xml",
+        Route::feed(rss(
+            "Korea Herald",
+            &[(
+                "h-1",
+                "NK launches missile for third time in 10 days | Korea Herald",
+                "https://www.koreaherald.com/view.php?ud=1",
+                herald_text,
+            )],
+        )),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(
+        dir.path(),
+        &[
+            ("yonhap", server.url("/yonhap.xml")),
+            ("herald", server.url("/herald.xml")),
+        ],
+    );
+    cfg.feeds[0].priority = 10;
+    let (mut daemon, addr) = start(cfg).await;
+    let mut rx = Reports::new(daemon.reports());
+    rx.wait_for("yonhap", stored).await;
+    rx.wait_for("herald", stored).await;
+    let body = loop {
+        let body = get(addr, "/feed.atom").await.text().await.unwrap();
+        if body.matches("<entry>").count() == 2 && body.contains("Also reported by") {
+            break body;
+        }
+        tokio::task::yield_now().await;
+    };
+    let feed = feed_rs::parser::parse(body.as_bytes()).unwrap();
+    assert_eq!(
+        feed.entries.len(),
+        2,
+        "one missile story and one markets story"
+    );
+    let missile = feed
+        .entries
+        .iter()
+        .find(|e| e.authors.len() == 2)
+        .expect("the missile story names both outlets");
+    // Yonhap has the higher priority: its headline and link represent the story.
+    assert_eq!(
+        missile.title.as_ref().unwrap().content,
+        "N. Korea fires short-range ballistic missile into East Sea: JCS"
+    );
+    assert_eq!(missile.links[0].href, "https://en.yna.co.kr/view/AEN1");
+    let summary = &missile.summary.as_ref().unwrap().content;
+    assert!(
+        summary.contains("https://www.koreaherald.com/view.php?ud=1"),
+        "{summary}"
+    );
+    let stories = daemon
+        .app
+        .store
+        .call(|db| db.all_stories())
+        .await
+        .unwrap()
+        .unwrap();
+    let merged = stories.iter().find(|s| s.members.len() == 2).unwrap();
+    // Whichever outlet was stored second joined the first one's story by its text.
+    let mut how: Vec<&str> = merged
+        .members
+        .iter()
+        .map(|m| m.joined_by.as_str())
+        .collect();
+    how.sort();
+    assert_eq!(how, vec!["first", "near_duplicate"]);
+    let joined = merged
+        .members
+        .iter()
+        .find(|m| m.joined_by == "near_duplicate")
+        .unwrap();
+    assert!(joined.score.unwrap() >= wiredesk::config::DEFAULT_THRESHOLD);
+    daemon.stop().await;
+}

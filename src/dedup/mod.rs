@@ -36,6 +36,8 @@ use score::{Doc, N_FEATURES, WEIGHTS};
 pub const MAX_POSTINGS: usize = 400;
 /// How many candidates are verified per new item.
 pub const MAX_CANDIDATES: usize = 24;
+/// The probability given to the same body text under another headline.
+pub const COPY_PROBABILITY: f64 = 0.95;
 /// How many rare tokens a candidate must share with the new item (title and text together).
 pub const MIN_SHARED_TOKENS: u32 = 2;
 /// A probability at which one member is enough evidence (near-verbatim copies).
@@ -286,10 +288,14 @@ impl NearDuplicates {
             .map(|(slot, _)| {
                 let s = &self.slots[slot as usize];
                 let f = self.pair_features(doc, feed_ix, &s.doc, s.feed);
+                let mut probability = score::probability(&f, &self.weights);
+                if score::is_body_copy(&f, doc, &s.doc) {
+                    probability = probability.max(COPY_PROBABILITY);
+                }
                 Verified {
                     item_id: s.item_id,
                     story_id: s.story.clone(),
-                    probability: score::probability(&f, &self.weights),
+                    probability,
                     features: f,
                 }
             })

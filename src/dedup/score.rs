@@ -100,6 +100,15 @@ pub fn features(
     ]
 }
 
+/// Body texts long enough to carry a copy, one inside the other: the same wire copy under
+/// another headline. The model sees few of these in training (headlines dominate short feed
+/// items), so this rule states what the product promises outright.
+pub fn is_body_copy(f: &[f64; N_FEATURES], a: &Doc, b: &Doc) -> bool {
+    const MIN_BODY_TOKENS: usize = 12;
+    const MIN_CONTAINMENT: f64 = 0.8;
+    a.body.len() >= MIN_BODY_TOKENS && b.body.len() >= MIN_BODY_TOKENS && f[10] >= MIN_CONTAINMENT
+}
+
 /// The probability that two items are the same story.
 pub fn probability(f: &[f64; N_FEATURES], weights: &[f64; N_FEATURES + 1]) -> f64 {
     let z = weights[N_FEATURES]

@@ -241,6 +241,8 @@ pub fn clean_body(body: &str) -> String {
     }
     // "SEOUL, April 5 (Yonhap) -- " and "WASHINGTON (AP) — ": a dateline up to a dash.
     t = strip_english_dateline(&t);
+    // "By Robin Martin of RNZ": a republisher's byline.
+    t = strip_english_byline(&t);
     // Bracketed bylines anywhere: "[데일리한국 이지예 기자]".
     t = remove_bracketed(&t, |inner| {
         inner.contains("기자") || inner.contains('=') || inner.contains('@')
@@ -287,6 +289,25 @@ fn strip_english_dateline(t: &str) -> String {
             if caps || head.ends_with(')') {
                 return t[i + dash.len()..].to_owned();
             }
+        }
+    }
+    t.to_owned()
+}
+
+/// A leading "By Firstname Lastname of Outlet" (up to four capitalised names, then the
+/// outlet's one word), as republishers put before wire copy.
+fn strip_english_byline(t: &str) -> String {
+    let Some(rest) = t.strip_prefix("By ") else {
+        return t.to_owned();
+    };
+    let words: Vec<&str> = rest.splitn(8, ' ').collect();
+    let capitalised = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
+    for (i, w) in words.iter().enumerate().take(5).skip(1) {
+        if *w == "of" && words[..i].iter().all(|n| capitalised(n)) && i + 1 < words.len() {
+            if capitalised(words[i + 1]) {
+                return words[i + 2..].join(" ");
+            }
+            break;
         }
     }
     t.to_owned()
@@ -464,6 +485,11 @@ mod tests {
                 "Share this: From The text",
             ),
             ("Reported by kim@yna.co.kr today", "Reported by today"),
+            (
+                "By Robin Martin of RNZ A lifelong friend of the man",
+                "A lifelong friend of the man",
+            ),
+            ("By the river of time", "By the river of time"),
         ];
         for (input, want) in cases {
             assert_eq!(clean_body(input), want, "{input}");

@@ -90,6 +90,8 @@ fn same_url_across_feeds_is_one_story_with_the_priority_source_first() {
     assert_eq!(stories[0].members.len(), 2);
     // b has the higher priority, so it represents the story though it came later.
     assert_eq!(stories[0].representative().feed, "b");
+    // The representative changed; the story id did not.
+    assert_eq!(stories[0].id, id_before);
     assert_eq!(stories[0].members[0].joined_by, "same_url");
     assert_eq!(stories[0].updated, t(5));
     assert_eq!(stories[0].first_seen, t(0));
