@@ -33,9 +33,9 @@ use crate::parse::Entry;
 use score::{Doc, N_FEATURES, WEIGHTS};
 
 /// Tokens carried by more items than this are not used to find candidates.
-pub const MAX_POSTINGS: usize = 400;
+pub const MAX_POSTINGS: usize = 200;
 /// How many candidates are verified per new item.
-pub const MAX_CANDIDATES: usize = 24;
+pub const MAX_CANDIDATES: usize = 16;
 /// The probability given to the same body text under another headline.
 pub const COPY_PROBABILITY: f64 = 0.95;
 /// How many rare tokens a candidate must share with the new item (title and text together).
@@ -46,6 +46,8 @@ pub const STRONG_MATCH: f64 = 0.9;
 const BOILERPLATE_SHARE: f64 = 0.4;
 /// …and the source has at least this many items.
 const BOILERPLATE_MIN_ITEMS: u32 = 15;
+/// How often (in a feed's items) its boilerplate set is recomputed.
+const BOILERPLATE_REFRESH: u32 = 16;
 
 /// How an item joined its story.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,10 +91,15 @@ pub struct NearDuplicates {
     feeds: HashMap<String, u32>,
     feed_stats: Vec<FeedStats>,
     slots: Vec<Slot>,
+    /// Per slot, what the candidate scan checks, kept apart from the docs so that scanning a
+    /// posting list touches one small array (cache locality matters more than anything here).
+    meta: Vec<SlotMeta>,
     free: Vec<u32>,
     postings: HashMap<u32, Vec<(u32, u32)>>,
     /// The indexed members of each story, as (slot, generation).
     story_slots: HashMap<String, Vec<(u32, u32)>>,
+    /// Scratch space of candidate generation: per slot, (weight, shared tokens, query stamp).
+    scratch: std::cell::RefCell<(Vec<(f64, u32, u32)>, u32)>,
     /// Items by publication time, oldest first, for eviction from the window.
     by_time: BinaryHeap<Reverse<(i64, u32, u32)>>,
     newest: i64,
@@ -103,6 +110,33 @@ struct FeedStats {
     items: u32,
     /// Per token: how many of this feed's items carried it.
     counts: HashMap<u32, u32>,
+    /// The tokens that are this feed's boilerplate, recomputed from `counts` every
+    /// [`BOILERPLATE_REFRESH`] items (it is consulted for every token of every comparison).
+    boilerplate: rustc_hash::FxHashSet<u32>,
+}
+
+impl FeedStats {
+    fn refresh_boilerplate(&mut self) {
+        self.boilerplate.clear();
+        if self.items < BOILERPLATE_MIN_ITEMS {
+            return;
+        }
+        let min = BOILERPLATE_SHARE * f64::from(self.items);
+        self.boilerplate.extend(
+            self.counts
+                .iter()
+                .filter(|(_, c)| f64::from(**c) >= min)
+                .map(|(t, _)| *t),
+        );
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct SlotMeta {
+    /// Matches the generation in postings while the slot holds the item they were made for.
+    generation: u32,
+    feed: u32,
+    published: i64,
 }
 
 struct Slot {
@@ -139,9 +173,11 @@ impl NearDuplicates {
             feeds: HashMap::default(),
             feed_stats: Vec::new(),
             slots: Vec::new(),
+            meta: Vec::new(),
             free: Vec::new(),
             postings: HashMap::default(),
             story_slots: HashMap::default(),
+            scratch: std::cell::RefCell::new((Vec::new(), 0)),
             by_time: BinaryHeap::new(),
             newest: i64::MIN,
         }
@@ -247,7 +283,16 @@ impl NearDuplicates {
         let window = self.window_secs();
         let n = self.n_for_idf();
         // Candidate generation: accumulate the weight of shared rare tokens per item.
-        let mut acc: HashMap<u32, (f64, u32)> = HashMap::default();
+        // A dense per-slot accumulator, stamped per query so that it never needs clearing
+        // (a hash map here costs more than everything else in a lookup).
+        let mut scratch = self.scratch.borrow_mut();
+        let (acc, stamp) = &mut *scratch;
+        *stamp = stamp.wrapping_add(1);
+        let stamp = *stamp;
+        if acc.len() < self.slots.len() {
+            acc.resize(self.slots.len(), (0.0, 0, 0));
+        }
+        let mut touched: Vec<u32> = Vec::new();
         for (tokens, boost) in [(&doc.title, 2.0), (&doc.body, 1.0)] {
             for &t in tokens.iter() {
                 if !self.keeps(feed_ix, t) {
@@ -261,26 +306,30 @@ impl NearDuplicates {
                 }
                 let w = idf(n, self.df[t as usize]) * boost;
                 for &(slot, generation) in list {
-                    let s = &self.slots[slot as usize];
-                    if !s.alive
-                        || s.generation != generation
-                        || s.feed == feed_ix
-                        || (s.doc.published - published).abs() > window
+                    let m = self.meta[slot as usize];
+                    if m.generation != generation
+                        || m.feed == feed_ix
+                        || (m.published - published).abs() > window
                     {
                         continue;
                     }
-                    let e = acc.entry(slot).or_default();
+                    let e = &mut acc[slot as usize];
+                    if e.2 != stamp {
+                        *e = (0.0, 0, stamp);
+                        touched.push(slot);
+                    }
                     e.0 += w;
                     e.1 += 1;
                 }
             }
         }
         // One shared word is never enough evidence, however rare.
-        let mut ranked: Vec<(u32, f64)> = acc
+        let mut ranked: Vec<(u32, f64)> = touched
             .into_iter()
-            .filter(|(_, (_, n))| *n >= MIN_SHARED_TOKENS)
-            .map(|(slot, (w, _))| (slot, w))
+            .filter(|slot| acc[*slot as usize].1 >= MIN_SHARED_TOKENS)
+            .map(|slot| (slot, acc[slot as usize].0))
             .collect();
+        drop(scratch);
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         ranked.truncate(MAX_CANDIDATES);
         let mut out: Vec<Verified> = ranked
@@ -370,6 +419,9 @@ impl NearDuplicates {
             self.df[t as usize] += 1;
             *stats.counts.entry(t).or_default() += 1;
         }
+        if stats.items % BOILERPLATE_REFRESH == 0 || stats.items == BOILERPLATE_MIN_ITEMS {
+            stats.refresh_boilerplate();
+        }
         let published = doc.published;
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -395,6 +447,15 @@ impl NearDuplicates {
             }
         };
         let generation = self.slots[slot as usize].generation;
+        let meta = SlotMeta {
+            generation,
+            feed: feed_ix,
+            published,
+        };
+        if self.meta.len() <= slot as usize {
+            self.meta.resize(slot as usize + 1, SlotMeta::default());
+        }
+        self.meta[slot as usize] = meta;
         for &t in &distinct {
             let list = self.postings.entry(t).or_default();
             // Drop entries of evicted items now and then, so lists do not grow without bound.
@@ -437,6 +498,8 @@ impl NearDuplicates {
                 s.alive = false;
                 s.doc = Doc::default();
                 self.free.push(slot);
+                // No posting matches this generation any more.
+                self.meta[slot as usize].generation = u32::MAX;
                 let story = std::mem::take(&mut s.story);
                 if let Some(members) = self.story_slots.get_mut(&story) {
                     members.retain(|&(m, g)| (m, g) != (slot, generation));
@@ -461,14 +524,9 @@ impl NearDuplicates {
 
     /// Whether token `t` counts as evidence for items of feed `feed_ix` (not its boilerplate).
     fn keeps(&self, feed_ix: u32, t: u32) -> bool {
-        let Some(stats) = self.feed_stats.get(feed_ix as usize) else {
-            return true;
-        };
-        if stats.items < BOILERPLATE_MIN_ITEMS {
-            return true;
-        }
-        let count = stats.counts.get(&t).copied().unwrap_or(0);
-        f64::from(count) < BOILERPLATE_SHARE * f64::from(stats.items)
+        self.feed_stats
+            .get(feed_ix as usize)
+            .is_none_or(|stats| !stats.boilerplate.contains(&t))
     }
 
     fn n_for_idf(&self) -> u32 {
