@@ -99,7 +99,7 @@ pub struct NearDuplicates {
     /// The indexed members of each story, as (slot, generation).
     story_slots: HashMap<String, Vec<(u32, u32)>>,
     /// Scratch space of candidate generation: per slot, (weight, shared tokens, query stamp).
-    scratch: std::cell::RefCell<(Vec<(f64, u32, u32)>, u32)>,
+    scratch: std::cell::RefCell<Scratch>,
     /// Items by publication time, oldest first, for eviction from the window.
     by_time: BinaryHeap<Reverse<(i64, u32, u32)>>,
     newest: i64,
@@ -130,6 +130,9 @@ impl FeedStats {
         );
     }
 }
+
+/// Per slot (weight, shared tokens, query stamp), and the current query's stamp.
+type Scratch = (Vec<(f64, u32, u32)>, u32);
 
 #[derive(Clone, Copy, Default)]
 struct SlotMeta {
@@ -419,7 +422,7 @@ impl NearDuplicates {
             self.df[t as usize] += 1;
             *stats.counts.entry(t).or_default() += 1;
         }
-        if stats.items % BOILERPLATE_REFRESH == 0 || stats.items == BOILERPLATE_MIN_ITEMS {
+        if stats.items.is_multiple_of(BOILERPLATE_REFRESH) || stats.items == BOILERPLATE_MIN_ITEMS {
             stats.refresh_boilerplate();
         }
         let published = doc.published;

@@ -74,6 +74,8 @@ fn same_url_across_feeds_is_one_story_with_the_priority_source_first() {
         t(0),
     );
     assert_eq!((s.new, s.merged), (1, 0));
+    let id_before = db.all_stories().unwrap()[0].id.clone();
+    assert_eq!(db.all_stories().unwrap()[0].representative().feed, "a");
     let s = ingest(
         &mut db,
         "b",
