@@ -28,7 +28,7 @@ pub type Outputs = HashMap<String, Rendered>;
 pub struct App {
     config: Mutex<Arc<Config>>,
     pub store: Store,
-    pub fetcher: Fetcher,
+    fetcher: Mutex<Arc<Fetcher>>,
     outputs: watch::Sender<Arc<Outputs>>,
     render_needed: Notify,
     reports: broadcast::Sender<RefreshReport>,
@@ -43,6 +43,14 @@ impl App {
     /// The config in force.
     pub fn config(&self) -> Arc<Config> {
         self.config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The HTTP client in force (rebuilt when `[poll]` changes on reload).
+    pub fn fetcher(&self) -> Arc<Fetcher> {
+        self.fetcher
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -96,7 +104,7 @@ impl App {
         Ok(Arc::new(App {
             config: Mutex::new(Arc::new(config)),
             store,
-            fetcher,
+            fetcher: Mutex::new(Arc::new(fetcher)),
             outputs: watch::Sender::new(Arc::new(Outputs::new())),
             render_needed: Notify::new(),
             reports,
@@ -141,6 +149,14 @@ impl App {
         self.outputs.send_replace(Arc::new(rendered));
         Ok(())
     }
+}
+
+/// What a reload changed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReloadSummary {
+    pub added: Vec<FeedId>,
+    pub changed: Vec<FeedId>,
+    pub removed: Vec<FeedId>,
 }
 
 /// A started daemon. [`run`] is start, wait for the shutdown signal, stop.
@@ -211,6 +227,85 @@ impl Daemon {
             .unwrap_or_else(|| self.app.reports.subscribe())
     }
 
+    /// Applies a new, already validated config without a restart: feeds added start polling
+    /// (at once), feeds removed or disabled stop (their stories stay until retention removes
+    /// them), changed feeds get their new URL, schedule, priority and tags; unchanged feeds keep
+    /// their job and their place in the schedule. `[poll]` and `[dedup]` changes apply to the
+    /// next refreshes. A new `[server] listen` address needs a restart, and the log says so.
+    pub async fn reload(&mut self, new: Config) -> anyhow::Result<ReloadSummary> {
+        let old = self.app.config();
+        let mut summary = ReloadSummary::default();
+        if new.server.listen != old.server.listen {
+            tracing::warn!(
+                old = %old.server.listen,
+                new = %new.server.listen,
+                "[server] listen changed: restart wiredesk for it to take effect"
+            );
+        }
+        if new.storage.database_path() != old.storage.database_path() {
+            tracing::warn!("[storage] path changed: restart wiredesk for it to take effect");
+        }
+        if new.poll != old.poll {
+            let fetcher = Fetcher::new(&new.poll).context("building the HTTP client")?;
+            *self.app.fetcher.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(fetcher);
+        }
+        let feeds = new.feeds.clone();
+        self.app
+            .store
+            .call(move |db| db.sync_feeds(&feeds))
+            .await??;
+        if new.dedup != old.dedup {
+            let dedup = new.dedup.clone();
+            self.app
+                .store
+                .call(move |db| db.set_dedup_config(dedup))
+                .await??;
+        }
+        let before: HashMap<&FeedId, &FeedConfig> =
+            old.enabled_feeds().map(|f| (&f.id, f)).collect();
+        let after: HashMap<&FeedId, &FeedConfig> =
+            new.enabled_feeds().map(|f| (&f.id, f)).collect();
+        for (id, feed) in &after {
+            match before.get(id) {
+                None => {
+                    self.scheduler.add((*feed).clone()).await?;
+                    self.app.spawn_refresh((*feed).clone());
+                    summary.added.push((*id).clone());
+                }
+                Some(prev) if prev != feed => {
+                    self.scheduler.add((*feed).clone()).await?;
+                    if prev.url != feed.url {
+                        self.app.spawn_refresh((*feed).clone());
+                    }
+                    summary.changed.push((*id).clone());
+                }
+                Some(_) => {}
+            }
+        }
+        for id in before.keys() {
+            if !after.contains_key(id) {
+                self.scheduler.remove(id).await;
+                summary.removed.push((*id).clone());
+            }
+        }
+        *self.app.config.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
+        self.app.request_render();
+        for list in [
+            &mut summary.added,
+            &mut summary.changed,
+            &mut summary.removed,
+        ] {
+            list.sort();
+        }
+        tracing::info!(
+            added = summary.added.len(),
+            changed = summary.changed.len(),
+            removed = summary.removed.len(),
+            "config reloaded"
+        );
+        Ok(summary)
+    }
+
     /// Stops scheduling, lets in-flight refreshes finish within [`SHUTDOWN_GRACE`], stops
     /// serving and closes the database.
     pub async fn stop(mut self) {
@@ -255,4 +350,85 @@ pub async fn run(
     shutdown.await;
     daemon.stop().await;
     Ok(())
+}
+
+/// Runs the daemon until `shutdown` completes, reloading its config file on SIGHUP and whenever
+/// the file changes (the directory is watched, since editors save by renaming a new file over
+/// the old one). A config that fails validation is refused with every problem in the log, and
+/// the running config stays in force.
+pub async fn run_with_reload(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let path = config.source.clone();
+    let mut daemon = Daemon::start(config, listener).await?;
+    let (tx, mut changes) = tokio::sync::mpsc::channel::<()>(16);
+    let _watcher = match watch_file(&path, tx) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(
+                "cannot watch {} for changes ({e}); reload with SIGHUP",
+                path.display()
+            );
+            None
+        }
+    };
+    let mut hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP received: reloading {}", path.display());
+                reload_from_file(&mut daemon, &path).await;
+            }
+            Some(()) = changes.recv() => {
+                // Editors write in several steps: wait for the file to settle, then reload once.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                while changes.try_recv().is_ok() {}
+                tracing::info!("{} changed: reloading", path.display());
+                reload_from_file(&mut daemon, &path).await;
+            }
+        }
+    }
+    daemon.stop().await;
+    Ok(())
+}
+
+async fn reload_from_file(daemon: &mut Daemon, path: &std::path::Path) {
+    match Config::load(path) {
+        Ok(new) => {
+            if let Err(e) = daemon.reload(new).await {
+                tracing::error!("reload failed, previous config stays in force: {e:#}");
+            }
+        }
+        Err(e) => tracing::error!("reload refused, previous config stays in force: {e}"),
+    }
+}
+
+/// Watches the directory of `path` and sends `()` whenever an event touches that file.
+fn watch_file(
+    path: &std::path::Path,
+    tx: tokio::sync::mpsc::Sender<()>,
+) -> notify::Result<notify::RecommendedWatcher> {
+    use notify::{RecursiveMode, Watcher};
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let dir = path
+        .parent()
+        .map(std::path::Path::to_owned)
+        .unwrap_or_else(|| ".".into());
+    let name = path.file_name().map(|n| n.to_owned());
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        if event.kind.is_access() {
+            return;
+        }
+        if event.paths.iter().any(|p| p.file_name() == name.as_deref()) {
+            let _ = tx.try_send(());
+        }
+    })?;
+    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+    Ok(watcher)
 }

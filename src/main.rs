@@ -128,7 +128,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
-    wiredesk::run(config, listener, shutdown_signal()).await
+    wiredesk::daemon::run_with_reload(config, listener, shutdown_signal()).await
 }
 
 /// Completes on SIGTERM or SIGINT.

@@ -87,7 +87,7 @@ async fn run_stages(app: &App, feed: &FeedConfig) -> (Option<u16>, Outcome) {
         }
     };
 
-    let body = match app.fetcher.fetch(&feed.url, &validators).await {
+    let body = match app.fetcher().fetch(&feed.url, &validators).await {
         Ok(Fetched::Body(b)) => b,
         Ok(Fetched::NotModified) => {
             let id = feed.id.clone();

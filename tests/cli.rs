@@ -351,3 +351,122 @@ async fn explain_names_every_member_and_how_it_joined() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
 }
+
+/// Reads the child's stderr lines in a thread and hands them over as they come.
+fn log_lines(stderr: std::process::ChildStderr) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits (up to 30 s) for a log line containing `needle`; returns it.
+fn wait_log(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(_) => {}
+            Err(_) => panic!("no log line with {needle:?} within 30 s"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_daemon_picks_up_config_edits_and_refuses_bad_ones() {
+    let server = FixtureServer::start().await;
+    server.set(
+        "/a.xml",
+        Route::feed(rss("A", &[("a1", "Alpha", "https://n.example/a", "x")])),
+    );
+    server.set(
+        "/b.xml",
+        Route::feed(rss("B", &[("b1", "Beta", "https://n.example/b", "y")])),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let head = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n[storage]\npath = \"{}\"\n",
+        dir.path().join("w.db").display()
+    );
+    let cfg = dir.path().join("feeds.toml");
+    let feed_a = format!("[[feed]]\nid = \"a\"\nurl = \"{}\"\n", server.url("/a.xml"));
+    let feed_b = format!("[[feed]]\nid = \"b\"\nurl = \"{}\"\n", server.url("/b.xml"));
+    std::fs::write(&cfg, format!("{head}{feed_a}")).unwrap();
+    let mut child = wiredesk()
+        .env("RUST_LOG", "info")
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let logs = log_lines(child.stderr.take().unwrap());
+    let cfg2 = cfg.clone();
+    let pid = child.id().to_string();
+    let logs = tokio::task::spawn_blocking(move || {
+        wait_log(&logs, "refreshed feed=a");
+        // An editor's save: write a new file, rename it over the old one.
+        let tmp = cfg2.with_extension("toml.new");
+        std::fs::write(&tmp, format!("{head}{feed_a}{feed_b}")).unwrap();
+        std::fs::rename(&tmp, &cfg2).unwrap();
+        wait_log(&logs, "config reloaded");
+        wait_log(&logs, "refreshed feed=b");
+        // A bad edit is refused with line and column; the daemon goes on.
+        std::fs::write(
+            &cfg2,
+            format!("{head}{feed_a}{feed_b}[[feed]]\nid = \"a\"\nurll = \"x\"\n"),
+        )
+        .unwrap();
+        let refused = wait_log(&logs, "reload refused");
+        assert!(
+            refused.contains("previous config stays in force"),
+            "{refused}"
+        );
+        let line = wait_log(&logs, "duplicate feed id `a`");
+        assert!(line.contains(":12:6:"), "{line}");
+        // SIGHUP reloads too (the file is still bad: refused again).
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        wait_log(&logs, "SIGHUP received");
+        wait_log(&logs, "reload refused");
+        logs
+    })
+    .await
+    .unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    drop(logs);
+    let conn = rusqlite::Connection::open(dir.path().join("w.db")).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT COUNT(*) FROM stories", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 2, "both feeds' stories are stored");
+}

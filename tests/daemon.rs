@@ -450,3 +450,84 @@ async fn the_same_wire_story_under_two_headlines_is_one_entry_with_both_outlets(
     assert!(joined.score.unwrap() >= wiredesk::config::DEFAULT_THRESHOLD);
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_adds_removes_and_changes_feeds_without_a_restart() {
+    let server = FixtureServer::start().await;
+    server.set(
+        "/a.xml",
+        Route::feed(rss(
+            "A",
+            &[("a1", "Alpha news", "https://a.example/1", "x")],
+        )),
+    );
+    server.set(
+        "/b.xml",
+        Route::feed(rss("B", &[("b1", "Beta news", "https://b.example/1", "y")])),
+    );
+    server.set(
+        "/c.xml",
+        Route::feed(rss(
+            "C",
+            &[("c1", "Gamma news", "https://c.example/1", "z")],
+        )),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &[("a", server.url("/a.xml")), ("b", server.url("/b.xml"))],
+    );
+    let (mut daemon, addr) = start(cfg).await;
+    let mut rx = Reports::new(daemon.reports());
+    rx.wait_for("a", stored).await;
+    rx.wait_for("b", stored).await;
+
+    let mut new = config(
+        dir.path(),
+        &[("a", server.url("/a.xml")), ("c", server.url("/c.xml"))],
+    );
+    new.feeds[0].priority = 7;
+    let summary = daemon.reload(new).await.unwrap();
+    assert_eq!(summary.added, vec![wiredesk::config::FeedId("c".into())]);
+    assert_eq!(summary.changed, vec![wiredesk::config::FeedId("a".into())]);
+    assert_eq!(summary.removed, vec![wiredesk::config::FeedId("b".into())]);
+    rx.wait_for("c", stored).await;
+
+    // b is no longer polled: two more refreshes of a (each a scheduled tick) see no request to b.
+    let b_hits = server.hits("/b.xml");
+    rx.wait_for("a", |_| true).await;
+    rx.wait_for("a", |_| true).await;
+    assert_eq!(server.hits("/b.xml"), b_hits);
+    // b's story stays; c's is added; the new priority is in force.
+    let stories = daemon
+        .app
+        .store
+        .call(|db| db.all_stories())
+        .await
+        .unwrap()
+        .unwrap();
+    let feeds: Vec<&str> = stories
+        .iter()
+        .map(|s| s.representative().feed.as_str())
+        .collect();
+    assert!(feeds.contains(&"b") && feeds.contains(&"c"), "{feeds:?}");
+    assert_eq!(
+        stories
+            .iter()
+            .find(|s| s.representative().feed == "a")
+            .unwrap()
+            .representative()
+            .priority,
+        7
+    );
+    // The tags of the new config have their feeds.
+    let body = loop {
+        let r = get(addr, "/tags/t-c.atom").await;
+        if r.status() == 200 {
+            break r.text().await.unwrap();
+        }
+        tokio::task::yield_now().await;
+    };
+    assert!(body.contains("Gamma news"));
+    daemon.stop().await;
+}
