@@ -306,6 +306,33 @@ impl Daemon {
         Ok(summary)
     }
 
+    /// Whether the daemon is alive where it matters: the database thread answers and the
+    /// scheduler responds, each within a few seconds. The watchdog pings only when this holds,
+    /// so a wedged daemon gets restarted.
+    pub async fn healthy(&mut self) -> bool {
+        let limit = Duration::from_secs(5);
+        let db = tokio::time::timeout(limit, self.app.store.call(|db| db.ping())).await;
+        let db_ok = matches!(db, Ok(Ok(Ok(()))));
+        db_ok
+            && tokio::time::timeout(limit, self.scheduler.alive())
+                .await
+                .unwrap_or(false)
+    }
+
+    /// "polling 42 feeds, 3 failing", for `systemctl status`.
+    pub async fn status_line(&self) -> String {
+        let config = self.app.config();
+        let enabled: Vec<String> = config.enabled_feeds().map(|f| f.id.0.clone()).collect();
+        let failing = match self.app.store.call(|db| db.feed_health()).await {
+            Ok(Ok(health)) => health
+                .iter()
+                .filter(|h| h.consecutive_failures > 0 && enabled.contains(&h.id))
+                .count(),
+            _ => return format!("polling {} feeds; database not answering", enabled.len()),
+        };
+        format!("polling {} feeds, {failing} failing", enabled.len())
+    }
+
     /// Stops scheduling, lets in-flight refreshes finish within [`SHUTDOWN_GRACE`], stops
     /// serving and closes the database.
     pub async fn stop(mut self) {
@@ -363,6 +390,7 @@ pub async fn run_with_reload(
 ) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let path = config.source.clone();
+    warn_if_readable_by_all(&path);
     let mut daemon = Daemon::start(config, listener).await?;
     let (tx, mut changes) = tokio::sync::mpsc::channel::<()>(16);
     let _watcher = match watch_file(&path, tx) {
@@ -376,6 +404,10 @@ pub async fn run_with_reload(
         }
     };
     let mut hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+    crate::systemd::ready(&daemon.status_line().await);
+    let watchdog = crate::systemd::watchdog_interval();
+    let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
+    let mut status_tick = tokio::time::interval(Duration::from_secs(30));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -391,20 +423,55 @@ pub async fn run_with_reload(
                 tracing::info!("{} changed: reloading", path.display());
                 reload_from_file(&mut daemon, &path).await;
             }
+            _ = watchdog_tick.tick(), if watchdog.is_some() => {
+                if daemon.healthy().await {
+                    crate::systemd::watchdog();
+                } else {
+                    tracing::error!("unhealthy (database or scheduler not answering): not pinging the watchdog");
+                }
+            }
+            _ = status_tick.tick() => crate::systemd::status(&daemon.status_line().await),
         }
     }
+    crate::systemd::stopping();
     daemon.stop().await;
     Ok(())
 }
 
 async fn reload_from_file(daemon: &mut Daemon, path: &std::path::Path) {
-    match Config::load(path) {
-        Ok(new) => {
-            if let Err(e) = daemon.reload(new).await {
+    crate::systemd::reloading();
+    let outcome = match Config::load(path) {
+        Ok(new) => match daemon.reload(new).await {
+            Ok(_) => None,
+            Err(e) => {
                 tracing::error!("reload failed, previous config stays in force: {e:#}");
+                Some(format!("reload failed: {e}"))
             }
+        },
+        Err(e) => {
+            tracing::error!("reload refused, previous config stays in force: {e}");
+            let first = e
+                .problems
+                .first()
+                .map(|p| {
+                    format!(
+                        "{}:{}:{}: {}",
+                        e.path.display(),
+                        p.line,
+                        p.column,
+                        p.message
+                    )
+                })
+                .unwrap_or_default();
+            Some(format!(
+                "config refused ({first}); previous config in force"
+            ))
         }
-        Err(e) => tracing::error!("reload refused, previous config stays in force: {e}"),
+    };
+    let status = daemon.status_line().await;
+    match outcome {
+        None => crate::systemd::ready(&status),
+        Some(problem) => crate::systemd::ready(&format!("{status}; {problem}")),
     }
 }
 
@@ -431,4 +498,17 @@ fn watch_file(
     })?;
     watcher.watch(&dir, RecursiveMode::NonRecursive)?;
     Ok(watcher)
+}
+
+/// `feeds.toml` may hold credentials for paid feeds: say so when anyone can read it.
+fn warn_if_readable_by_all(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o004 != 0
+    {
+        tracing::warn!(
+            "{} is readable by every user; if it holds credentials, chmod 640 it (or 600)",
+            path.display()
+        );
+    }
 }

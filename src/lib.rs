@@ -22,6 +22,7 @@
 //! - [`publish`]: stories → Atom documents with ETags.
 //! - [`http`]: serves the rendered documents from memory.
 //! - [`daemon`]: start-up, the render loop, shutdown; [`run`] is the daemon's entry point.
+//! - [`systemd`]: READY/RELOADING/STOPPING/STATUS and the watchdog (no-ops outside systemd).
 //! - [`commands`]: the other CLI subcommands (`check`, `poll-once`, `stories`, `status`).
 
 pub mod commands;
@@ -37,6 +38,7 @@ pub mod refresh;
 pub mod schedule;
 pub mod scheduler;
 pub mod store;
+pub mod systemd;
 
 pub use config::Config;
 pub use daemon::{Daemon, run};

@@ -76,6 +76,11 @@ impl Scheduler {
         }
     }
 
+    /// Whether the scheduler's internals answer (its job store and clock).
+    pub async fn alive(&mut self) -> bool {
+        self.sched.time_till_next_job().await.is_ok()
+    }
+
     /// Stops ticking; refreshes already started go on.
     pub async fn stop(&mut self) {
         if let Err(e) = self.sched.shutdown().await {
