@@ -97,7 +97,7 @@ fn main() -> anyhow::Result<()> {
         for file in sorted_files(snap)? {
             let feed = FeedId(stem(&file));
             let bytes = std::fs::read(&file)?;
-            let parsed = match parse_feed(&bytes, None, now) {
+            let parsed = match parse_feed(&bytes, None, None, now) {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("{}: {e}", file.display());

@@ -14,6 +14,7 @@
 //! - [`schedule`]: 5/6-field cron with a stable per-feed offset.
 //! - [`scheduler`]: tokio-cron-scheduler jobs, one per feed, guarded against its traps.
 //! - [`fetch`]: the shared HTTP client, conditional GET, limits.
+//! - [`charset`]: BOM, HTTP charset, XML declaration, detection → UTF-8 for feed-rs.
 //! - [`parse`]: feed bytes → [`parse::Entry`] with our own stable keys.
 //! - [`normalise`]: canonical URLs, text for matching, sanitised HTML, dates, redaction.
 //! - [`dedup`]: which story a new item joins (same entry, same URL, near-duplicate text).
@@ -25,6 +26,7 @@
 //! - [`systemd`]: READY/RELOADING/STOPPING/STATUS and the watchdog (no-ops outside systemd).
 //! - [`commands`]: the other CLI subcommands (`check`, `poll-once`, `stories`, `status`).
 
+pub mod charset;
 pub mod commands;
 pub mod config;
 pub mod daemon;

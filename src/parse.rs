@@ -40,6 +40,11 @@ pub struct Entry {
 pub struct ParsedFeed {
     pub title: Option<String>,
     pub entries: Vec<Entry>,
+    /// The feed was not well-formed and was read after repair (see [`repair`]); the first
+    /// parse error is kept here for the feed's status.
+    pub recovered: Option<String>,
+    /// The charset the body was decoded from.
+    pub encoding: &'static str,
 }
 
 /// Why a body could not be read as a feed.
@@ -47,17 +52,27 @@ pub struct ParsedFeed {
 #[error("not a readable feed: {0}")]
 pub struct ParseError(pub String);
 
-/// Parses raw feed bytes. `base` resolves relative links; `now` clamps far-future dates.
+/// Parses raw feed bytes as served: `content_type` is the HTTP header (for its charset),
+/// `base` resolves relative links, `now` clamps far-future dates. A feed that is not
+/// well-formed is repaired and read as far as possible (and marked `recovered`).
 pub fn parse_feed(
     bytes: &[u8],
+    content_type: Option<&str>,
     base: Option<&Url>,
     now: DateTime<Utc>,
 ) -> Result<ParsedFeed, ParseError> {
-    let parser = feed_rs::parser::Builder::new()
-        .base_uri(base.map(Url::as_str))
-        .id_generator(|_, _, _| String::new())
-        .build();
-    let feed = parser.parse(bytes).map_err(|e| ParseError(e.to_string()))?;
+    let decoded = crate::charset::to_utf8(bytes, content_type);
+    let (feed, recovered) = match read(&decoded.bytes, base) {
+        Ok(feed) => (feed, None),
+        Err(first) => {
+            let text = String::from_utf8_lossy(&decoded.bytes);
+            let repaired = repair(&text);
+            match read(repaired.as_bytes(), base) {
+                Ok(feed) => (feed, Some(first)),
+                Err(_) => return Err(ParseError(first)),
+            }
+        }
+    };
     let mut seen = std::collections::HashSet::new();
     let mut entries = Vec::with_capacity(feed.entries.len());
     for e in feed.entries {
@@ -72,7 +87,97 @@ pub fn parse_feed(
     Ok(ParsedFeed {
         title: feed.title.map(|t| html_to_text(&t.content)),
         entries,
+        recovered,
+        encoding: decoded.encoding,
     })
+}
+
+/// One feed-rs parse with a fresh parser (a parser that failed once keeps state that makes the
+/// next parse panic), with panics caught: a feed must never take its caller down.
+fn read(bytes: &[u8], base: Option<&Url>) -> Result<feed_rs::model::Feed, String> {
+    let base = base.map(|b| b.as_str().to_owned());
+    std::panic::catch_unwind(move || {
+        feed_rs::parser::Builder::new()
+            .base_uri(base.as_deref())
+            .id_generator(|_, _, _| String::new())
+            .build()
+            .parse(bytes)
+            .map_err(|e| e.to_string())
+    })
+    .unwrap_or_else(|_| Err("the feed parser crashed on this document".to_owned()))
+}
+
+/// What a lenient reader would do with a feed that is not well-formed XML: bare `&` escaped,
+/// HTML named entities (`&eacute;`, `&nbsp;`) turned into character references, characters XML
+/// forbids dropped, and a truncated document cut after its last complete item and closed.
+pub fn repair(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut rest = text;
+    while let Some(i) = rest.find('&') {
+        out.extend(rest[..i].chars().filter(|c| xml_char(*c)));
+        let after = &rest[i + 1..];
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '#'))
+            .unwrap_or(after.len());
+        let name = &after[..name_len];
+        let terminated = after[name_len..].starts_with(';');
+        if terminated && !name.is_empty() {
+            if matches!(name, "amp" | "lt" | "gt" | "quot" | "apos") || name.starts_with('#') {
+                out.push('&');
+                out.push_str(name);
+                out.push(';');
+            } else {
+                let entity = format!("&{name};");
+                let decoded = html_escape::decode_html_entities(&entity);
+                if decoded != entity {
+                    for c in decoded.chars() {
+                        out.push_str(&format!("&#{};", c as u32));
+                    }
+                } else {
+                    out.push_str("&amp;");
+                    out.push_str(name);
+                    out.push(';');
+                }
+            }
+            rest = &after[name_len + 1..];
+        } else {
+            out.push_str("&amp;");
+            rest = after;
+        }
+    }
+    out.extend(rest.chars().filter(|c| xml_char(*c)));
+    close_truncated(out)
+}
+
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+}
+
+/// A document cut off mid-way: keep what precedes the last complete item and close it.
+fn close_truncated(mut text: String) -> String {
+    let trimmed = text.trim_end();
+    if trimmed.ends_with("</rss>")
+        || trimmed.ends_with("</feed>")
+        || trimmed.ends_with("</rdf:RDF>")
+    {
+        return text;
+    }
+    let closers: [(&str, &str); 3] = [
+        ("</item>", "</channel></rss>"),
+        ("</entry>", "</feed>"),
+        ("</rdf:RDF", ""),
+    ];
+    for (last, close) in closers {
+        if close.is_empty() {
+            continue;
+        }
+        if let Some(i) = text.rfind(last) {
+            text.truncate(i + last.len());
+            text.push_str(close);
+            return text;
+        }
+    }
+    text
 }
 
 fn convert(e: feed_rs::model::Entry, base: Option<&Url>, now: DateTime<Utc>) -> Entry {
@@ -160,7 +265,7 @@ mod tests {
 <item><title>Neither</title><description>text</description></item>
 </channel></rss>"#;
         let base = Url::parse("https://e.com/feed.xml").unwrap();
-        let f = parse_feed(xml.as_bytes(), Some(&base), now()).unwrap();
+        let f = parse_feed(xml.as_bytes(), None, Some(&base), now()).unwrap();
         assert_eq!(f.title.as_deref(), Some("T & Co"));
         assert_eq!(f.entries.len(), 3);
         assert_eq!(f.entries[0].key, "g-1");
@@ -180,14 +285,14 @@ mod tests {
         assert_eq!(f.entries[1].key, "https://e.com/b");
         assert!(f.entries[2].key.starts_with("sha256:"));
         // Keys of id-less entries are stable from one parse to the next.
-        let again = parse_feed(xml.as_bytes(), Some(&base), now()).unwrap();
+        let again = parse_feed(xml.as_bytes(), None, Some(&base), now()).unwrap();
         assert_eq!(again.entries[2].key, f.entries[2].key);
     }
 
     #[test]
     fn double_escaped_ampersands_in_links_are_decoded() {
         let xml = r#"<rss version="2.0"><channel><title>x</title><item><title>a</title><link>https://e.com/a?c=1&amp;amp;id=2</link></item></channel></rss>"#;
-        let f = parse_feed(xml.as_bytes(), None, now()).unwrap();
+        let f = parse_feed(xml.as_bytes(), None, None, now()).unwrap();
         assert_eq!(
             f.entries[0].link.as_deref(),
             Some("https://e.com/a?c=1&id=2")
@@ -196,9 +301,39 @@ mod tests {
     }
 
     #[test]
+    fn broken_feeds_are_read_after_repair() {
+        let bare_amp = r#"<rss version="2.0"><channel><title>Q & A</title><item><title>Tom & Jerry caf&eacute;&nbsp;news</title><guid>1</guid></item></channel></rss>"#;
+        let f = parse_feed(bare_amp.as_bytes(), None, None, now()).unwrap();
+        assert!(f.recovered.is_some());
+        assert_eq!(f.title.as_deref(), Some("Q & A"));
+        assert_eq!(f.entries[0].title, "Tom & Jerry café news");
+
+        let truncated = r#"<rss version="2.0"><channel><title>T</title><item><title>one</title><guid>1</guid></item><item><title>two</title><guid>2</guid></item><item><title>thr"#;
+        let f = parse_feed(truncated.as_bytes(), None, None, now()).unwrap();
+        assert!(f.recovered.is_some());
+        assert_eq!(f.entries.len(), 2);
+
+        let control = "<rss version=\"2.0\"><channel><title>T\u{1}</title><item><title>a\u{8}b</title><guid>1</guid></item></channel></rss>";
+        let f = parse_feed(control.as_bytes(), None, None, now()).unwrap();
+        assert_eq!(
+            f.entries[0].title, "a b",
+            "control characters never reach the text"
+        );
+    }
+
+    #[test]
+    fn euc_kr_without_a_declaration_reads_with_the_http_charset() {
+        let doc = "<rss version=\"2.0\"><channel><title>연합뉴스</title><item><title>북한 미사일 발사</title><guid>1</guid></item></channel></rss>";
+        let (bytes, _, _) = encoding_rs::EUC_KR.encode(doc);
+        let f = parse_feed(&bytes, Some("text/xml; charset=EUC-KR"), None, now()).unwrap();
+        assert_eq!(f.encoding, "EUC-KR");
+        assert_eq!(f.entries[0].title, "북한 미사일 발사");
+    }
+
+    #[test]
     fn far_future_dates_are_clamped() {
         let xml = r#"<rss version="2.0"><channel><title>x</title><item><title>a</title><guid>1</guid><pubDate>Fri, 01 Jan 2100 00:00:00 GMT</pubDate></item></channel></rss>"#;
-        let f = parse_feed(xml.as_bytes(), None, now()).unwrap();
+        let f = parse_feed(xml.as_bytes(), None, None, now()).unwrap();
         assert_eq!(f.entries[0].published, Some(now()));
     }
 
@@ -206,7 +341,7 @@ mod tests {
     fn atom_is_read() {
         let xml = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><id>urn:a</id><updated>2026-11-01T00:00:00Z</updated>
 <entry><id>urn:e1</id><title type="html">&lt;b&gt;Bold&lt;/b&gt; news</title><link href="https://e.com/1"/><updated>2026-11-01T01:00:00Z</updated><summary>S</summary></entry></feed>"#;
-        let f = parse_feed(xml.as_bytes(), None, now()).unwrap();
+        let f = parse_feed(xml.as_bytes(), None, None, now()).unwrap();
         assert_eq!(f.entries[0].key, "urn:e1");
         assert_eq!(f.entries[0].title, "Bold news");
         assert_eq!(f.entries[0].text, "S");
@@ -214,16 +349,16 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error() {
-        assert!(parse_feed(b"<html><body>hi</body></html>", None, now()).is_err());
-        assert!(parse_feed(b"", None, now()).is_err());
+        assert!(parse_feed(b"<html><body>hi</body></html>", None, None, now()).is_err());
+        assert!(parse_feed(b"", None, None, now()).is_err());
     }
 
     #[test]
     fn a_new_title_is_a_new_revision() {
         let a = r#"<rss version="2.0"><channel><title>x</title><item><title>a</title><guid>1</guid></item></channel></rss>"#;
         let b = a.replace("<title>a</title>", "<title>b</title>");
-        let fa = parse_feed(a.as_bytes(), None, now()).unwrap();
-        let fb = parse_feed(b.as_bytes(), None, now()).unwrap();
+        let fa = parse_feed(a.as_bytes(), None, None, now()).unwrap();
+        let fb = parse_feed(b.as_bytes(), None, None, now()).unwrap();
         assert_eq!(fa.entries[0].key, fb.entries[0].key);
         assert_ne!(fa.entries[0].content_hash, fb.entries[0].content_hash);
     }

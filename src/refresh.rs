@@ -115,7 +115,11 @@ async fn run_stages(app: &App, feed: &FeedConfig) -> (Option<u16>, Outcome) {
 
     let base = body.final_url.clone();
     let bytes = body.bytes;
-    let parsed = tokio::task::spawn_blocking(move || parse_feed(&bytes, Some(&base), now)).await;
+    let content_type = body.content_type.clone();
+    let parsed = tokio::task::spawn_blocking(move || {
+        parse_feed(&bytes, content_type.as_deref(), Some(&base), now)
+    })
+    .await;
     let parsed = match parsed {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => {
@@ -128,6 +132,9 @@ async fn run_stages(app: &App, feed: &FeedConfig) -> (Option<u16>, Outcome) {
         Err(e) => return fail(Some(status), format!("parser crashed: {e}")).await,
     };
 
+    if let Some(e) = &parsed.recovered {
+        tracing::warn!(feed = %feed.id, error = %e, "feed is not well-formed; read after repair");
+    }
     let meta = FetchMeta {
         status,
         etag: body.etag,

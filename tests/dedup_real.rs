@@ -79,7 +79,7 @@ fn merged(case: &Case, dir: &Path) -> bool {
         .unwrap();
     let now: DateTime<Utc> = Utc::now();
     for item in [&case.a, &case.b] {
-        let parsed = parse_feed(rss(item).as_bytes(), None, now).expect("fixture parses");
+        let parsed = parse_feed(rss(item).as_bytes(), None, None, now).expect("fixture parses");
         assert_eq!(parsed.entries.len(), 1);
         let f = FeedId(item.source.clone());
         db.ingest(
