@@ -100,6 +100,8 @@ pub struct PollConfig {
     /// How many fetches run at once against one host.
     pub per_host: usize,
     pub user_agent: String,
+    /// The longest wait between attempts of a failing feed.
+    pub max_backoff: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -172,6 +174,7 @@ const POLL_KEYS: &[&str] = &[
     "concurrency",
     "per_host",
     "user_agent",
+    "max_backoff",
 ];
 const DEDUP_KEYS: &[&str] = &["near_duplicates", "window_hours", "threshold"];
 const FEED_KEYS: &[&str] = &[
@@ -422,7 +425,9 @@ impl<'s> Reader<'s> {
             .string(t, "user_agent")
             .map(Spanned::into_inner)
             .unwrap_or_else(default_user_agent);
+        let max_backoff = self.duration(t, "max_backoff", Duration::from_secs(4 * 3600));
         Some(PollConfig {
+            max_backoff: max_backoff?,
             schedule: schedule?,
             timeout: timeout?,
             connect_timeout: connect_timeout?,
@@ -776,7 +781,7 @@ priority = "high"
         assert_eq!(
             p,
             vec![
-                "2:1 unknown key `schedual` in [poll] (did you mean `schedule`?); valid keys: schedule, timeout, connect_timeout, max_body_bytes, concurrency, per_host, user_agent",
+                "2:1 unknown key `schedual` in [poll] (did you mean `schedule`?); valid keys: schedule, timeout, connect_timeout, max_body_bytes, concurrency, per_host, user_agent, max_backoff",
                 "6:7 invalid URL for feed `a`: relative URL without a base",
                 "9:6 duplicate feed id `a`: each [[feed]] needs its own id",
                 "11:12 invalid schedule `*/5 * * *`: expected 5 fields (minute hour day month weekday) or 6 (with seconds first), found 4",

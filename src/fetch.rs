@@ -61,8 +61,9 @@ impl FetchError {
 /// A successful fetch.
 #[derive(Debug)]
 pub enum Fetched {
-    /// 304: the feed has not changed since the validators we sent.
-    NotModified,
+    /// 304: the feed has not changed since the validators we sent; with the minimum interval
+    /// its cache headers ask for, if any.
+    NotModified(Option<Duration>),
     /// A new body.
     Body(Body),
 }
@@ -77,6 +78,8 @@ pub struct Body {
     pub last_modified: Option<String>,
     /// The `Content-Type` header, for the charset.
     pub content_type: Option<String>,
+    /// `Cache-Control: max-age` or `Expires`, as a minimum interval before the next fetch.
+    pub min_interval: Option<Duration>,
     pub bytes: Vec<u8>,
 }
 
@@ -152,7 +155,10 @@ impl Fetcher {
         let mut resp = req.send().await.map_err(|e| classify(e, &shown))?;
         let status = resp.status();
         if status == StatusCode::NOT_MODIFIED {
-            return Ok(Fetched::NotModified);
+            return Ok(Fetched::NotModified(min_interval(
+                resp.headers(),
+                Utc::now(),
+            )));
         }
         if !status.is_success() {
             let retry_after = match status {
@@ -197,6 +203,7 @@ impl Fetcher {
             etag: text_header(header::ETAG),
             last_modified: text_header(header::LAST_MODIFIED),
             content_type: text_header(header::CONTENT_TYPE),
+            min_interval: min_interval(&headers, Utc::now()),
             bytes,
         }))
     }
@@ -234,6 +241,28 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
+/// `Cache-Control: max-age` (RFC 9111 §5.2.2.1), else `Expires` (§5.3), as an interval.
+pub fn min_interval(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    let max_age = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|d| {
+            let (k, v) = d.trim().split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case("max-age")
+                .then(|| v.trim().trim_matches('"').parse::<u64>().ok())
+                .flatten()
+        });
+    if let Some(secs) = max_age {
+        return Some(Duration::from_secs(secs));
+    }
+    let expires = headers.get(header::EXPIRES)?.to_str().ok()?;
+    let when: DateTime<Utc> = httpdate::parse_http_date(expires).ok()?.into();
+    (when - now).to_std().ok()
+}
+
 /// `Retry-After` as delta-seconds or an HTTP-date (RFC 9110 §10.2.3).
 pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
     let v = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
@@ -249,6 +278,23 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use reqwest::header::HeaderValue;
+
+    #[test]
+    fn cache_headers_give_a_minimum_interval() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let mut h = HeaderMap::new();
+        assert_eq!(min_interval(&h, now), None);
+        h.insert(
+            header::EXPIRES,
+            HeaderValue::from_static("Thu, 01 Jan 2026 00:05:00 GMT"),
+        );
+        assert_eq!(min_interval(&h, now), Some(Duration::from_secs(300)));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=900"),
+        );
+        assert_eq!(min_interval(&h, now), Some(Duration::from_secs(900)));
+    }
 
     #[test]
     fn retry_after_in_both_forms() {

@@ -13,6 +13,7 @@
 //! - [`config`]: `feeds.toml` → validated [`config::Config`], every problem with line and column.
 //! - [`schedule`]: 5/6-field cron with a stable per-feed offset.
 //! - [`scheduler`]: tokio-cron-scheduler jobs, one per feed, guarded against its traps.
+//! - [`backoff`]: when to try a feed again (failures, Retry-After, cache headers).
 //! - [`fetch`]: the shared HTTP client, conditional GET, limits.
 //! - [`charset`]: BOM, HTTP charset, XML declaration, detection → UTF-8 for feed-rs.
 //! - [`parse`]: feed bytes → [`parse::Entry`] with our own stable keys.
@@ -26,6 +27,7 @@
 //! - [`systemd`]: READY/RELOADING/STOPPING/STATUS and the watchdog (no-ops outside systemd).
 //! - [`commands`]: the other CLI subcommands (`check`, `poll-once`, `stories`, `status`).
 
+pub mod backoff;
 pub mod charset;
 pub mod commands;
 pub mod config;

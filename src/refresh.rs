@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
+use crate::backoff;
 use crate::config::{FeedConfig, FeedId};
 use crate::daemon::App;
 use crate::fetch::Fetched;
@@ -67,21 +68,37 @@ pub async fn refresh_feed(app: &App, feed: &FeedConfig) -> RefreshReport {
 
 async fn run_stages(app: &App, feed: &FeedConfig) -> (Option<u16>, Outcome) {
     let now = Utc::now();
-    let next = feed.schedule.next_after(now);
+    let scheduled = feed.schedule.next_after(now);
     let id = feed.id.clone();
     let validators = match app.store.call(move |db| db.validators(&id)).await {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => return (None, Outcome::Failed(e.to_string())),
         Err(e) => return (None, Outcome::Failed(e.to_string())),
     };
+    // A tick inside a back-off (or before a cache header's minimum interval) is skipped.
+    if let Some(due) = validators.next_attempt
+        && due > now + chrono::Duration::seconds(2)
+    {
+        tracing::debug!(feed = %feed.id, next_attempt = %due, "not due yet; tick skipped");
+        return (None, Outcome::Skipped);
+    }
 
-    let fail = |status: Option<u16>, message: String| {
+    let max_backoff = app.config().poll.max_backoff;
+    let failures = validators.consecutive_failures + 1;
+    let fail = |status: Option<u16>, retry_after: Option<std::time::Duration>, message: String| {
         let id = feed.id.clone();
         let store = app.store.clone();
+        let next = backoff::after_failure(
+            now,
+            failures,
+            retry_after,
+            max_backoff,
+            backoff::jitter(id.as_str()),
+        );
         async move {
             let msg = message.clone();
             let _ = store
-                .call(move |db| db.record_failure(&id, status, &msg, Utc::now(), next))
+                .call(move |db| db.record_failure(&id, status, &msg, Utc::now(), Some(next)))
                 .await;
             (status, Outcome::Failed(message))
         }
@@ -89,16 +106,18 @@ async fn run_stages(app: &App, feed: &FeedConfig) -> (Option<u16>, Outcome) {
 
     let body = match app.fetcher().fetch(&feed.url, &validators).await {
         Ok(Fetched::Body(b)) => b,
-        Ok(Fetched::NotModified) => {
+        Ok(Fetched::NotModified(min_interval)) => {
             let id = feed.id.clone();
+            let next = backoff::after_success(scheduled, now, min_interval);
             let _ = app
                 .store
                 .call(move |db| db.record_unchanged(&id, 304, now, next))
                 .await;
             return (Some(304), Outcome::Unchanged);
         }
-        Err(e) => return fail(e.status(), e.to_string()).await,
+        Err(e) => return fail(e.status(), e.retry_after(), e.to_string()).await,
     };
+    let next = backoff::after_success(scheduled, now, body.min_interval);
 
     let body_hash = hex(&Sha256::digest(&body.bytes));
     let status = body.status;
@@ -125,11 +144,12 @@ async fn run_stages(app: &App, feed: &FeedConfig) -> (Option<u16>, Outcome) {
         Ok(Err(e)) => {
             return fail(
                 Some(status),
+                None,
                 format!("{} from {}", e, redact_url(&body.final_url)),
             )
             .await;
         }
-        Err(e) => return fail(Some(status), format!("parser crashed: {e}")).await,
+        Err(e) => return fail(Some(status), None, format!("parser crashed: {e}")).await,
     };
 
     if let Some(e) = &parsed.recovered {
@@ -156,7 +176,7 @@ async fn run_stages(app: &App, feed: &FeedConfig) -> (Option<u16>, Outcome) {
             }
             (Some(status), Outcome::Stored(stats))
         }
-        Ok(Err(e)) => fail(Some(status), format!("storing entries: {e}")).await,
+        Ok(Err(e)) => fail(Some(status), None, format!("storing entries: {e}")).await,
         Err(e) => (Some(status), Outcome::Failed(e.to_string())),
     }
 }

@@ -85,6 +85,9 @@ pub struct Validators {
     pub etag: Option<String>,
     pub last_modified: Option<String>,
     pub body_hash: Option<String>,
+    /// The feed's state for back-off: failures in a row and when the next attempt is due.
+    pub consecutive_failures: u32,
+    pub next_attempt: Option<DateTime<Utc>>,
 }
 
 /// A feed's health, as `wiredesk status` and the HTML page show it.
@@ -256,7 +259,8 @@ impl Db {
         let v = self
             .conn
             .query_row(
-                "SELECT fetched_url, etag, last_modified, body_hash FROM feeds WHERE id = ?1",
+                "SELECT fetched_url, etag, last_modified, body_hash, consecutive_failures,
+                   next_attempt FROM feeds WHERE id = ?1",
                 [feed.as_str()],
                 |r| {
                     Ok(Validators {
@@ -264,6 +268,8 @@ impl Db {
                         etag: r.get(1)?,
                         last_modified: r.get(2)?,
                         body_hash: r.get(3)?,
+                        consecutive_failures: r.get(4)?,
+                        next_attempt: r.get::<_, Option<i64>>(5)?.map(from_ts),
                     })
                 },
             )

@@ -531,3 +531,82 @@ async fn a_reload_adds_removes_and_changes_feeds_without_a_restart() {
     assert!(body.contains("Gamma news"));
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_feeds_back_off_and_honour_retry_after_while_others_keep_updating() {
+    let server = FixtureServer::start().await;
+    let mut busy = Route::status(503);
+    busy.headers.push(("retry-after".into(), "3600".into()));
+    server.set("/busy.xml", busy);
+    let mut limited = Route::status(429);
+    let in_two_hours = httpdate::fmt_http_date(
+        std::time::SystemTime::now() + std::time::Duration::from_secs(7200),
+    );
+    limited.headers.push(("retry-after".into(), in_two_hours));
+    server.set("/limited.xml", limited);
+    server.set("/broken.xml", Route::status(500));
+    server.set(
+        "/good.xml",
+        Route::feed(rss("G", &[("1", "Good", "https://g.example/1", "x")])),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &[
+            ("busy", server.url("/busy.xml")),
+            ("limited", server.url("/limited.xml")),
+            ("broken", server.url("/broken.xml")),
+            ("good", server.url("/good.xml")),
+        ],
+    );
+    let (mut daemon, _) = start(cfg).await;
+    let mut rx = Reports::new(daemon.reports());
+    let started = chrono::Utc::now();
+    for id in ["busy", "limited", "broken"] {
+        rx.wait_for(id, failed).await;
+    }
+    rx.wait_for("good", stored).await;
+    // Ticks come every second; the good feed keeps being polled, the failing ones are not.
+    let hits = |p: &str| server.hits(p);
+    let before = (hits("/busy.xml"), hits("/limited.xml"), hits("/broken.xml"));
+    rx.wait_for("good", |r| r.outcome == Outcome::Unchanged)
+        .await;
+    rx.wait_for("good", |r| r.outcome == Outcome::Unchanged)
+        .await;
+    assert_eq!(
+        (hits("/busy.xml"), hits("/limited.xml"), hits("/broken.xml")),
+        before
+    );
+    assert_eq!(before, (1, 1, 1));
+
+    let health = daemon
+        .app
+        .store
+        .call(|db| db.feed_health())
+        .await
+        .unwrap()
+        .unwrap();
+    let wait = |id: &str| {
+        let h = health.iter().find(|h| h.id == id).unwrap();
+        assert_eq!(h.consecutive_failures, 1, "{id}");
+        (h.next_attempt.unwrap() - started).num_seconds()
+    };
+    let busy_wait = wait("busy");
+    assert!(
+        (3590..=3610).contains(&busy_wait),
+        "Retry-After in seconds: {busy_wait}"
+    );
+    let limited_wait = wait("limited");
+    assert!(
+        (7180..=7210).contains(&limited_wait),
+        "Retry-After as a date: {limited_wait}"
+    );
+    let broken_wait = wait("broken");
+    assert!(
+        (45..=75).contains(&broken_wait),
+        "first back-off step, 60 s ± 20 %: {broken_wait}"
+    );
+    let broken = health.iter().find(|h| h.id == "broken").unwrap();
+    assert!(broken.last_error.as_deref().unwrap().contains("HTTP 500"));
+    daemon.stop().await;
+}
