@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::daemon::App;
-use crate::refresh::{Outcome, refresh_feed};
+use crate::refresh::{Outcome, Trigger, refresh_feed};
 use crate::store::{FeedHealth, Store, Story};
 
 /// `wiredesk poll-once`: fetches every enabled feed once (concurrently, within the configured
@@ -18,7 +18,7 @@ pub async fn poll_once(config: Config, out: &mut impl Write) -> anyhow::Result<b
     let mut tasks = tokio::task::JoinSet::new();
     for (i, feed) in config.enabled_feeds().cloned().enumerate() {
         let app = app.clone();
-        tasks.spawn(async move { (i, refresh_feed(&app, &feed).await) });
+        tasks.spawn(async move { (i, refresh_feed(&app, &feed, Trigger::Manual).await) });
     }
     let mut reports = Vec::new();
     while let Some(r) = tasks.join_next().await {

@@ -14,7 +14,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Config, FeedConfig, FeedId};
 use crate::fetch::Fetcher;
 use crate::publish::{FeedMeta, Rendered, render_atom};
-use crate::refresh::{RefreshReport, refresh_feed};
+use crate::refresh::{RefreshReport, Trigger, refresh_feed};
 use crate::scheduler::Scheduler;
 use crate::store::Store;
 
@@ -83,7 +83,7 @@ impl App {
         let stop = self.hard_stop.clone();
         self.tasks.spawn(async move {
             tokio::select! {
-                _ = refresh_feed(&app, &feed) => {}
+                _ = refresh_feed(&app, &feed, Trigger::Scheduled) => {}
                 _ = stop.cancelled() => {
                     tracing::warn!(feed = %feed.id, "refresh abandoned at shutdown");
                 }

@@ -29,6 +29,15 @@ pub enum Outcome {
     Skipped,
 }
 
+/// Why a refresh runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// A scheduler tick (or start-up catch-up): skipped while the feed is backing off.
+    Scheduled,
+    /// An operator's explicit request (`poll-once`): runs whatever the back-off says.
+    Manual,
+}
+
 /// What one refresh did, as logged and broadcast to listeners (tests, metrics).
 #[derive(Clone, Debug)]
 pub struct RefreshReport {
@@ -40,7 +49,7 @@ pub struct RefreshReport {
 
 /// Refreshes one feed now. Never panics on bad input; never blocks other feeds (the fetch
 /// limits are shared, but each feed's work is its own task).
-pub async fn refresh_feed(app: &App, feed: &FeedConfig) -> RefreshReport {
+pub async fn refresh_feed(app: &App, feed: &FeedConfig, trigger: Trigger) -> RefreshReport {
     let started = Instant::now();
     let guard = app.feed_guard(&feed.id);
     // tokio-cron-scheduler starts a job again even when its previous run has not finished:
@@ -54,7 +63,7 @@ pub async fn refresh_feed(app: &App, feed: &FeedConfig) -> RefreshReport {
             duration: started.elapsed(),
         };
     };
-    let (status, outcome) = run_stages(app, feed).await;
+    let (status, outcome) = run_stages(app, feed, trigger).await;
     let report = RefreshReport {
         feed: feed.id.clone(),
         status,
@@ -66,7 +75,7 @@ pub async fn refresh_feed(app: &App, feed: &FeedConfig) -> RefreshReport {
     report
 }
 
-async fn run_stages(app: &App, feed: &FeedConfig) -> (Option<u16>, Outcome) {
+async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u16>, Outcome) {
     let now = Utc::now();
     let scheduled = feed.schedule.next_after(now);
     let id = feed.id.clone();
@@ -77,6 +86,7 @@ async fn run_stages(app: &App, feed: &FeedConfig) -> (Option<u16>, Outcome) {
     };
     // A tick inside a back-off (or before a cache header's minimum interval) is skipped.
     if let Some(due) = validators.next_attempt
+        && trigger == Trigger::Scheduled
         && due > now + chrono::Duration::seconds(2)
     {
         tracing::debug!(feed = %feed.id, next_attempt = %due, "not due yet; tick skipped");
