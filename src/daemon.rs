@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, FeedConfig, FeedId};
 use crate::fetch::Fetcher;
-use crate::publish::{FeedMeta, Rendered, render_atom};
+use crate::publish::{FeedMeta, Rendered, render_atom, render_json, render_opml, render_rss};
 use crate::refresh::{RefreshReport, Trigger, refresh_feed};
 use crate::scheduler::Scheduler;
 use crate::store::Store;
@@ -132,20 +132,34 @@ impl App {
                         .unwrap_or_default(),
                     home_url: base.to_string(),
                 };
+                let mut add = |base_path: &str, title: String, stories: &[crate::store::Story]| {
+                    for (ext, render) in [
+                        (
+                            "atom",
+                            render_atom as fn(&[crate::store::Story], &FeedMeta) -> Rendered,
+                        ),
+                        ("rss", render_rss),
+                        ("json", render_json),
+                    ] {
+                        let path = format!("{base_path}.{ext}");
+                        let m = meta(&path, title.clone());
+                        out.insert(path, render(stories, &m));
+                    }
+                };
                 let stories = db.latest_stories(size, None)?;
-                out.insert(
-                    "/feed.atom".into(),
-                    render_atom(&stories, &meta("/feed.atom", title.clone())),
-                );
+                add("/feed", title.clone(), &stories);
                 for tag in tags {
                     let stories = db.latest_stories(size, Some(&tag))?;
-                    let path = format!("/tags/{tag}.atom");
-                    let m = meta(&path, format!("{title}: {tag}"));
-                    out.insert(path, render_atom(&stories, &m));
+                    add(&format!("/tags/{tag}"), format!("{title}: {tag}"), &stories);
                 }
                 Ok(out)
             })
             .await??;
+        let mut rendered = rendered;
+        rendered.insert(
+            "/sources.opml".into(),
+            render_opml(&config, config_loaded_at(&config)),
+        );
         self.outputs.send_replace(Arc::new(rendered));
         Ok(())
     }
@@ -511,4 +525,12 @@ fn warn_if_readable_by_all(path: &std::path::Path) {
             path.display()
         );
     }
+}
+
+/// When the config file was last written (for the OPML's Last-Modified), else the epoch.
+fn config_loaded_at(config: &Config) -> chrono::DateTime<chrono::Utc> {
+    std::fs::metadata(&config.source)
+        .and_then(|m| m.modified())
+        .map(chrono::DateTime::<chrono::Utc>::from)
+        .unwrap_or(chrono::DateTime::UNIX_EPOCH)
 }

@@ -24,6 +24,7 @@ pub async fn serve(
 ) {
     let router = Router::new()
         .route("/healthz", get(healthz))
+        .route("/", get(index))
         .fallback(document)
         .with_state(app);
     if let Err(e) = axum::serve(listener, router)
@@ -38,6 +39,26 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
     let ping = tokio::time::timeout(Duration::from_secs(5), app.store.call(|db| db.ping())).await;
     match ping {
         Ok(Ok(Ok(()))) => (StatusCode::OK, "ok\n").into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response(),
+    }
+}
+
+/// The HTML page, rendered per request (it shows the sources' health, which changes with every
+/// refresh; it is for people, not for feed readers polling every minute).
+async fn index(State(app): State<Arc<App>>, method: Method, headers: HeaderMap) -> Response {
+    let config = app.config();
+    let size = config.server.feed_size.min(50);
+    let page = app
+        .store
+        .call(move |db| -> Result<_, crate::store::StoreError> {
+            Ok((db.latest_stories(size, None)?, db.feed_health()?))
+        })
+        .await;
+    match page {
+        Ok(Ok((stories, health))) => {
+            let page = crate::publish::render_page(&config.server.title, &stories, &health);
+            respond(&page, &headers, method == Method::HEAD)
+        }
         _ => (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response(),
     }
 }
@@ -65,33 +86,68 @@ async fn document(
 fn respond(doc: &Rendered, req: &HeaderMap, head: bool) -> Response {
     let last_modified = httpdate::fmt_http_date(doc.last_modified.into());
     let not_modified = not_modified(doc, req);
+    let gzip = doc.gzip.as_ref().filter(|_| accepts_gzip(req));
+    // Each representation has its own strong ETag (RFC 9110 §8.8.3).
+    let etag = match gzip {
+        Some(_) => gzip_etag(&doc.etag),
+        None => doc.etag.clone(),
+    };
     let mut builder = Response::builder()
-        .header(header::ETAG, &doc.etag)
+        .header(header::ETAG, &etag)
         .header(header::LAST_MODIFIED, last_modified)
-        .header(header::CACHE_CONTROL, "public, max-age=60");
+        .header(header::CACHE_CONTROL, "public, max-age=60")
+        .header(header::VARY, "Accept-Encoding");
     if not_modified {
         builder = builder.status(StatusCode::NOT_MODIFIED);
         return builder.body(Body::empty()).unwrap_or_default();
     }
+    let bytes = gzip.unwrap_or(&doc.body).clone();
     builder = builder
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, doc.content_type)
-        .header(header::CONTENT_LENGTH, doc.body.len());
+        .header(header::CONTENT_LENGTH, bytes.len());
+    if gzip.is_some() {
+        builder = builder.header(header::CONTENT_ENCODING, "gzip");
+    }
     let body = if head {
         Body::empty()
     } else {
-        Body::from(doc.body.clone())
+        Body::from(bytes)
     };
     builder.body(body).unwrap_or_default()
+}
+
+fn gzip_etag(etag: &str) -> String {
+    format!("{}-gzip\"", etag.trim_end_matches('"'))
+}
+
+/// Whether the client accepts gzip (RFC 9110 §12.5.3), `q=0` meaning no.
+fn accepts_gzip(req: &HeaderMap) -> bool {
+    req.get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            let q_zero = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !q_zero
+        })
 }
 
 /// RFC 9110 §13.2.2: If-None-Match takes precedence; If-Modified-Since is used only without it.
 fn not_modified(doc: &Rendered, req: &HeaderMap) -> bool {
     if let Some(inm) = req.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        return inm
-            .split(',')
-            .map(str::trim)
-            .any(|tag| tag == "*" || tag.trim_start_matches("W/") == doc.etag);
+        let gz = gzip_etag(&doc.etag);
+        return inm.split(',').map(str::trim).any(|tag| {
+            let tag = tag.trim_start_matches("W/");
+            tag == "*" || tag == doc.etag || tag == gz
+        });
     }
     if let Some(ims) = req
         .get(header::IF_MODIFIED_SINCE)
@@ -123,6 +179,27 @@ mod tests {
             h.insert(k.clone(), HeaderValue::from_str(v).unwrap());
         }
         h
+    }
+
+    #[test]
+    fn gzip_is_negotiated() {
+        let h = |v: &str| headers(&[(header::ACCEPT_ENCODING, v)]);
+        assert!(accepts_gzip(&h("gzip, deflate, br")));
+        assert!(accepts_gzip(&h("br;q=1.0, gzip;q=0.8")));
+        assert!(!accepts_gzip(&h("gzip;q=0")));
+        assert!(!accepts_gzip(&h("identity")));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+        let d = doc();
+        let r = respond(&d, &h("gzip"), false);
+        assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(r.headers()[header::VARY], "Accept-Encoding");
+        let gz_etag = r.headers()[header::ETAG].to_str().unwrap().to_owned();
+        assert_ne!(gz_etag, d.etag);
+        // Either representation's ETag revalidates.
+        assert!(not_modified(
+            &d,
+            &headers(&[(header::IF_NONE_MATCH, &gz_etag)])
+        ));
     }
 
     #[test]

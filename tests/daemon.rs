@@ -610,3 +610,116 @@ async fn failing_feeds_back_off_and_honour_retry_after_while_others_keep_updatin
     assert!(broken.last_error.as_deref().unwrap().contains("HTTP 500"));
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_output_format_page_and_method_is_served() {
+    let server = FixtureServer::start().await;
+    server.set(
+        "/a.xml",
+        Route::feed(rss(
+            "A",
+            &[("a1", "Tom &amp; Jerry &lt;3", "https://a.example/1", "x")],
+        )),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (mut daemon, addr) = start(config(
+        dir.path(),
+        &[("a", format!("{}?apikey=s3cret", server.url("/a.xml")))],
+    ))
+    .await;
+    let mut rx = Reports::new(daemon.reports());
+    rx.wait_for("a", stored).await;
+    let client = reqwest::Client::builder().no_gzip().build().unwrap();
+    let fetch = |path: &'static str| {
+        let client = client.clone();
+        async move {
+            client
+                .get(format!("http://{addr}{path}"))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    loop {
+        if fetch("/feed.json")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Tom & Jerry")
+        {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    for path in [
+        "/feed.rss",
+        "/tags/t-a.rss",
+        "/feed.json",
+        "/tags/t-a.json",
+        "/tags/t-a.atom",
+    ] {
+        let body = fetch(path).await.bytes().await.unwrap();
+        let feed = feed_rs::parser::parse(&body[..]).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(feed.entries.len(), 1, "{path}");
+        assert_eq!(
+            feed.entries[0].title.as_ref().unwrap().content,
+            "Tom & Jerry <3",
+            "{path}"
+        );
+    }
+    let opml = fetch("/sources.opml").await.text().await.unwrap();
+    assert!(
+        opml.contains("xmlUrl=") && opml.contains("apikey=REDACTED"),
+        "{opml}"
+    );
+    assert!(!opml.contains("s3cret"));
+    let page = fetch("/").await;
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("Tom &amp; Jerry &lt;3"),
+        "escaped title on the page"
+    );
+    assert!(page.contains("a News"));
+    // gzip on request, with its own ETag that revalidates.
+    let gz = client
+        .get(format!("http://{addr}/feed.atom"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    let etag = gz.headers()["etag"].to_str().unwrap().to_owned();
+    let again = client
+        .get(format!("http://{addr}/feed.atom"))
+        .header("accept-encoding", "gzip")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    // HEAD works, other methods are refused, unknown paths are 404.
+    let head = client
+        .head(format!("http://{addr}/feed.rss"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert!(
+        head.headers()["content-length"]
+            .to_str()
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+            > 0
+    );
+    let post = client
+        .post(format!("http://{addr}/feed.atom"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 405);
+    assert_eq!(fetch("/feed.xml").await.status(), 404);
+    daemon.stop().await;
+}

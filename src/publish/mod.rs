@@ -9,6 +9,16 @@ use sha2::{Digest, Sha256};
 use crate::normalise::redact_url_str;
 use crate::store::Story;
 
+mod json;
+mod opml;
+mod page;
+mod rss;
+
+pub use json::render_json;
+pub use opml::render_opml;
+pub use page::render_page;
+pub use rss::render_rss;
+
 /// What a merged feed says about itself.
 #[derive(Clone, Debug)]
 pub struct FeedMeta {
@@ -28,19 +38,30 @@ pub struct Rendered {
     pub etag: String,
     /// The last change to any story in the document (not the render time).
     pub last_modified: DateTime<Utc>,
+    /// The body gzip-compressed once at render time, for clients that accept it.
+    pub gzip: Option<bytes::Bytes>,
 }
 
 impl Rendered {
     pub fn new(body: String, content_type: &'static str, last_modified: DateTime<Utc>) -> Rendered {
         let digest = Sha256::digest(body.as_bytes());
         let etag: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+        let gzip = gzip(body.as_bytes());
         Rendered {
             body: bytes::Bytes::from(body),
             content_type,
             etag: format!("\"{etag}\""),
             last_modified,
+            gzip,
         }
     }
+}
+
+fn gzip(body: &[u8]) -> Option<bytes::Bytes> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(body).ok()?;
+    enc.finish().ok().map(bytes::Bytes::from)
 }
 
 /// The stable Atom id of a story.
@@ -48,7 +69,7 @@ pub fn story_urn(story: &Story) -> String {
     format!("urn:wiredesk:story:{}", story.id)
 }
 
-fn rfc3339(d: DateTime<Utc>) -> String {
+pub(crate) fn rfc3339(d: DateTime<Utc>) -> String {
     d.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -174,6 +195,17 @@ pub fn summary_html(story: &Story) -> String {
     html
 }
 
+/// Each outlet once, in member order (representative first): (feed id, feed name).
+pub fn outlets(story: &Story) -> Vec<(&str, &str)> {
+    let mut out: Vec<(&str, &str)> = Vec::new();
+    for m in &story.members {
+        if !out.iter().any(|(id, _)| *id == m.feed) {
+            out.push((&m.feed, &m.feed_name));
+        }
+    }
+    out
+}
+
 /// Escapes text for XML 1.0 content and attributes, dropping characters XML cannot carry
 /// (C0 controls other than tab, newline and carriage return; U+FFFE and U+FFFF).
 pub fn xml_escape(s: &str) -> String {
@@ -269,6 +301,42 @@ mod tests {
         s.members[0].title = "Changed".into();
         let c = render_atom(&[s], &meta());
         assert_ne!(a.etag, c.etag);
+    }
+
+    #[test]
+    fn rss_and_json_carry_the_same_story() {
+        let rss = render_rss(&[story()], &meta());
+        let parsed = feed_rs::parser::parse(&rss.body[..]).unwrap();
+        assert_eq!(parsed.entries.len(), 1);
+        assert_eq!(parsed.entries[0].id, "urn:wiredesk:story:s0011223344556677");
+        assert!(!std::str::from_utf8(&rss.body).unwrap().contains("pw@"));
+        let json = render_json(&[story()], &meta());
+        let v: serde_json::Value = serde_json::from_slice(&json.body).unwrap();
+        assert_eq!(v["version"], "https://jsonfeed.org/version/1.1");
+        let item = &v["items"][0];
+        assert_eq!(item["id"], "urn:wiredesk:story:s0011223344556677");
+        assert_eq!(item["_wiredesk"]["members"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            item["_wiredesk"]["members"][1]["link"],
+            "https://b.example/2?token=REDACTED"
+        );
+        assert_eq!(item["authors"][1]["name"], "b news");
+        let parsed = feed_rs::parser::parse(&json.body[..]).unwrap();
+        assert_eq!(
+            parsed.entries[0].title.as_ref().unwrap().content,
+            "Title <with> &  control"
+        );
+    }
+
+    #[test]
+    fn gzip_round_trips() {
+        use std::io::Read;
+        let r = render_atom(&[story()], &meta());
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&r.gzip.as_ref().unwrap()[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, r.body);
     }
 
     #[test]
