@@ -259,3 +259,18 @@ pub async fn explain(
     }
     Ok(true)
 }
+
+/// `wiredesk backup DEST`: a consistent copy of the database, safe while the daemon runs.
+pub fn backup(config: &Config, dest: &std::path::Path, out: &mut impl Write) -> anyhow::Result<()> {
+    let source = config.storage.database_path();
+    if !source.exists() {
+        anyhow::bail!("no database at {} to back up", source.display());
+    }
+    if dest.exists() {
+        anyhow::bail!("{} exists already; choose a new file", dest.display());
+    }
+    crate::store::backup(&source, dest)
+        .with_context(|| format!("backing up {} to {}", source.display(), dest.display()))?;
+    writeln!(out, "backed up {} to {}", source.display(), dest.display())?;
+    Ok(())
+}

@@ -77,6 +77,32 @@ impl App {
         self.outputs.borrow().clone()
     }
 
+    /// Prunes stories older than `[storage] retention_days` (in small transactions) and
+    /// maintains the database; logs what it did.
+    pub async fn housekeeping(&self) {
+        let days = self.config().storage.retention_days;
+        match self
+            .store
+            .call(move |db| db.prune(days, chrono::Utc::now()))
+            .await
+        {
+            Ok(Ok(p)) => {
+                tracing::info!(
+                    stories = p.stories,
+                    items = p.items,
+                    tombstones_expired = p.tombstones_expired,
+                    retention_days = days,
+                    "housekeeping done"
+                );
+                if p.stories > 0 {
+                    self.request_render();
+                }
+            }
+            Ok(Err(e)) => tracing::error!("housekeeping failed: {e}"),
+            Err(e) => tracing::error!("housekeeping failed: {e}"),
+        }
+    }
+
     /// Starts a refresh of `feed` as its own task, unless shutting down.
     pub fn spawn_refresh(self: &Arc<Self>, feed: FeedConfig) {
         let app = self.clone();
@@ -204,6 +230,9 @@ impl Daemon {
         ));
 
         let scheduler = Scheduler::start(app.clone(), &config).await?;
+        // Catch up on retention at start too (a daemon restarted daily would otherwise skip it).
+        let hk = app.clone();
+        app.tasks.spawn(async move { hk.housekeeping().await });
         let health = app.store.call(|db| db.feed_health()).await??;
         let now = chrono::Utc::now();
         for feed in config.enabled_feeds() {

@@ -43,6 +43,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a consistent copy of the database to DEST (safe while the daemon runs).
+    Backup { dest: PathBuf },
     /// Explain a story: its members and how each joined (layer, score, matched item).
     Explain {
         /// The story id (as in `stories`, or the Atom entry id).
@@ -107,6 +109,9 @@ fn main() -> ExitCode {
             Command::Status { json } => wiredesk::commands::status(config, json, &mut out)
                 .await
                 .map(|_| true),
+            Command::Backup { dest } => {
+                wiredesk::commands::backup(&config, &dest, &mut out).map(|_| true)
+            }
             Command::Explain { story, json } => {
                 wiredesk::commands::explain(config, story, json, &mut out).await
             }

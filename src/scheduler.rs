@@ -42,6 +42,7 @@ impl Scheduler {
         for feed in config.enabled_feeds() {
             s.add(feed.clone()).await?;
         }
+        s.add_housekeeping().await?;
         s.sched.start().await.context("starting the scheduler")?;
         Ok(s)
     }
@@ -64,6 +65,21 @@ impl Scheduler {
             .await
             .with_context(|| format!("scheduling feed `{id}`"))?;
         self.jobs.insert(id, uuid);
+        Ok(())
+    }
+
+    /// The daily prune (retention) and database maintenance, at 03:17 UTC.
+    async fn add_housekeeping(&mut self) -> anyhow::Result<()> {
+        let app = self.app.clone();
+        let job = Job::new_async_tz("0 17 3 * * *", Utc, move |_uuid, _sched| {
+            let app = app.clone();
+            Box::pin(async move { app.housekeeping().await })
+        })
+        .context("scheduling housekeeping")?;
+        self.sched
+            .add(job)
+            .await
+            .context("scheduling housekeeping")?;
         Ok(())
     }
 

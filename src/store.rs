@@ -10,6 +10,7 @@
 //! Durability: WAL with `synchronous=FULL`, so a committed refresh survives kill -9 and power
 //! loss; each refresh is one transaction (entries and the feed's fetch state together).
 
+mod housekeeping;
 mod schema;
 mod stories;
 
@@ -24,6 +25,7 @@ use crate::config::{FeedConfig, FeedId};
 use crate::dedup::{self, JoinLayer, NearDuplicates};
 use crate::parse::Entry;
 
+pub use housekeeping::{Pruned, backup};
 pub use stories::{Member, Story, StoryId};
 
 /// Errors from the store.

@@ -204,6 +204,24 @@ async fn poll_once_then_stories_and_status() {
         "two poll-once runs, two failures"
     );
     assert!(c["last_error"].as_str().unwrap().contains("HTTP 503"));
+    // A consistent copy of the database; never over an existing file.
+    let copy = dir.path().join("copy.db");
+    let copy_arg = copy.display().to_string();
+    let out = run(&["backup", &copy_arg]).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conn = rusqlite::Connection::open(&copy).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT COUNT(*) FROM stories", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 2);
+    let out = run(&["backup", &copy_arg]).await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+
     let out = run(&["status"]).await.unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(text.lines().next().unwrap().starts_with("FEED"), "{text}");
