@@ -61,6 +61,8 @@ fn fxhash(b: &[u8]) -> u64 {
 #[derive(Default)]
 struct Inner {
     routes: HashMap<String, Route>,
+    /// Paths whose feed grows by one item per request (see [`FixtureServer::set_growing`]).
+    growing: HashMap<String, String>,
     hits: HashMap<String, usize>,
     not_modified: HashMap<String, usize>,
 }
@@ -98,6 +100,16 @@ impl FixtureServer {
         self.inner.lock().unwrap().routes.insert(path.into(), route);
     }
 
+    /// Serves at `path` a feed that gains a new item with every request: the latest 20 of
+    /// items `{prefix}-1` … `{prefix}-N` for the N-th request.
+    pub fn set_growing(&self, path: &str, prefix: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .growing
+            .insert(path.into(), prefix.into());
+    }
+
     /// Requests received on `path`.
     pub fn hits(&self, path: &str) -> usize {
         *self.inner.lock().unwrap().hits.get(path).unwrap_or(&0)
@@ -119,6 +131,27 @@ async fn answer(State(inner): State<Arc<Mutex<Inner>>>, uri: Uri, headers: Heade
     let path = uri.path().to_owned();
     let mut inner = inner.lock().unwrap();
     *inner.hits.entry(path.clone()).or_default() += 1;
+    if let Some(prefix) = inner.growing.get(&path).cloned() {
+        let n = inner.hits[&path];
+        let items: Vec<(String, String, String)> = (n.saturating_sub(19)..=n)
+            .filter(|i| *i > 0)
+            .map(|i| {
+                (
+                    format!("{prefix}-{i}"),
+                    format!("{prefix} story number {i}"),
+                    format!("https://{prefix}.example/{i}"),
+                )
+            })
+            .collect();
+        let refs: Vec<(&str, &str, &str, &str)> = items
+            .iter()
+            .map(|(g, t, l)| (g.as_str(), t.as_str(), l.as_str(), "x"))
+            .collect();
+        return Response::builder()
+            .status(200)
+            .body(Body::from(rss(&prefix, &refs)))
+            .unwrap();
+    }
     let Some(route) = inner.routes.get(&path).cloned() else {
         return Response::builder()
             .status(404)
