@@ -2,6 +2,8 @@
 
 mod common;
 
+#[allow(unused_imports)]
+use common::Behaviour;
 use common::*;
 use wiredesk::refresh::Outcome;
 
@@ -722,4 +724,70 @@ async fn every_output_format_page_and_method_is_served() {
     assert_eq!(post.status(), 405);
     assert_eq!(fetch("/feed.xml").await.status(), 404);
     daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_that_hang_drip_or_never_stop_fail_alone_and_shutdown_stays_bounded() {
+    use std::io::Write;
+    let server = FixtureServer::start().await;
+    server.set("/hang.xml", Route::misbehaving(Behaviour::Hang));
+    server.set("/drip.xml", Route::misbehaving(Behaviour::Drip));
+    server.set("/endless.xml", Route::misbehaving(Behaviour::Endless));
+    // 64 MiB of spaces, gzip-compressed to a few dozen KiB: a gzip bomb against a 1 MiB cap.
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![b' '; 1 << 20];
+    for _ in 0..64 {
+        enc.write_all(&zeros).unwrap();
+    }
+    let mut bomb = Route::feed(enc.finish().unwrap());
+    bomb.headers
+        .push(("content-encoding".into(), "gzip".into()));
+    bomb.etag = None;
+    server.set("/bomb.xml", bomb);
+    server.set(
+        "/good.xml",
+        Route::feed(rss("G", &[("1", "Good", "https://g.example/1", "x")])),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(
+        dir.path(),
+        &[
+            ("hang", server.url("/hang.xml")),
+            ("drip", server.url("/drip.xml")),
+            ("endless", server.url("/endless.xml")),
+            ("bomb", server.url("/bomb.xml")),
+            ("good", server.url("/good.xml")),
+        ],
+    );
+    cfg.poll.timeout = std::time::Duration::from_secs(3);
+    cfg.poll.max_body_bytes = 1 << 20;
+    let (mut daemon, _) = start(cfg).await;
+    let mut rx = Reports::new(daemon.reports());
+    let reason = |r: &wiredesk::refresh::RefreshReport| match &r.outcome {
+        Outcome::Failed(e) => e.clone(),
+        other => panic!("{other:?}"),
+    };
+    let endless = rx.wait_for("endless", failed).await;
+    assert!(
+        reason(&endless).contains("larger than the 1048576-byte limit"),
+        "{endless:?}"
+    );
+    let bomb = rx.wait_for("bomb", failed).await;
+    assert!(reason(&bomb).contains("larger than"), "{bomb:?}");
+    rx.wait_for("good", stored).await;
+    // While the slow ones are still held, the good feed keeps updating on its schedule.
+    rx.wait_for("good", |r| r.outcome == Outcome::Unchanged)
+        .await;
+    let hang = rx.wait_for("hang", failed).await;
+    assert!(reason(&hang).contains("timed out"), "{hang:?}");
+    let drip = rx.wait_for("drip", failed).await;
+    assert!(reason(&drip).contains("timed out"), "{drip:?}");
+    // A refresh is in flight against the hanging server again? Stopping is still bounded by
+    // the grace period (the hard stop abandons it; nothing half-written: it had written nothing).
+    daemon.stop().await;
+    let conn = rusqlite::Connection::open(dir.path().join("wiredesk.db")).unwrap();
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
 }

@@ -26,6 +26,22 @@ pub struct Route {
     pub body: Vec<u8>,
     /// When set, sent as ETag, and a matching If-None-Match gets a 304.
     pub etag: Option<String>,
+    /// How the body is sent.
+    pub behaviour: Behaviour,
+}
+
+/// Ways a fixture misbehaves on purpose.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Behaviour {
+    /// Answers normally.
+    #[default]
+    Normal,
+    /// Accepts the request and never answers.
+    Hang,
+    /// Sends the headers, then one byte of the body every 200 ms, forever.
+    Drip,
+    /// Sends an endless body of zeros with no Content-Length.
+    Endless,
 }
 
 impl Route {
@@ -38,6 +54,15 @@ impl Route {
             headers: vec![("content-type".into(), "application/rss+xml".into())],
             body,
             etag: Some(etag),
+            behaviour: Behaviour::Normal,
+        }
+    }
+
+    /// A route that misbehaves in the given way.
+    pub fn misbehaving(behaviour: Behaviour) -> Route {
+        Route {
+            behaviour,
+            ..Route::status(200)
         }
     }
 
@@ -48,6 +73,7 @@ impl Route {
             headers: Vec::new(),
             body: Vec::new(),
             etag: None,
+            behaviour: Behaviour::Normal,
         }
     }
 }
@@ -127,12 +153,19 @@ impl FixtureServer {
     }
 }
 
-async fn answer(State(inner): State<Arc<Mutex<Inner>>>, uri: Uri, headers: HeaderMap) -> Response {
+async fn answer(State(state): State<Arc<Mutex<Inner>>>, uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path().to_owned();
-    let mut inner = inner.lock().unwrap();
-    *inner.hits.entry(path.clone()).or_default() += 1;
-    if let Some(prefix) = inner.growing.get(&path).cloned() {
-        let n = inner.hits[&path];
+    let (route, growing) = {
+        let mut inner = state.lock().unwrap();
+        *inner.hits.entry(path.clone()).or_default() += 1;
+        let growing = inner
+            .growing
+            .get(&path)
+            .cloned()
+            .map(|prefix| (prefix, inner.hits[&path]));
+        (inner.routes.get(&path).cloned(), growing)
+    };
+    if let Some((prefix, n)) = growing {
         let items: Vec<(String, String, String)> = (n.saturating_sub(19)..=n)
             .filter(|i| *i > 0)
             .map(|i| {
@@ -152,16 +185,39 @@ async fn answer(State(inner): State<Arc<Mutex<Inner>>>, uri: Uri, headers: Heade
             .body(Body::from(rss(&prefix, &refs)))
             .unwrap();
     }
-    let Some(route) = inner.routes.get(&path).cloned() else {
+    let Some(route) = route else {
         return Response::builder()
             .status(404)
             .body(Body::from("no such fixture"))
             .unwrap();
     };
+    match route.behaviour {
+        Behaviour::Normal => {}
+        Behaviour::Hang => std::future::pending::<()>().await,
+        Behaviour::Drip => {
+            let stream = futures_util::stream::unfold((), |()| async {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"<")), ()))
+            });
+            return Response::builder()
+                .status(200)
+                .body(Body::from_stream(stream))
+                .unwrap();
+        }
+        Behaviour::Endless => {
+            let chunk = bytes::Bytes::from(vec![b' '; 64 * 1024]);
+            let stream =
+                futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+            return Response::builder()
+                .status(200)
+                .body(Body::from_stream(stream))
+                .unwrap();
+        }
+    }
     if let (Some(etag), Some(inm)) = (&route.etag, headers.get(header::IF_NONE_MATCH))
         && inm.to_str().ok() == Some(etag.as_str())
     {
-        *inner.not_modified.entry(path).or_default() += 1;
+        *state.lock().unwrap().not_modified.entry(path).or_default() += 1;
         return Response::builder()
             .status(StatusCode::NOT_MODIFIED)
             .header(header::ETAG, etag)
