@@ -33,6 +33,8 @@ pub struct App {
     render_needed: Notify,
     reports: broadcast::Sender<RefreshReport>,
     guards: Mutex<HashMap<FeedId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Feeds that moved permanently: (configured URL, new URL) by feed id.
+    moved: Mutex<HashMap<FeedId, (url::Url, url::Url)>>,
     /// Refresh tasks in flight.
     pub tasks: TaskTracker,
     /// Cancelled when in-flight refreshes must stop (after the shutdown grace).
@@ -54,6 +56,26 @@ impl App {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The URL to poll for a feed: where it moved permanently, else the configured one.
+    pub fn poll_url(&self, feed: &FeedConfig) -> url::Url {
+        let moved = self.moved.lock().unwrap_or_else(|e| e.into_inner());
+        match moved.get(&feed.id) {
+            Some((configured, new)) if *configured == feed.url => new.clone(),
+            _ => feed.url.clone(),
+        }
+    }
+
+    /// Records that a feed moved permanently; true when this is news (to warn once per change).
+    pub fn record_move(&self, feed: &FeedConfig, to: url::Url) -> bool {
+        let mut moved = self.moved.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = (feed.url.clone(), to);
+        if moved.get(&feed.id) == Some(&entry) {
+            return false;
+        }
+        moved.insert(feed.id.clone(), entry);
+        true
     }
 
     /// The lock that keeps refreshes of one feed from overlapping.
@@ -135,6 +157,7 @@ impl App {
             render_needed: Notify::new(),
             reports,
             guards: Mutex::new(HashMap::new()),
+            moved: Mutex::new(HashMap::new()),
             tasks: TaskTracker::new(),
             hard_stop: CancellationToken::new(),
         }))

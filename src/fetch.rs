@@ -80,8 +80,13 @@ pub struct Body {
     pub content_type: Option<String>,
     /// `Cache-Control: max-age` or `Expires`, as a minimum interval before the next fetch.
     pub min_interval: Option<Duration>,
+    /// Where the feed moved, when every redirect on the way was permanent (301/308).
+    pub moved_to: Option<Url>,
     pub bytes: Vec<u8>,
 }
+
+/// Redirects followed at most.
+pub const MAX_REDIRECTS: usize = 10;
 
 /// The shared HTTP client with its limits.
 pub struct Fetcher {
@@ -103,7 +108,7 @@ impl Fetcher {
             .connect_timeout(poll.connect_timeout)
             .timeout(poll.timeout)
             .read_timeout(poll.timeout.min(Duration::from_secs(20)))
-            .redirect(reqwest::redirect::Policy::limited(10))
+            .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(30))
             .build()?;
         Ok(Fetcher {
@@ -140,19 +145,63 @@ impl Fetcher {
     pub async fn fetch(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
         let _permits = self.permits(url).await;
         let shown = redact_url(url);
-        let mut req = self.client.get(url.clone()).header(
-            header::ACCEPT,
-            "application/atom+xml, application/rss+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
-        );
-        if validators.url.as_deref() == Some(url.as_str()) {
-            if let Some(etag) = &validators.etag {
-                req = req.header(header::IF_NONE_MATCH, etag);
+        // Redirects are followed here rather than by reqwest, to see each hop: loops are
+        // reported as such, and a chain of permanent redirects (301/308, RFC 9110 §15.4) is
+        // reported so that the daemon can poll the new URL and tell the operator.
+        let mut current = url.clone();
+        let mut visited = vec![current.clone()];
+        let mut all_permanent = true;
+        let mut moved_to: Option<Url> = None;
+        let mut resp = loop {
+            let mut req = self.client.get(current.clone()).header(
+                header::ACCEPT,
+                "application/atom+xml, application/rss+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
+            );
+            if validators.url.as_deref() == Some(current.as_str()) {
+                if let Some(etag) = &validators.etag {
+                    req = req.header(header::IF_NONE_MATCH, etag);
+                }
+                if let Some(lm) = &validators.last_modified {
+                    req = req.header(header::IF_MODIFIED_SINCE, lm);
+                }
             }
-            if let Some(lm) = &validators.last_modified {
-                req = req.header(header::IF_MODIFIED_SINCE, lm);
+            let resp = req.send().await.map_err(|e| classify(e, &shown))?;
+            let status = resp.status();
+            if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+                break resp;
             }
-        }
-        let mut resp = req.send().await.map_err(|e| classify(e, &shown))?;
+            let next = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| current.join(l).ok())
+                .ok_or_else(|| FetchError::Other {
+                    url: shown.clone(),
+                    reason: format!(
+                        "HTTP {} redirect without a usable Location",
+                        status.as_u16()
+                    ),
+                })?;
+            all_permanent &= matches!(status.as_u16(), 301 | 308);
+            if all_permanent {
+                moved_to = Some(next.clone());
+            }
+            if visited.contains(&next) {
+                let chain: Vec<String> = visited.iter().chain([&next]).map(redact_url).collect();
+                return Err(FetchError::Other {
+                    url: shown,
+                    reason: format!("redirect loop: {}", chain.join(" → ")),
+                });
+            }
+            if visited.len() > MAX_REDIRECTS {
+                return Err(FetchError::Other {
+                    url: shown,
+                    reason: format!("more than {MAX_REDIRECTS} redirects"),
+                });
+            }
+            visited.push(next.clone());
+            current = next;
+        };
         let status = resp.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified(min_interval(
@@ -204,6 +253,7 @@ impl Fetcher {
             last_modified: text_header(header::LAST_MODIFIED),
             content_type: text_header(header::CONTENT_TYPE),
             min_interval: min_interval(&headers, Utc::now()),
+            moved_to,
             bytes,
         }))
     }

@@ -114,7 +114,8 @@ async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u
         }
     };
 
-    let body = match app.fetcher().fetch(&feed.url, &validators).await {
+    let target = app.poll_url(feed);
+    let body = match app.fetcher().fetch(&target, &validators).await {
         Ok(Fetched::Body(b)) => b,
         Ok(Fetched::NotModified(min_interval)) => {
             let id = feed.id.clone();
@@ -128,10 +129,20 @@ async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u
         Err(e) => return fail(e.status(), e.retry_after(), e.to_string()).await,
     };
     let next = backoff::after_success(scheduled, now, body.min_interval);
+    if let Some(to) = &body.moved_to
+        && app.record_move(feed, to.clone())
+    {
+        tracing::warn!(
+            feed = %feed.id,
+            from = %redact_url(&feed.url),
+            to = %redact_url(to),
+            "feed moved permanently (301/308): polling the new URL; update its url in feeds.toml"
+        );
+    }
 
     let body_hash = hex(&Sha256::digest(&body.bytes));
     let status = body.status;
-    if validators.url.as_deref() == Some(feed.url.as_str())
+    if validators.url.as_deref() == Some(target.as_str())
         && validators.body_hash.as_deref() == Some(body_hash.as_str())
     {
         let id = feed.id.clone();
@@ -173,7 +184,7 @@ async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u
         feed_title: parsed.title,
     };
     let id = feed.id.clone();
-    let url = feed.url.to_string();
+    let url = target.to_string();
     let entries = parsed.entries;
     let stored = app
         .store

@@ -791,3 +791,52 @@ async fn servers_that_hang_drip_or_never_stop_fail_alone_and_shutdown_stays_boun
         .unwrap();
     assert_eq!(ok, "ok");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permanent_redirects_move_the_feed_temporary_ones_do_not_and_loops_fail() {
+    let server = FixtureServer::start().await;
+    let redirect = |status: u16, to: &str| {
+        let mut r = Route::status(status);
+        r.headers.push(("location".into(), to.into()));
+        r
+    };
+    server.set("/old.xml", redirect(301, "/new.xml"));
+    server.set(
+        "/new.xml",
+        Route::feed(rss("N", &[("1", "Moved news", "https://n.example/1", "x")])),
+    );
+    server.set("/tmp.xml", redirect(302, "/elsewhere.xml"));
+    server.set(
+        "/elsewhere.xml",
+        Route::feed(rss("E", &[("1", "Temporary", "https://e.example/1", "x")])),
+    );
+    server.set("/loop-a.xml", redirect(302, "/loop-b.xml"));
+    server.set("/loop-b.xml", redirect(307, "/loop-a.xml"));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &[
+            ("moved", server.url("/old.xml")),
+            ("temporary", server.url("/tmp.xml")),
+            ("looping", server.url("/loop-a.xml")),
+        ],
+    );
+    let (mut daemon, _) = start(cfg).await;
+    let mut rx = Reports::new(daemon.reports());
+    rx.wait_for("moved", stored).await;
+    rx.wait_for("temporary", stored).await;
+    let looping = rx.wait_for("looping", failed).await;
+    match &looping.outcome {
+        Outcome::Failed(e) => assert!(e.contains("redirect loop"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    // Next refreshes: the moved feed is polled at its new URL only; the temporary one at its own.
+    rx.wait_for("moved", |r| r.outcome == Outcome::Unchanged)
+        .await;
+    rx.wait_for("temporary", |r| r.outcome == Outcome::Unchanged)
+        .await;
+    assert_eq!(server.hits("/old.xml"), 1);
+    assert!(server.hits("/new.xml") >= 2);
+    assert!(server.hits("/tmp.xml") >= 2);
+    daemon.stop().await;
+}
