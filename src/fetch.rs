@@ -64,8 +64,8 @@ pub enum Fetched {
     /// 304: the feed has not changed since the validators we sent; with the minimum interval
     /// its cache headers ask for, if any.
     NotModified(Option<Duration>),
-    /// A new body.
-    Body(Body),
+    /// A new body (boxed: it is large next to the 304 case).
+    Body(Box<Body>),
 }
 
 /// A body with what the response said about it.
@@ -246,7 +246,7 @@ impl Fetcher {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        Ok(Fetched::Body(Body {
+        Ok(Fetched::Body(Box::new(Body {
             status: status.as_u16(),
             final_url,
             etag: text_header(header::ETAG),
@@ -255,7 +255,7 @@ impl Fetcher {
             min_interval: min_interval(&headers, Utc::now()),
             moved_to,
             bytes,
-        }))
+        })))
     }
 }
 
