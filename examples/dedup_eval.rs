@@ -84,6 +84,7 @@ fn main() -> anyhow::Result<()> {
             tags: Vec::new(),
             priority: 0,
             enabled: true,
+            headers: Vec::new(),
         })
         .collect();
     feeds.sort_by(|a, b| a.id.cmp(&b.id));

@@ -123,6 +123,8 @@ pub struct FeedConfig {
     pub tags: Vec<String>,
     pub priority: i64,
     pub enabled: bool,
+    /// Extra request headers (e.g. `Authorization` for a paid wire). Never logged or shown.
+    pub headers: Vec<(String, String)>,
 }
 
 /// One problem found in a config file, at a line and column (both 1-based).
@@ -178,7 +180,7 @@ const POLL_KEYS: &[&str] = &[
 ];
 const DEDUP_KEYS: &[&str] = &["near_duplicates", "window_hours", "threshold"];
 const FEED_KEYS: &[&str] = &[
-    "id", "name", "url", "schedule", "tags", "priority", "enabled",
+    "id", "name", "url", "schedule", "tags", "priority", "enabled", "headers",
 ];
 
 /// The default schedule: every five minutes.
@@ -525,6 +527,7 @@ impl<'s> Reader<'s> {
         let tags = self.tags(t);
         let priority = self.int(t, "priority", -1_000_000, 1_000_000).unwrap_or(0);
         let enabled = self.boolean(t, "enabled").unwrap_or(true);
+        let headers = self.headers(t);
         let id = id?;
         Some(FeedConfig {
             name: name.unwrap_or_else(|| id.0.clone()),
@@ -534,7 +537,50 @@ impl<'s> Reader<'s> {
             tags,
             priority,
             enabled,
+            headers,
         })
+    }
+
+    fn headers(&mut self, t: &Table<'_>) -> Vec<(String, String)> {
+        let Some(v) = t.get("headers") else {
+            return Vec::new();
+        };
+        let DeValue::Table(table) = v.get_ref() else {
+            self.problem(
+                v.span(),
+                "`headers` must be a table, e.g. headers = { Authorization = \"Bearer …\" }"
+                    .to_owned(),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (k, val) in table.iter() {
+            let name: &str = k.get_ref();
+            let valid_name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok();
+            match val.get_ref() {
+                DeValue::String(value)
+                    if valid_name && reqwest::header::HeaderValue::from_str(value).is_ok() =>
+                {
+                    out.push((name.to_owned(), value.to_string()));
+                }
+                DeValue::String(_) if !valid_name => {
+                    self.problem(k.span(), format!("invalid HTTP header name `{name}`"))
+                }
+                // The value is not echoed: it may be a secret.
+                DeValue::String(_) => self.problem(
+                    val.span(),
+                    format!("invalid value for header `{name}` (control characters?)"),
+                ),
+                other => self.problem(
+                    val.span(),
+                    format!(
+                        "header `{name}` must be a string, found {}",
+                        other.type_str()
+                    ),
+                ),
+            }
+        }
+        out
     }
 
     fn tags(&mut self, t: &Table<'_>) -> Vec<String> {
@@ -807,6 +853,33 @@ priority = "high"
         assert_eq!(p.len(), 1);
         assert!(p[0].starts_with("2:"), "{p:?}");
         assert!(p[0].contains("invalid TOML"), "{p:?}");
+    }
+
+    #[test]
+    fn feed_headers_are_read_and_checked() {
+        let c = Config::parse(
+            "[[feed]]\nid = \"w\"\nurl = \"https://user:pw@wire.example/rss\"\nheaders = { Authorization = \"Bearer abc\", X-Api = \"1\" }\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        let mut h = c.feeds[0].headers.clone();
+        h.sort();
+        assert_eq!(
+            h,
+            vec![
+                ("Authorization".into(), "Bearer abc".into()),
+                ("X-Api".into(), "1".into())
+            ]
+        );
+        let p = problems(
+            "[[feed]]\nid = \"w\"\nurl = \"https://w.example/\"\nheaders = { \"Bad Name\" = \"x\", Ok = 5 }\n",
+        );
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[0].contains("invalid HTTP header name `Bad Name`"),
+            "{p:?}"
+        );
+        assert!(p[1].contains("header `Ok` must be a string"), "{p:?}");
     }
 
     #[test]

@@ -142,7 +142,12 @@ impl Fetcher {
     }
 
     /// GETs `url`, conditionally when `validators` are for this same URL.
-    pub async fn fetch(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        extra_headers: &[(String, String)],
+        validators: &Validators,
+    ) -> Result<Fetched, FetchError> {
         let _permits = self.permits(url).await;
         let shown = redact_url(url);
         // Redirects are followed here rather than by reqwest, to see each hop: loops are
@@ -157,6 +162,12 @@ impl Fetcher {
                 header::ACCEPT,
                 "application/atom+xml, application/rss+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
             );
+            // The feed's own headers (credentials) go only to the configured host.
+            if current.host_str() == url.host_str() {
+                for (name, value) in extra_headers {
+                    req = req.header(name.as_str(), value.as_str());
+                }
+            }
             if validators.url.as_deref() == Some(current.as_str()) {
                 if let Some(etag) = &validators.etag {
                     req = req.header(header::IF_NONE_MATCH, etag);

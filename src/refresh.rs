@@ -115,7 +115,11 @@ async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u
     };
 
     let target = app.poll_url(feed);
-    let body = match app.fetcher().fetch(&target, &validators).await {
+    let body = match app
+        .fetcher()
+        .fetch(&target, &feed.headers, &validators)
+        .await
+    {
         Ok(Fetched::Body(b)) => b,
         Ok(Fetched::NotModified(min_interval)) => {
             let id = feed.id.clone();

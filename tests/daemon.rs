@@ -840,3 +840,61 @@ async fn permanent_redirects_move_the_feed_temporary_ones_do_not_and_loops_fail(
     assert!(server.hits("/tmp.xml") >= 2);
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_are_sent_and_never_shown() {
+    let server = FixtureServer::start().await;
+    let mut bearer = Route::feed(rss(
+        "P",
+        &[("1", "Paid wire story", "https://p.example/1", "x")],
+    ));
+    bearer.require = Some(("authorization".into(), "Bearer s3cret-token".into()));
+    server.set("/paid.xml", bearer.clone());
+    let mut basic = Route::feed(rss(
+        "B",
+        &[("1", "Basic story", "https://b.example/1", "x")],
+    ));
+    // "user:pa55word" in base64.
+    basic.require = Some(("authorization".into(), "Basic dXNlcjpwYTU1d29yZA==".into()));
+    server.set("/basic.xml", basic);
+    server.set("/wrong.xml", bearer);
+    let dir = tempfile::tempdir().unwrap();
+    let basic_url = format!("http://user:pa55word@{}/basic.xml", server.addr);
+    let wrong_url = format!("http://user:pa55word@{}/wrong.xml?apikey=k3y", server.addr);
+    let mut cfg = config(
+        dir.path(),
+        &[
+            ("paid", server.url("/paid.xml")),
+            ("basic", basic_url),
+            ("wrong", wrong_url),
+        ],
+    );
+    cfg.feeds[0].headers = vec![("Authorization".into(), "Bearer s3cret-token".into())];
+    let (mut daemon, addr) = start(cfg).await;
+    let mut rx = Reports::new(daemon.reports());
+    rx.wait_for("paid", stored).await;
+    rx.wait_for("basic", stored).await;
+    let wrong = rx.wait_for("wrong", failed).await;
+    let shown = format!("{wrong:?}");
+    assert!(shown.contains("HTTP 401"), "{shown}");
+    for secret in ["pa55word", "k3y", "s3cret"] {
+        assert!(!shown.contains(secret), "{secret} leaked in {shown}");
+    }
+    let health = daemon
+        .app
+        .store
+        .call(|db| db.feed_health())
+        .await
+        .unwrap()
+        .unwrap();
+    let wrong_health = health.iter().find(|h| h.id == "wrong").unwrap();
+    let err = wrong_health.last_error.as_deref().unwrap();
+    assert!(!err.contains("pa55word") && !err.contains("k3y"), "{err}");
+    for path in ["/sources.opml", "/", "/feed.atom", "/feed.json"] {
+        let body = get(addr, path).await.text().await.unwrap();
+        for secret in ["pa55word", "k3y", "s3cret"] {
+            assert!(!body.contains(secret), "{secret} leaked in {path}");
+        }
+    }
+    daemon.stop().await;
+}

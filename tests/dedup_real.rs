@@ -61,6 +61,7 @@ fn feed(id: &str) -> FeedConfig {
         tags: Vec::new(),
         priority: 0,
         enabled: true,
+        headers: Vec::new(),
     }
 }
 

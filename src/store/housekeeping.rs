@@ -127,6 +127,7 @@ mod tests {
             tags: vec![],
             priority: 0,
             enabled: true,
+            headers: Vec::new(),
         }])
         .unwrap();
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();

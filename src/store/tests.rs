@@ -23,6 +23,7 @@ fn feed(id: &str, priority: i64) -> FeedConfig {
         tags: vec![format!("tag-{id}")],
         priority,
         enabled: true,
+        headers: Vec::new(),
     }
 }
 

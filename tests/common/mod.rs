@@ -28,6 +28,8 @@ pub struct Route {
     pub etag: Option<String>,
     /// How the body is sent.
     pub behaviour: Behaviour,
+    /// A request header (name, value) without which the answer is 401.
+    pub require: Option<(String, String)>,
 }
 
 /// Ways a fixture misbehaves on purpose.
@@ -55,6 +57,7 @@ impl Route {
             body,
             etag: Some(etag),
             behaviour: Behaviour::Normal,
+            require: None,
         }
     }
 
@@ -74,6 +77,7 @@ impl Route {
             body: Vec::new(),
             etag: None,
             behaviour: Behaviour::Normal,
+            require: None,
         }
     }
 }
@@ -191,6 +195,14 @@ async fn answer(State(state): State<Arc<Mutex<Inner>>>, uri: Uri, headers: Heade
             .body(Body::from("no such fixture"))
             .unwrap();
     };
+    if let Some((name, value)) = &route.require
+        && headers.get(name.as_str()).and_then(|v| v.to_str().ok()) != Some(value.as_str())
+    {
+        return Response::builder()
+            .status(401)
+            .body(Body::from("credentials required"))
+            .unwrap();
+    }
     match route.behaviour {
         Behaviour::Normal => {}
         Behaviour::Hang => std::future::pending::<()>().await,
