@@ -35,6 +35,8 @@ pub struct App {
     guards: Mutex<HashMap<FeedId, Arc<tokio::sync::Mutex<()>>>>,
     /// Feeds that moved permanently: (configured URL, new URL) by feed id.
     moved: Mutex<HashMap<FeedId, (url::Url, url::Url)>>,
+    /// Counters for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
     /// Refresh tasks in flight.
     pub tasks: TaskTracker,
     /// Cancelled when in-flight refreshes must stop (after the shutdown grace).
@@ -91,6 +93,7 @@ impl App {
 
     /// Publishes a refresh report to whoever listens.
     pub fn report(&self, report: RefreshReport) {
+        self.metrics.refresh(&report);
         let _ = self.reports.send(report);
     }
 
@@ -158,12 +161,14 @@ impl App {
             reports,
             guards: Mutex::new(HashMap::new()),
             moved: Mutex::new(HashMap::new()),
+            metrics: crate::metrics::Metrics::default(),
             tasks: TaskTracker::new(),
             hard_stop: CancellationToken::new(),
         }))
     }
 
     async fn render_all(&self) -> anyhow::Result<()> {
+        let started = std::time::Instant::now();
         let config = self.config();
         let size = config.server.feed_size;
         let tags = config.tags();
@@ -210,6 +215,7 @@ impl App {
             render_opml(&config, config_loaded_at(&config)),
         );
         self.outputs.send_replace(Arc::new(rendered));
+        self.metrics.render(started.elapsed());
         Ok(())
     }
 }

@@ -25,7 +25,9 @@ pub async fn serve(
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/", get(index))
+        .route("/metrics", get(metrics))
         .fallback(document)
+        .layer(axum::middleware::from_fn_with_state(app.clone(), count))
         .with_state(app);
     if let Err(e) = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
@@ -33,6 +35,55 @@ pub async fn serve(
     {
         tracing::error!("HTTP server failed: {e}");
     }
+}
+
+/// Counts every answer by route and status.
+async fn count(
+    State(app): State<Arc<App>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = crate::metrics::route_label(req.uri().path());
+    let resp = next.run(req).await;
+    app.metrics.http(route, resp.status().as_u16());
+    resp
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let counts = app
+        .store
+        .call(|db| -> Result<_, crate::store::StoreError> {
+            let (stories, items) = db.counts()?;
+            let health = db.feed_health()?;
+            let enabled = health.iter().filter(|h| h.enabled).count();
+            let failing = health
+                .iter()
+                .filter(|h| h.enabled && h.consecutive_failures > 0)
+                .count();
+            Ok((stories, items, enabled, failing))
+        })
+        .await;
+    let Ok(Ok((stories, items, feeds, failing))) = counts else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response();
+    };
+    let text = app.metrics.render_text(&[
+        ("wiredesk_stories", "Stories stored.", stories as f64),
+        ("wiredesk_items", "Items stored.", items as f64),
+        ("wiredesk_feeds", "Enabled feeds.", feeds as f64),
+        (
+            "wiredesk_feeds_failing",
+            "Enabled feeds whose last refresh failed.",
+            failing as f64,
+        ),
+    ]);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {

@@ -22,6 +22,7 @@
 //! - [`store`]: the SQLite owner thread, migrations, one transaction per refresh.
 //! - [`refresh`]: the orchestrator of one feed's refresh.
 //! - [`publish`]: stories → Atom documents with ETags.
+//! - [`metrics`]: counters for `/metrics` (Prometheus text format).
 //! - [`http`]: serves the rendered documents from memory.
 //! - [`daemon`]: start-up, the render loop, shutdown; [`run`] is the daemon's entry point.
 //! - [`systemd`]: READY/RELOADING/STOPPING/STATUS and the watchdog (no-ops outside systemd).
@@ -35,6 +36,7 @@ pub mod daemon;
 pub mod dedup;
 pub mod fetch;
 pub mod http;
+pub mod metrics;
 pub mod normalise;
 pub mod parse;
 pub mod publish;

@@ -68,6 +68,8 @@ pub struct IngestStats {
     pub new: usize,
     /// New entries that joined an existing story (a subset of `new`).
     pub merged: usize,
+    /// Of those, the ones joined by near-duplicate text (layer 3) rather than by URL.
+    pub merged_by_text: usize,
     /// Entries seen before whose title or text changed.
     pub updated: usize,
     pub unchanged: usize,
@@ -396,6 +398,9 @@ impl Db {
                         params![j.story_id, ts(now)],
                     )?;
                     stats.merged += 1;
+                    if j.layer == JoinLayer::NearDuplicate {
+                        stats.merged_by_text += 1;
+                    }
                     (j.story_id, j.layer, j.score, Some(j.item_id))
                 }
                 None => {

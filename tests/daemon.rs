@@ -723,6 +723,21 @@ async fn every_output_format_page_and_method_is_served() {
         .unwrap();
     assert_eq!(post.status(), 405);
     assert_eq!(fetch("/feed.xml").await.status(), 404);
+    // The metrics count what happened, in Prometheus text format.
+    let metrics = fetch("/metrics").await.text().await.unwrap();
+    for line in [
+        "wiredesk_refreshes_total{outcome=\"stored\"} 1",
+        "wiredesk_items_total{kind=\"new\"} 1",
+        "wiredesk_stories 1",
+        "wiredesk_feeds 1",
+        "wiredesk_http_requests_total{route=\"/feed.atom\",status=\"405\"} 1",
+        "wiredesk_http_requests_total{route=\"other\",status=\"404\"} 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "missing {line} in\n{metrics}"
+        );
+    }
     daemon.stop().await;
 }
 
