@@ -296,7 +296,11 @@ impl NearDuplicates {
             acc.resize(self.slots.len(), (0.0, 0, 0));
         }
         let mut touched: Vec<u32> = Vec::new();
-        for (tokens, boost) in [(&doc.title, 2.0), (&doc.body, 1.0)] {
+        // Body words are many and weaker evidence: only their rarer ones are looked up.
+        for (tokens, boost, cap) in [
+            (&doc.title, 2.0, MAX_POSTINGS),
+            (&doc.body, 1.0, MAX_POSTINGS / 4),
+        ] {
             for &t in tokens.iter() {
                 if !self.keeps(feed_ix, t) {
                     continue;
@@ -304,7 +308,7 @@ impl NearDuplicates {
                 let Some(list) = self.postings.get(&t) else {
                     continue;
                 };
-                if list.len() > MAX_POSTINGS {
+                if list.len() > cap {
                     continue;
                 }
                 let w = idf(n, self.df[t as usize]) * boost;
