@@ -217,6 +217,12 @@ fn main() -> anyhow::Result<()> {
                 let (ia, ib) = (&set.items[*a], &set.items[*b]);
                 if ia.source != ib.source && !labelled.contains(&(a.to_string(), b.to_string())) {
                     merged_unlabelled += 1;
+                    if show_errors && merged_unlabelled % 10 == 1 {
+                        eprintln!(
+                            "MERGED UNLABELLED\n  {} {}\n  {} {}",
+                            ia.source, ia.title, ib.source, ib.title
+                        );
+                    }
                 }
             }
         }

@@ -186,7 +186,7 @@ const FEED_KEYS: &[&str] = &[
 /// The default schedule: every five minutes.
 pub const DEFAULT_SCHEDULE: &str = "*/5 * * * *";
 /// The default verification threshold of the near-duplicate layer (see `dedup`).
-pub const DEFAULT_THRESHOLD: f64 = 0.65;
+pub const DEFAULT_THRESHOLD: f64 = 0.64;
 
 impl Config {
     /// Reads and validates a config file.

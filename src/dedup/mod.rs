@@ -40,6 +40,9 @@ pub const MAX_CANDIDATES: usize = 16;
 pub const COPY_PROBABILITY: f64 = 0.95;
 /// How many rare tokens a candidate must share with the new item (title and text together).
 pub const MIN_SHARED_TOKENS: u32 = 2;
+/// How far below the threshold the mean over a story's members may be: the best member must
+/// reach the threshold, the story as a whole nearly so (its members differ among themselves).
+pub const STORY_SLACK: f64 = 0.2;
 /// A probability at which one member is enough evidence (near-verbatim copies).
 pub const STRONG_MATCH: f64 = 0.9;
 /// A source's token is its boilerplate when it is on at least this share of the source's items…
@@ -231,7 +234,8 @@ impl NearDuplicates {
     /// The join, if any, among verified candidates (best first). A story is joined only when
     /// the new item is close to the story as a whole, not just to one member: the mean
     /// probability over the story's indexed members must reach the threshold too. This stops
-    /// chains (A like B, B like C, so A joins C's story) from folding related stories together.
+    /// chains (A like B, B like C, so A joins C's story) from folding related stories together;
+    /// the mean may fall short of the threshold by [`STORY_SLACK`].
     fn decide(&self, doc: &Doc, feed_ix: u32, candidates: &[Verified]) -> Option<Join> {
         let threshold = self.config.threshold;
         let mut tried: Vec<&str> = Vec::new();
@@ -261,7 +265,7 @@ impl NearDuplicates {
             } else {
                 probabilities.iter().sum::<f64>() / probabilities.len() as f64
             };
-            if mean >= threshold {
+            if mean >= threshold - STORY_SLACK {
                 return Some(Join {
                     story_id: best.story_id.clone(),
                     item_id: best.item_id,
