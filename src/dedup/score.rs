@@ -44,7 +44,7 @@ pub const N_FEATURES: usize = FEATURE_NAMES.len();
 
 /// Logistic-regression weights (bias last), fitted by `examples/dedup_train.rs` on both dev sets.
 pub const WEIGHTS: [f64; N_FEATURES + 1] = [
-    2.729, 2.473, 1.018, 3.429, 2.059, 1.723, -1.838, 1.422, -0.479, 1.104, 1.238, -5.252,
+    2.761, 2.472, 1.024, 3.439, 2.070, 1.726, -1.837, 1.423, -0.477, 1.092, 1.239, -5.284,
 ];
 
 /// The features of a pair of docs; `weight` gives a token's weight (its IDF), `keep_a` and
