@@ -227,3 +227,44 @@ fn one_shared_word_is_not_enough() {
         None
     );
 }
+
+#[test]
+fn recurring_formats_and_live_pages_never_join_by_text() {
+    let mut ix = index();
+    ix.insert_text(
+        1,
+        &FeedId("chosun".into()),
+        "s-weather",
+        "",
+        "[오늘의 날씨] 2022년 8월 1일 전국 흐리고 비",
+        "전국이 흐리고 곳곳에 비가 내리겠다",
+        at(1),
+    );
+    let next_day = entry(
+        "[오늘의 날씨] 2022년 8월 2일 전국 흐리고 비",
+        "전국이 흐리고 곳곳에 비가 내리겠다",
+    );
+    assert_eq!(
+        ix.find(&FeedId("donga".into()), &next_day, at(20), at(20)),
+        None
+    );
+    ix.insert_text(
+        2,
+        &FeedId("cnn".into()),
+        "s-live",
+        "",
+        "Coronavirus pandemic: Live updates from around the world",
+        "The latest on the coronavirus pandemic",
+        at(1),
+    );
+    let other_live = entry(
+        "Coronavirus live updates: latest news from around the world",
+        "The latest on the coronavirus pandemic",
+    );
+    assert_eq!(
+        ix.find(&FeedId("nyt".into()), &other_live, at(2), at(2)),
+        None
+    );
+    assert!(text::is_rolling_format("LIVE: Election night"));
+    assert!(!text::is_rolling_format("Quake hits the coast"));
+}
