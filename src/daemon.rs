@@ -37,6 +37,7 @@ pub struct App {
     moved: Mutex<HashMap<FeedId, (url::Url, url::Url)>>,
     /// Counters for `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    max_age: std::sync::atomic::AtomicU64,
     /// Refresh tasks in flight.
     pub tasks: TaskTracker,
     /// Cancelled when in-flight refreshes must stop (after the shutdown grace).
@@ -142,6 +143,46 @@ impl App {
         });
     }
 
+    /// A merged feed (`/feed.EXT` or `/tags/TAG.EXT`) with at most `limit` stories, rendered on
+    /// request (for `?limit=` below the configured size). `None` for an unknown path.
+    pub async fn render_limited(&self, path: &str, limit: usize) -> Option<Rendered> {
+        let config = self.config();
+        let (base_path, ext) = path.rsplit_once('.')?;
+        let tag = match base_path {
+            "/feed" => None,
+            other => Some(other.strip_prefix("/tags/")?.to_owned()),
+        };
+        if tag.as_ref().is_some_and(|t| !config.tags().contains(t)) {
+            return None;
+        }
+        let render: fn(&[crate::store::Story], &FeedMeta) -> Rendered = match ext {
+            "atom" => render_atom,
+            "rss" => render_rss,
+            "json" => render_json,
+            _ => return None,
+        };
+        let title = match &tag {
+            None => config.server.title.clone(),
+            Some(t) => format!("{}: {t}", config.server.title),
+        };
+        let stories = self
+            .store
+            .call(move |db| db.latest_stories(limit, tag.as_deref()))
+            .await
+            .ok()?
+            .ok()?;
+        Some(render(
+            &stories,
+            &feed_meta(&config.server.base_url, path, title),
+        ))
+    }
+
+    /// `Cache-Control: max-age` for the merged feeds: the shortest interval between two polls of
+    /// any enabled feed (between 60 s and an hour), so readers poll no faster than news can come.
+    pub fn max_age(&self) -> u64 {
+        self.max_age.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Opens the store (creating and migrating it), records the configured feeds in it and
     /// builds the HTTP client: everything a refresh needs, without scheduler or server.
     pub async fn open(config: Config) -> anyhow::Result<Arc<App>> {
@@ -162,6 +203,7 @@ impl App {
             guards: Mutex::new(HashMap::new()),
             moved: Mutex::new(HashMap::new()),
             metrics: crate::metrics::Metrics::default(),
+            max_age: std::sync::atomic::AtomicU64::new(60),
             tasks: TaskTracker::new(),
             hard_stop: CancellationToken::new(),
         }))
@@ -178,14 +220,7 @@ impl App {
             .store
             .call(move |db| -> Result<Outputs, crate::store::StoreError> {
                 let mut out = Outputs::new();
-                let meta = |path: &str, title: String| FeedMeta {
-                    title,
-                    self_url: base
-                        .join(path.trim_start_matches('/'))
-                        .map(|u| u.to_string())
-                        .unwrap_or_default(),
-                    home_url: base.to_string(),
-                };
+                let meta = |path: &str, title: String| feed_meta(&base, path, title);
                 let mut add = |base_path: &str, title: String, stories: &[crate::store::Story]| {
                     for (ext, render) in [
                         (
@@ -215,6 +250,10 @@ impl App {
             render_opml(&config, config_loaded_at(&config)),
         );
         self.outputs.send_replace(Arc::new(rendered));
+        self.max_age.store(
+            fastest_interval(&config),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         self.metrics.render(started.elapsed());
         Ok(())
     }
@@ -591,4 +630,32 @@ fn config_loaded_at(config: &Config) -> chrono::DateTime<chrono::Utc> {
         .and_then(|m| m.modified())
         .map(chrono::DateTime::<chrono::Utc>::from)
         .unwrap_or(chrono::DateTime::UNIX_EPOCH)
+}
+
+/// What a merged feed at `path` says about itself.
+fn feed_meta(base: &url::Url, path: &str, title: String) -> FeedMeta {
+    FeedMeta {
+        title,
+        self_url: base
+            .join(path.trim_start_matches('/'))
+            .map(|u| u.to_string())
+            .unwrap_or_default(),
+        home_url: base.to_string(),
+    }
+}
+
+/// The shortest interval between two scheduled polls of any enabled feed, in seconds, clamped
+/// to [60, 3600].
+fn fastest_interval(config: &Config) -> u64 {
+    let now = chrono::Utc::now();
+    config
+        .enabled_feeds()
+        .filter_map(|f| {
+            let a = f.schedule.next_after(now)?;
+            let b = f.schedule.next_after(a)?;
+            Some((b - a).num_seconds().max(0) as u64)
+        })
+        .min()
+        .unwrap_or(300)
+        .clamp(60, 3600)
 }

@@ -108,7 +108,7 @@ async fn index(State(app): State<Arc<App>>, method: Method, headers: HeaderMap) 
     match page {
         Ok(Ok((stories, health))) => {
             let page = crate::publish::render_page(&config.server.title, &stories, &health);
-            respond(&page, &headers, method == Method::HEAD)
+            respond(&page, &headers, method == Method::HEAD, 0)
         }
         _ => (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response(),
     }
@@ -130,11 +130,24 @@ async fn document(
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
-    respond(doc, &headers, method == Method::HEAD)
+    let head = method == Method::HEAD;
+    let max_age = app.max_age();
+    // `?limit=N` below the configured size: rendered for this request (bounded by the size).
+    let limit = uri.query().and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("limit="))
+            .and_then(|v| v.parse::<usize>().ok())
+    });
+    if let Some(limit) = limit.filter(|l| *l < app.config().server.feed_size)
+        && let Some(doc) = app.render_limited(uri.path(), limit.max(1)).await
+    {
+        return respond(&doc, &headers, head, max_age);
+    }
+    respond(doc, &headers, head, max_age)
 }
 
 /// A 200 with the document, or a 304 when the client's validators match.
-fn respond(doc: &Rendered, req: &HeaderMap, head: bool) -> Response {
+fn respond(doc: &Rendered, req: &HeaderMap, head: bool, max_age: u64) -> Response {
     let last_modified = httpdate::fmt_http_date(doc.last_modified.into());
     let not_modified = not_modified(doc, req);
     let gzip = doc.gzip.as_ref().filter(|_| accepts_gzip(req));
@@ -146,7 +159,7 @@ fn respond(doc: &Rendered, req: &HeaderMap, head: bool) -> Response {
     let mut builder = Response::builder()
         .header(header::ETAG, &etag)
         .header(header::LAST_MODIFIED, last_modified)
-        .header(header::CACHE_CONTROL, "public, max-age=60")
+        .header(header::CACHE_CONTROL, format!("public, max-age={max_age}"))
         .header(header::VARY, "Accept-Encoding");
     if not_modified {
         builder = builder.status(StatusCode::NOT_MODIFIED);
@@ -241,7 +254,8 @@ mod tests {
         assert!(!accepts_gzip(&h("identity")));
         assert!(!accepts_gzip(&HeaderMap::new()));
         let d = doc();
-        let r = respond(&d, &h("gzip"), false);
+        let r = respond(&d, &h("gzip"), false, 300);
+        assert_eq!(r.headers()[header::CACHE_CONTROL], "public, max-age=300");
         assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
         assert_eq!(r.headers()[header::VARY], "Accept-Encoding");
         let gz_etag = r.headers()[header::ETAG].to_str().unwrap().to_owned();

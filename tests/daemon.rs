@@ -92,6 +92,10 @@ async fn two_feeds_sharing_a_url_publish_one_entry_with_both_outlets() {
     let summary = entry.summary.as_ref().unwrap().content.clone();
     assert!(summary.contains("Also reported by"), "{summary}");
 
+    // ?limit= below the configured size gives fewer stories, newest first.
+    let limited = get(addr, "/feed.json?limit=1").await.text().await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(&limited).unwrap();
+    assert_eq!(v["items"].as_array().unwrap().len(), 1);
     // Per-tag feeds exist for each tag.
     let tagged = get(addr, "/tags/t-a.atom").await.text().await.unwrap();
     assert_eq!(
@@ -670,6 +674,10 @@ async fn every_output_format_page_and_method_is_served() {
             "{path}"
         );
     }
+    // ?limit= below the configured size; the feeds' Cache-Control follows the fastest schedule
+    // (every second here, so the 60 s floor).
+    let atom = fetch("/feed.atom").await;
+    assert_eq!(atom.headers()["cache-control"], "public, max-age=60");
     let opml = fetch("/sources.opml").await.text().await.unwrap();
     assert!(
         opml.contains("xmlUrl=") && opml.contains("apikey=REDACTED"),
