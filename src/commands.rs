@@ -179,7 +179,10 @@ pub async fn status(config: Config, json: bool, out: &mut impl Write) -> anyhow:
             h.consecutive_failures,
             next,
             h.items,
-            h.last_error.as_deref().unwrap_or("-")
+            h.last_error
+                .as_deref()
+                .or(h.last_warning.as_deref())
+                .unwrap_or("-")
         )?;
     }
     Ok(())

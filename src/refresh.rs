@@ -177,15 +177,17 @@ async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u
         Err(e) => return fail(Some(status), None, format!("parser crashed: {e}")).await,
     };
 
-    if let Some(e) = &parsed.recovered {
+    let warning = parsed.recovered.as_ref().map(|e| {
         tracing::warn!(feed = %feed.id, error = %e, "feed is not well-formed; read after repair");
-    }
+        format!("recovered: not well-formed ({e}); read after repair")
+    });
     let meta = FetchMeta {
         status,
         etag: body.etag,
         last_modified: body.last_modified,
         body_hash: Some(body_hash),
         feed_title: parsed.title,
+        warning,
     };
     let id = feed.id.clone();
     let url = target.to_string();

@@ -59,6 +59,8 @@ pub struct FetchMeta {
     pub last_modified: Option<String>,
     pub body_hash: Option<String>,
     pub feed_title: Option<String>,
+    /// Something the operator should know although the refresh succeeded.
+    pub warning: Option<String>,
 }
 
 /// What one refresh did to the store.
@@ -105,6 +107,8 @@ pub struct FeedHealth {
     pub last_attempt: Option<DateTime<Utc>>,
     pub last_success: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// A note on the last good refresh, e.g. that the feed was read after repair.
+    pub last_warning: Option<String>,
     pub consecutive_failures: u32,
     pub next_attempt: Option<DateTime<Utc>>,
     pub items: i64,
@@ -440,7 +444,7 @@ impl Db {
             "UPDATE feeds SET last_status = ?2, last_attempt = ?3, last_success = ?3,
                last_error = NULL, consecutive_failures = 0, next_attempt = ?4,
                fetched_url = ?5, etag = ?6, last_modified = ?7, body_hash = ?8,
-               title = COALESCE(?9, title)
+               title = COALESCE(?9, title), last_warning = ?10
              WHERE id = ?1",
             params![
                 feed.as_str(),
@@ -451,7 +455,8 @@ impl Db {
                 meta.etag,
                 meta.last_modified,
                 meta.body_hash,
-                meta.feed_title
+                meta.feed_title,
+                meta.warning
             ],
         )?;
         tx.commit()?;
@@ -549,7 +554,7 @@ impl Db {
         let mut stmt = self.conn.prepare(
             "SELECT f.id, f.name, f.url, f.enabled, f.last_status, f.last_attempt,
                f.last_success, f.last_error, f.consecutive_failures, f.next_attempt,
-               (SELECT COUNT(*) FROM items i WHERE i.feed_id = f.id)
+               (SELECT COUNT(*) FROM items i WHERE i.feed_id = f.id), f.last_warning
              FROM feeds f ORDER BY f.id",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -565,6 +570,7 @@ impl Db {
                 consecutive_failures: r.get(8)?,
                 next_attempt: r.get::<_, Option<i64>>(9)?.map(from_ts),
                 items: r.get(10)?,
+                last_warning: r.get(11)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -289,6 +289,12 @@ async fn broken_and_unreachable_feeds_are_reported_and_others_still_update() {
         "/broken.xml",
         Route::feed("<html><body>This is not a feed</body></html>"),
     );
+    server.set(
+        "/amp.xml",
+        Route::feed(
+            "<rss version=\"2.0\"><channel><title>Q & A</title><item><guid>1</guid><title>Tom & Jerry</title></item></channel></rss>",
+        ),
+    );
     // A port that was just free: nothing listens there.
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -301,10 +307,12 @@ async fn broken_and_unreachable_feeds_are_reported_and_others_still_update() {
             ("broken", server.url("/broken.xml")),
             ("gone", format!("http://{closed}/feed.xml")),
             ("good", server.url("/good.xml")),
+            ("amp", server.url("/amp.xml")),
         ],
     );
     let (mut daemon, _) = start(cfg).await;
     let mut rx = Reports::new(daemon.reports());
+    rx.wait_for("amp", stored).await;
     let broken = rx.wait_for("broken", failed).await;
     let gone = rx.wait_for("gone", failed).await;
     rx.wait_for("good", stored).await;
@@ -336,6 +344,15 @@ async fn broken_and_unreachable_feeds_are_reported_and_others_still_update() {
         .unwrap()
         .unwrap();
     let by_id = |id: &str| health.iter().find(|h| h.id == id).unwrap().clone();
+    let amp = by_id("amp");
+    assert_eq!(amp.items, 1, "the broken-but-readable feed was read");
+    assert!(
+        amp.last_warning
+            .as_deref()
+            .unwrap()
+            .starts_with("recovered"),
+        "{amp:?}"
+    );
     assert!(by_id("broken").consecutive_failures >= 1);
     assert!(
         by_id("gone")

@@ -70,6 +70,8 @@ const MIGRATIONS: &[&str] = &[
         deleted INTEGER NOT NULL,
         PRIMARY KEY (feed_id, key)
     ) WITHOUT ROWID;",
+    // 2: a note on the last good refresh (e.g. "read after repair: …"), shown by `status`.
+    "ALTER TABLE feeds ADD COLUMN last_warning TEXT;",
 ];
 
 /// The schema version this build writes.

@@ -218,6 +218,18 @@ fn tag_filter_and_feed_state() {
 }
 
 #[test]
+fn migrations_bring_a_new_database_to_the_current_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(&dir);
+    let v: i64 = db
+        .conn()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, schema::current_version());
+    assert!(v >= 2);
+}
+
+#[test]
 fn a_database_from_a_newer_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("w.db");
