@@ -45,6 +45,10 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    #[error(
+        "database {path} is not writable ({reason}): wiredesk needs to write its database and the -wal and -shm files beside it; check the mount and permissions"
+    )]
+    ReadOnly { path: PathBuf, reason: String },
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("the database thread has stopped")]
@@ -199,6 +203,23 @@ impl Db {
             && !dir.exists()
         {
             return Err(open_err(rusqlite::Error::InvalidPath(dir.to_owned())));
+        }
+        // SQLite's own message for this case is "unable to open database file": say what it is.
+        let writable = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path);
+        if let Err(e) = writable
+            && matches!(
+                e.kind(),
+                std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+            )
+        {
+            return Err(StoreError::ReadOnly {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            });
         }
         let mut conn = Connection::open(path).map_err(open_err)?;
         conn.execute_batch(
