@@ -26,6 +26,7 @@
 //! - [`http`]: serves the rendered documents from memory.
 //! - [`daemon`]: start-up, the render loop, shutdown; [`run`] is the daemon's entry point.
 //! - [`systemd`]: READY/RELOADING/STOPPING/STATUS and the watchdog (no-ops outside systemd).
+//! - [`opml`]: reading OPML subscription lists into `[[feed]]` tables.
 //! - [`commands`]: the other CLI subcommands (`check`, `poll-once`, `stories`, `status`).
 
 pub mod backoff;
@@ -38,6 +39,7 @@ pub mod fetch;
 pub mod http;
 pub mod metrics;
 pub mod normalise;
+pub mod opml;
 pub mod parse;
 pub mod publish;
 pub mod refresh;

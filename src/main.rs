@@ -43,6 +43,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print `[[feed]]` tables for the subscriptions of an OPML file (to add to feeds.toml).
+    ImportOpml { file: PathBuf },
     /// Write a consistent copy of the database to DEST (safe while the daemon runs).
     Backup { dest: PathBuf },
     /// Explain a story: its members and how each joined (layer, score, matched item).
@@ -74,6 +76,26 @@ fn init_tracing(format: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log_format);
+    // import-opml needs no config: it writes config.
+    if let Some(Command::ImportOpml { file }) = &cli.command {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", file.display());
+                return ExitCode::FAILURE;
+            }
+        };
+        return match wiredesk::opml::read(&text) {
+            Ok(subs) => {
+                print!("{}", wiredesk::opml::to_feeds_toml(&subs));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {}: {e:#}", file.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::load(&cli.config) {
         Ok(c) => c,
         Err(e) => {
@@ -109,6 +131,7 @@ fn main() -> ExitCode {
             Command::Status { json } => wiredesk::commands::status(config, json, &mut out)
                 .await
                 .map(|_| true),
+            Command::ImportOpml { .. } => Ok(true),
             Command::Backup { dest } => {
                 wiredesk::commands::backup(&config, &dest, &mut out).map(|_| true)
             }

@@ -488,3 +488,41 @@ async fn the_running_daemon_picks_up_config_edits_and_refuses_bad_ones() {
         .unwrap();
     assert_eq!(n, 2, "both feeds' stories are stored");
 }
+
+#[test]
+fn import_opml_prints_feed_tables_that_check_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let opml = dir.path().join("subs.opml");
+    std::fs::write(
+        &opml,
+        r#"<?xml version="1.0"?><opml version="2.0"><body><outline text="Wires"><outline type="rss" text="Kyodo News" xmlUrl="https://english.kyodonews.net/rss/all.xml"/></outline></body></opml>"#,
+    )
+    .unwrap();
+    let out = wiredesk().arg("import-opml").arg(&opml).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tables = String::from_utf8(out.stdout).unwrap();
+    assert!(tables.contains("id = \"kyodo-news\""), "{tables}");
+    assert!(tables.contains("tags = [\"wires\"]"), "{tables}");
+    let cfg = dir.path().join("feeds.toml");
+    std::fs::write(&cfg, &tables).unwrap();
+    let out = wiredesk()
+        .arg("check")
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Not OPML: a clear error naming the file.
+    std::fs::write(&opml, "<html></html>").unwrap();
+    let out = wiredesk().arg("import-opml").arg(&opml).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an OPML document"));
+}
