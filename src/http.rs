@@ -150,10 +150,18 @@ async fn document(
 fn respond(doc: &Rendered, req: &HeaderMap, head: bool, max_age: u64) -> Response {
     let last_modified = httpdate::fmt_http_date(doc.last_modified.into());
     let not_modified = not_modified(doc, req);
-    let gzip = doc.gzip.as_ref().filter(|_| accepts_gzip(req));
-    // Each representation has its own strong ETag (RFC 9110 §8.8.3).
-    let etag = match gzip {
-        Some(_) => gzip_etag(&doc.etag),
+    // Brotli when accepted (smaller), else gzip, else identity. Each representation has its
+    // own strong ETag (RFC 9110 §8.8.3).
+    let (encoded, coding) = match (
+        doc.brotli.as_ref().filter(|_| accepts(req, "br")),
+        doc.gzip.as_ref().filter(|_| accepts(req, "gzip")),
+    ) {
+        (Some(br), _) => (Some(br), "br"),
+        (None, Some(gz)) => (Some(gz), "gzip"),
+        _ => (None, ""),
+    };
+    let etag = match encoded {
+        Some(_) => coded_etag(&doc.etag, coding),
         None => doc.etag.clone(),
     };
     let mut builder = Response::builder()
@@ -165,13 +173,13 @@ fn respond(doc: &Rendered, req: &HeaderMap, head: bool, max_age: u64) -> Respons
         builder = builder.status(StatusCode::NOT_MODIFIED);
         return builder.body(Body::empty()).unwrap_or_default();
     }
-    let bytes = gzip.unwrap_or(&doc.body).clone();
+    let bytes = encoded.unwrap_or(&doc.body).clone();
     builder = builder
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, doc.content_type)
         .header(header::CONTENT_LENGTH, bytes.len());
-    if gzip.is_some() {
-        builder = builder.header(header::CONTENT_ENCODING, "gzip");
+    if encoded.is_some() {
+        builder = builder.header(header::CONTENT_ENCODING, coding);
     }
     let body = if head {
         Body::empty()
@@ -181,18 +189,18 @@ fn respond(doc: &Rendered, req: &HeaderMap, head: bool, max_age: u64) -> Respons
     builder.body(body).unwrap_or_default()
 }
 
-fn gzip_etag(etag: &str) -> String {
-    format!("{}-gzip\"", etag.trim_end_matches('"'))
+fn coded_etag(etag: &str, coding: &str) -> String {
+    format!("{}-{coding}\"", etag.trim_end_matches('"'))
 }
 
-/// Whether the client accepts gzip (RFC 9110 §12.5.3), `q=0` meaning no.
-fn accepts_gzip(req: &HeaderMap) -> bool {
+/// Whether the client accepts a content coding (RFC 9110 §12.5.3), `q=0` meaning no.
+fn accepts(req: &HeaderMap, coding: &str) -> bool {
     req.get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';');
+        .any(|item| {
+            let mut parts = item.split(';');
             let name = parts.next().unwrap_or_default().trim();
             let q_zero = parts.any(|p| {
                 p.trim()
@@ -200,17 +208,18 @@ fn accepts_gzip(req: &HeaderMap) -> bool {
                     .and_then(|q| q.trim().parse::<f32>().ok())
                     .is_some_and(|q| q == 0.0)
             });
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !q_zero
+            (name.eq_ignore_ascii_case(coding) || name == "*") && !q_zero
         })
 }
 
 /// RFC 9110 §13.2.2: If-None-Match takes precedence; If-Modified-Since is used only without it.
 fn not_modified(doc: &Rendered, req: &HeaderMap) -> bool {
     if let Some(inm) = req.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        let gz = gzip_etag(&doc.etag);
+        let gz = coded_etag(&doc.etag, "gzip");
+        let br = coded_etag(&doc.etag, "br");
         return inm.split(',').map(str::trim).any(|tag| {
             let tag = tag.trim_start_matches("W/");
-            tag == "*" || tag == doc.etag || tag == gz
+            tag == "*" || tag == doc.etag || tag == gz || tag == br
         });
     }
     if let Some(ims) = req
@@ -248,11 +257,17 @@ mod tests {
     #[test]
     fn gzip_is_negotiated() {
         let h = |v: &str| headers(&[(header::ACCEPT_ENCODING, v)]);
-        assert!(accepts_gzip(&h("gzip, deflate, br")));
-        assert!(accepts_gzip(&h("br;q=1.0, gzip;q=0.8")));
-        assert!(!accepts_gzip(&h("gzip;q=0")));
-        assert!(!accepts_gzip(&h("identity")));
-        assert!(!accepts_gzip(&HeaderMap::new()));
+        assert!(accepts(&h("gzip, deflate, br"), "gzip"));
+        assert!(accepts(&h("br;q=1.0, gzip;q=0.8"), "gzip"));
+        assert!(!accepts(&h("gzip;q=0"), "gzip"));
+        assert!(!accepts(&h("identity"), "gzip"));
+        assert!(!accepts(&HeaderMap::new(), "gzip"));
+        let r = respond(&doc(), &h("gzip, br"), false, 300);
+        assert_eq!(
+            r.headers()[header::CONTENT_ENCODING],
+            "br",
+            "brotli preferred"
+        );
         let d = doc();
         let r = respond(&d, &h("gzip"), false, 300);
         assert_eq!(r.headers()[header::CACHE_CONTROL], "public, max-age=300");

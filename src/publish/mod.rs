@@ -40,6 +40,8 @@ pub struct Rendered {
     pub last_modified: DateTime<Utc>,
     /// The body gzip-compressed once at render time, for clients that accept it.
     pub gzip: Option<bytes::Bytes>,
+    /// The body brotli-compressed once at render time (smaller than gzip for feeds).
+    pub brotli: Option<bytes::Bytes>,
 }
 
 impl Rendered {
@@ -47,12 +49,14 @@ impl Rendered {
         let digest = Sha256::digest(body.as_bytes());
         let etag: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
         let gzip = gzip(body.as_bytes());
+        let brotli = brotli(body.as_bytes());
         Rendered {
             body: bytes::Bytes::from(body),
             content_type,
             etag: format!("\"{etag}\""),
             last_modified,
             gzip,
+            brotli,
         }
     }
 }
@@ -62,6 +66,16 @@ fn gzip(body: &[u8]) -> Option<bytes::Bytes> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(body).ok()?;
     enc.finish().ok().map(bytes::Bytes::from)
+}
+
+fn brotli(body: &[u8]) -> Option<bytes::Bytes> {
+    let mut out = Vec::with_capacity(body.len() / 4);
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 9,
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut &body[..], &mut out, &params).ok()?;
+    Some(bytes::Bytes::from(out))
 }
 
 /// The stable Atom id of a story.
@@ -326,6 +340,14 @@ mod tests {
             parsed.entries[0].title.as_ref().unwrap().content,
             "Title <with> &  control"
         );
+    }
+
+    #[test]
+    fn brotli_round_trips() {
+        let r = render_atom(&[story()], &meta());
+        let mut out = Vec::new();
+        brotli::BrotliDecompress(&mut &r.brotli.as_ref().unwrap()[..], &mut out).unwrap();
+        assert_eq!(out, r.body);
     }
 
     #[test]
