@@ -652,7 +652,12 @@ async fn every_output_format_page_and_method_is_served() {
     .await;
     let mut rx = Reports::new(daemon.reports());
     rx.wait_for("a", stored).await;
-    let client = reqwest::Client::builder().no_gzip().build().unwrap();
+    let client = reqwest::Client::builder()
+        .no_gzip()
+        .no_brotli()
+        .no_deflate()
+        .build()
+        .unwrap();
     let fetch = |path: &'static str| {
         let client = client.clone();
         async move {
@@ -726,6 +731,14 @@ async fn every_output_format_page_and_method_is_served() {
         .await
         .unwrap();
     assert_eq!(again.status(), 304);
+    let br = client
+        .get(format!("http://{addr}/feed.atom"))
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert_ne!(br.headers()["etag"].to_str().unwrap(), etag);
     // HEAD works, other methods are refused, unknown paths are 404.
     let head = client
         .head(format!("http://{addr}/feed.rss"))
