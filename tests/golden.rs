@@ -1,0 +1,142 @@
+//! Golden files: each output format rendered from a fixed set of stories, hostile titles and
+//! summaries included, compared byte for byte with `tests/fixtures/golden/`. After an intended
+//! change of the output, regenerate with `UPDATE_GOLDEN=1 cargo test --test golden` and review
+//! the diff.
+
+use std::path::Path;
+
+use chrono::{DateTime, TimeZone, Utc};
+use wiredesk::publish::{FeedMeta, render_atom, render_json, render_page, render_rss};
+use wiredesk::store::{FeedHealth, Member, Story, StoryId};
+
+fn t(minutes: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0).unwrap() + chrono::Duration::minutes(minutes)
+}
+
+fn member(
+    item: i64,
+    feed: &str,
+    name: &str,
+    title: &str,
+    link: &str,
+    summary: &str,
+    joined_by: &str,
+) -> Member {
+    Member {
+        item_id: item,
+        feed: feed.into(),
+        feed_name: name.into(),
+        priority: 0,
+        key: link.into(),
+        guid: Some(format!("{feed}-{item}")),
+        link: Some(link.into()),
+        title: title.into(),
+        summary_html: summary.into(),
+        text: String::new(),
+        published: t(item),
+        first_seen: t(item),
+        updated: t(item),
+        joined_by: joined_by.into(),
+        score: (joined_by == "near_duplicate").then_some(0.91),
+        matched_item: (joined_by != "first").then_some(1),
+    }
+}
+
+fn stories() -> Vec<Story> {
+    vec![
+        Story {
+            id: StoryId("s00000000000000a1".into()),
+            first_seen: t(1),
+            updated: t(30),
+            members: vec![
+                member(
+                    1,
+                    "yonhap",
+                    "Yonhap News Agency",
+                    "N. Korea fires missile into East Sea: JCS",
+                    "https://en.yna.co.kr/view/AEN1",
+                    "<p>North Korea fired a missile.</p>",
+                    "first",
+                ),
+                member(
+                    2,
+                    "herald",
+                    "The Korea Herald",
+                    "NK launches missile",
+                    "https://www.koreaherald.com/view.php?ud=1&utm_source=rss",
+                    "<p>Copy.</p>",
+                    "near_duplicate",
+                ),
+            ],
+        },
+        Story {
+            id: StoryId("s00000000000000b2".into()),
+            first_seen: t(5),
+            updated: t(5),
+            members: vec![member(
+                5,
+                "odd",
+                "Odd & \"Quoted\" <Outlet>",
+                "Tom & Jerry <b>bold</b> \u{5e9}\u{5dc}\u{5d5}\u{5dd} \u{1F30D} \u{1} end",
+                "https://user:pw@odd.example/a?token=s3cret&x=1",
+                "<p>Safe <a href=\"https://odd.example/\" rel=\"noopener noreferrer\">link</a> &amp; text</p>",
+                "first",
+            )],
+        },
+    ]
+}
+
+fn check(name: &str, actual: &[u8]) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
+    assert!(
+        expected == actual,
+        "{name} differs from {}:\n{}",
+        path.display(),
+        String::from_utf8_lossy(actual)
+    );
+}
+
+#[test]
+fn every_format_matches_its_golden_file() {
+    let meta = FeedMeta {
+        title: "Desk <&> \"golden\"".into(),
+        self_url: "https://news.example.org/feed.atom".into(),
+        home_url: "https://news.example.org/".into(),
+    };
+    let s = stories();
+    let outputs = [
+        ("feed.atom", render_atom(&s, &meta)),
+        ("feed.rss", render_rss(&s, &meta)),
+        ("feed.json", render_json(&s, &meta)),
+    ];
+    for (name, doc) in &outputs {
+        check(name, &doc.body);
+        let text = std::str::from_utf8(&doc.body).unwrap();
+        for secret in ["pw@", "s3cret", "\u{1}"] {
+            assert!(!text.contains(secret), "{name} carries {secret:?}");
+        }
+    }
+    let health = vec![FeedHealth {
+        id: "odd".into(),
+        name: "Odd <Outlet>".into(),
+        url: "https://odd.example/rss".into(),
+        enabled: true,
+        last_status: Some(500),
+        last_attempt: Some(t(40)),
+        last_success: Some(t(10)),
+        last_error: Some("HTTP 500 from https://odd.example/rss".into()),
+        last_warning: None,
+        consecutive_failures: 2,
+        next_attempt: Some(t(45)),
+        items: 1,
+    }];
+    check("page.html", &render_page("Desk <&>", &s, &health).body);
+}
