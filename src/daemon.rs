@@ -461,6 +461,9 @@ impl Daemon {
         let _ = self.http.await;
         self.render.abort();
         let _ = self.render.await;
+        // The scheduler's jobs may still hold the store: fold the WAL into the database now
+        // rather than rely on the store thread ending before the process does.
+        let _ = self.app.store.call(|db| db.checkpoint()).await;
         match Arc::try_unwrap(self.app) {
             Ok(app) => app.store.close().await,
             Err(app) => app.store.clone().close().await,

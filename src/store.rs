@@ -610,6 +610,13 @@ impl Db {
         Ok(())
     }
 
+    /// Folds the WAL into the database file and truncates it (at shutdown).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Quick liveness check for `/healthz` and the watchdog.
     pub fn ping(&self) -> Result<(), StoreError> {
         self.conn.query_row("SELECT 1", [], |_| Ok(()))?;
