@@ -240,10 +240,7 @@ async fn sigterm_stops_the_daemon_cleanly() {
         Route::feed(rss("A", &[("a1", "Story", "https://n.example/1", "x")])),
     );
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let cfg = write_config(dir.path(), &[("a", server.url("/a.xml"))]);
     let mut text = std::fs::read_to_string(&cfg).unwrap();
     text.insert_str(0, &format!("[server]\nlisten = \"127.0.0.1:{port}\"\n"));
@@ -412,10 +409,7 @@ async fn the_running_daemon_picks_up_config_edits_and_refuses_bad_ones() {
         Route::feed(rss("B", &[("b1", "Beta", "https://n.example/b", "y")])),
     );
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let head = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\n[storage]\npath = \"{}\"\n",
         dir.path().join("w.db").display()

@@ -296,10 +296,7 @@ async fn broken_and_unreachable_feeds_are_reported_and_others_still_update() {
         ),
     );
     // A port that was just free: nothing listens there.
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    let closed = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(
         dir.path(),

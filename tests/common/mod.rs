@@ -353,3 +353,9 @@ pub async fn start(config: Config) -> (wiredesk::Daemon, SocketAddr) {
         .expect("daemon starts");
     (daemon, addr)
 }
+
+/// A loopback port that was free a moment ago (for configs that name their listen address).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
