@@ -10,13 +10,19 @@ use std::borrow::Cow;
 
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
 
+#[rustfmt::skip]
+mod tables;
+
 /// How the encoding was decided (for logs and status).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
     Bom,
     Http,
     XmlDeclaration,
+    /// From the byte pattern (UTF-16/32 without a BOM): certain.
     Detected,
+    /// Nothing declared it and the bytes are not UTF-8: chardetng's statistical guess.
+    Guessed,
     Default,
 }
 
@@ -28,95 +34,254 @@ pub struct Decoded<'a> {
     pub source: Source,
     /// Whether some bytes were not valid in the encoding (replaced by U+FFFD).
     pub had_errors: bool,
+    /// A charset the HTTP header or the XML declaration named that wiredesk does not know
+    /// (the next rule decided instead).
+    pub unknown_charset: Option<String>,
+}
+
+/// A charset wiredesk can decode.
+#[derive(Clone, Copy)]
+enum Charset {
+    /// One of the WHATWG encodings (encoding_rs).
+    Whatwg(&'static Encoding),
+    /// UTF-32, which encoding_rs does not decode.
+    Utf32 { big_endian: bool },
+    /// A single-byte charset outside the WHATWG set (DOS code pages, EBCDIC, Mac…).
+    Table(&'static tables::Table),
+}
+
+impl Charset {
+    fn name(self) -> &'static str {
+        match self {
+            Charset::Whatwg(e) => e.name(),
+            Charset::Utf32 { big_endian: true } => "UTF-32BE",
+            Charset::Utf32 { big_endian: false } => "UTF-32LE",
+            Charset::Table(t) => t.name,
+        }
+    }
+
+    /// The text and whether some bytes were not valid (replaced by U+FFFD).
+    fn decode(self, body: &[u8]) -> (Cow<'_, str>, bool) {
+        match self {
+            Charset::Whatwg(e) => {
+                let (text, _, had_errors) = e.decode(body);
+                (text, had_errors)
+            }
+            Charset::Utf32 { big_endian } => {
+                let (text, had_errors) = decode_utf32(body, big_endian);
+                (Cow::Owned(text), had_errors)
+            }
+            Charset::Table(t) => {
+                let mut had_errors = false;
+                let text = body
+                    .iter()
+                    .map(|b| {
+                        let c = char::from_u32(u32::from(t.chars[usize::from(*b)]))
+                            .unwrap_or('\u{FFFD}');
+                        had_errors |= c == '\u{FFFD}';
+                        c
+                    })
+                    .collect();
+                (Cow::Owned(text), had_errors)
+            }
+        }
+    }
+}
+
+/// The canonical name of a charset label as wiredesk decodes it (`None` if unknown).
+pub fn canonical_name(label_text: &str) -> Option<&'static str> {
+    label(label_text).map(Charset::name)
+}
+
+/// `body` decoded as the charset `label_text` names, whole (no BOM or declaration sniffing);
+/// `None` if the label is unknown.
+pub fn decode_as(label_text: &str, body: &[u8]) -> Option<String> {
+    label(label_text).map(|cs| cs.decode(body).0.into_owned())
 }
 
 /// Decodes `body` given the response's `Content-Type` header, if any.
 pub fn to_utf8<'a>(body: &'a [u8], content_type: Option<&str>) -> Decoded<'a> {
-    let (encoding, source) = decide(body, content_type);
-    if encoding == UTF_8 && !body.starts_with(b"\xEF\xBB\xBF") && std::str::from_utf8(body).is_ok()
+    let (charset, source) = decide(body, content_type);
+    let unknown_charset = unknown_label(body, content_type);
+    if matches!(charset, Charset::Whatwg(e) if e == UTF_8)
+        && !body.starts_with(b"\xEF\xBB\xBF")
+        && std::str::from_utf8(body).is_ok()
     {
         return Decoded {
             bytes: Cow::Borrowed(body),
             encoding: UTF_8.name(),
             source,
             had_errors: false,
+            unknown_charset,
         };
     }
-    let (text, had_errors) = match utf32(body) {
-        Some(text) => (Cow::Owned(text), false),
-        None => {
-            let (text, _, had_errors) = encoding.decode(body);
-            (text, had_errors)
-        }
-    };
+    let (text, had_errors) = charset.decode(body);
     let text = rewrite_declaration(&text);
     Decoded {
         bytes: Cow::Owned(text.into_bytes()),
-        encoding: encoding.name(),
+        encoding: charset.name(),
         source,
         had_errors,
+        unknown_charset,
     }
 }
 
-fn decide(body: &[u8], content_type: Option<&str>) -> (&'static Encoding, Source) {
+/// The first charset label, in the HTTP header or the XML declaration, that is not known.
+fn unknown_label(body: &[u8], content_type: Option<&str>) -> Option<String> {
+    let http = content_type.and_then(|ct| {
+        ct.split(';').skip(1).find_map(|param| {
+            let (k, v) = param.split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case("charset")
+                .then(|| v.trim().trim_matches(['"', '\'']).trim().to_owned())
+        })
+    });
+    let head = String::from_utf8_lossy(&body[..body.len().min(512)]);
+    let declared = declaration_encoding(&head).map(str::to_owned);
+    [http, declared]
+        .into_iter()
+        .flatten()
+        .find(|l| !l.is_empty() && label(l).is_none())
+}
+
+fn decide(body: &[u8], content_type: Option<&str>) -> (Charset, Source) {
+    if let Some(big_endian) = utf32_bom(body) {
+        return (Charset::Utf32 { big_endian }, Source::Bom);
+    }
     if let Some((enc, _)) = Encoding::for_bom(body) {
-        return (enc, Source::Bom);
+        return (Charset::Whatwg(enc), Source::Bom);
     }
-    if let Some(enc) = content_type.and_then(http_charset) {
-        return (enc, Source::Http);
+    if let Some(cs) = content_type.and_then(http_charset) {
+        // A UTF-16/32 label says the width; without a BOM the byte order is in the bytes.
+        let cs = match (cs, wide_without_bom(body)) {
+            (Charset::Whatwg(a), Some(Charset::Whatwg(b)))
+                if [a, b].iter().all(|e| *e == UTF_16LE || *e == UTF_16BE) =>
+            {
+                Charset::Whatwg(b)
+            }
+            (Charset::Utf32 { .. }, Some(b @ Charset::Utf32 { .. })) => b,
+            (cs, _) => cs,
+        };
+        return (cs, Source::Http);
     }
-    if let Some(enc) = declared(body) {
-        return (enc, Source::XmlDeclaration);
+    if let Some(cs) = ebcdic(body) {
+        return (cs, Source::XmlDeclaration);
     }
-    if let Some(enc) = utf16_without_bom(body) {
-        return (enc, Source::Detected);
+    if let Some(cs) = declared(body) {
+        return (cs, Source::XmlDeclaration);
+    }
+    if let Some(cs) = wide_without_bom(body) {
+        return (cs, Source::Detected);
     }
     if std::str::from_utf8(body).is_ok() {
-        return (UTF_8, Source::Default);
+        return (Charset::Whatwg(UTF_8), Source::Default);
     }
     let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Allow);
     detector.feed(body, true);
     (
-        detector.guess(None, chardetng::Utf8Detection::Allow),
-        Source::Detected,
+        Charset::Whatwg(detector.guess(None, chardetng::Utf8Detection::Allow)),
+        Source::Guessed,
     )
 }
 
 /// The `charset` parameter of a Content-Type header.
-fn http_charset(content_type: &str) -> Option<&'static Encoding> {
+fn http_charset(content_type: &str) -> Option<Charset> {
     content_type.split(';').skip(1).find_map(|param| {
         let (k, v) = param.split_once('=')?;
         if !k.trim().eq_ignore_ascii_case("charset") {
             return None;
         }
-        label(v.trim().trim_matches(['"', '\'']))
+        label(v.trim().trim_matches(['"', '\'']).trim())
     })
 }
 
-/// An encoding label, with the aliases feeds use that the WHATWG list lacks. UTF-16 and
-/// UTF-32 labels without a BOM are handled by [`utf16_without_bom`] / [`utf32`].
-fn label(name: &str) -> Option<&'static Encoding> {
-    let lower = name.to_ascii_lowercase();
-    let name = match lower.as_str() {
-        "utf-32" | "utf-32le" | "utf-32be" | "ucs-4" | "csucs4" => return None,
+/// A charset label: the WHATWG labels, then the names and aliases Python's codecs accept
+/// (which is what feeds written for feedparser declare), then a few names seen in old feeds.
+/// UTF-16 labels give UTF-16LE (a BOM or the byte pattern decides the order).
+fn label(name: &str) -> Option<Charset> {
+    let lower = name.trim().to_ascii_lowercase();
+    let alias = match lower.as_str() {
+        "utf-32" | "utf_32" | "utf32" | "ucs-4" | "ucs4" | "csucs4" | "iso-10646-ucs-4"
+        | "utf-32be" | "utf_32_be" => return Some(Charset::Utf32 { big_endian: true }),
+        "utf-32le" | "utf_32_le" => return Some(Charset::Utf32 { big_endian: false }),
         "ks_c_5601-1987" | "ksc5601" | "cp949" | "uhc" => "euc-kr",
         "x-sjis" | "sjis" | "cp932" | "ms932" => "shift_jis",
         "cp936" | "ms936" => "gbk",
         "cp950" | "big5-hkscs" => "big5",
-        "ucs-2" => "utf-16le",
+        "ucs-2" | "ucs2" | "u16" | "utf16" | "utf_16" | "csunicode" | "iso-10646-ucs-2" => {
+            "utf-16le"
+        }
+        "utf_16_be" => "utf-16be",
+        "utf_16_le" => "utf-16le",
+        // Windows' "ANSI" names, and Python's `dbcs` (the system ANSI code page, 1252 on a
+        // Western Windows).
+        "ms-ansi" | "dbcs" | "mbcs" => "windows-1252",
+        "ms-ee" => "windows-1250",
+        "ms-cyrl" => "windows-1251",
+        "ms-greek" => "windows-1253",
+        "ms-turk" => "windows-1254",
+        "ms-hebr" => "windows-1255",
+        "ms-arab" => "windows-1256",
+        "winbaltrim" => "windows-1257",
+        "mac" | "macroman" | "mac_roman" | "mac-roman" => "macintosh",
+        "maccyrillic" | "mac_cyrillic" | "mac-cyrillic" => "x-mac-cyrillic",
+        "cp874" | "ms874" => "windows-874",
         other => other,
     };
-    Encoding::for_label(name.as_bytes())
+    // Python spells `windows_1251` what WHATWG spells `windows-1251`.
+    let dashed = alias.replace('_', "-");
+    if let Some(enc) = Encoding::for_label(alias.as_bytes())
+        .or_else(|| Encoding::for_label(dashed.as_bytes()))
+        // The WHATWG "replacement" encoding turns a whole document into one U+FFFD: an
+        // unknown charset is better handled by the next rules (declaration, detection).
+        && enc != encoding_rs::REPLACEMENT
+    {
+        return Some(Charset::Whatwg(enc));
+    }
+    let key = python_normalised(alias);
+    tables::LABELS
+        .binary_search_by(|(l, _)| l.cmp(&key.as_str()))
+        .ok()
+        .map(|i| Charset::Table(tables::LABELS[i].1))
+}
+
+/// A label as Python's `encodings.normalize_encoding` and lower case make it: runs of
+/// characters other than letters, digits and `.` become one `_`.
+fn python_normalised(label: &str) -> String {
+    let mut out = String::with_capacity(label.len());
+    let mut pending = false;
+    for c in label.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' {
+            if pending && !out.is_empty() {
+                out.push('_');
+            }
+            pending = false;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            pending = true;
+        }
+    }
+    out
 }
 
 /// The `encoding` of the XML declaration, read from an ASCII-compatible prefix.
-fn declared(body: &[u8]) -> Option<&'static Encoding> {
+fn declared(body: &[u8]) -> Option<Charset> {
     let head = &body[..body.len().min(512)];
-    let head = std::str::from_utf8(head)
-        .ok()
-        .map(Cow::Borrowed)
-        .unwrap_or_else(|| String::from_utf8_lossy(head))
-        .into_owned();
+    let head = String::from_utf8_lossy(head);
+    let value = declaration_encoding(&head)?;
+    let cs = label(value)?;
+    // A declaration of UTF-16/32 in bytes that are ASCII-compatible is a lie: ignore it.
+    match cs {
+        Charset::Whatwg(e) if e == UTF_16LE || e == UTF_16BE => None,
+        Charset::Utf32 { .. } => None,
+        // Nor can an EBCDIC charset be declared in ASCII bytes.
+        Charset::Table(t) if t.chars[usize::from(b'<')] != u16::from(b'<') => None,
+        cs => Some(cs),
+    }
+}
+
+/// The value of `encoding="…"` in the XML declaration at the start of `head`.
+fn declaration_encoding(head: &str) -> Option<&str> {
     let decl_end = head.find("?>")?;
     let decl = &head[..decl_end];
     if !decl.trim_start().starts_with("<?xml") {
@@ -128,47 +293,68 @@ fn declared(body: &[u8]) -> Option<&'static Encoding> {
         .strip_prefix('=')?
         .trim_start();
     let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let value = rest[1..].split(quote).next()?;
-    let enc = label(value)?;
-    // A declaration of UTF-16 in bytes that are ASCII-compatible is a lie: ignore it.
-    if enc == UTF_16LE || enc == UTF_16BE {
-        return None;
-    }
-    Some(enc)
+    rest[1..].split(quote).next()
 }
 
-/// UTF-16 without a BOM: `<` followed or preceded by a zero byte.
-fn utf16_without_bom(body: &[u8]) -> Option<&'static Encoding> {
+/// An EBCDIC document: `<?xm` in code page 037 (as XML 1.0 Appendix F detects it); the
+/// declaration, read in 037, names the exact EBCDIC variant.
+fn ebcdic(body: &[u8]) -> Option<Charset> {
+    if !body.starts_with(&[0x4C, 0x6F, 0xA7, 0x94]) {
+        return None;
+    }
+    let (head, _) = Charset::Table(&tables::CP037).decode(&body[..body.len().min(512)]);
+    let variant = declaration_encoding(&head).and_then(label);
+    Some(match variant {
+        Some(Charset::Table(t)) if t.chars[0x4C] == u16::from(b'<') => Charset::Table(t),
+        _ => Charset::Table(&tables::CP037),
+    })
+}
+
+/// UTF-16 or UTF-32 without a BOM, from the zero bytes around the first `<` (XML 1.0
+/// Appendix F).
+fn wide_without_bom(body: &[u8]) -> Option<Charset> {
     match body {
-        [b'<', 0, b'?' | b'r' | b'f', 0, ..] => Some(UTF_16LE),
-        [0, b'<', 0, b'?' | b'r' | b'f', ..] => Some(UTF_16BE),
+        [0, 0, 0, b'<', ..] => Some(Charset::Utf32 { big_endian: true }),
+        [b'<', 0, 0, 0, ..] => Some(Charset::Utf32 { big_endian: false }),
+        [b'<', 0, b'?' | b'r' | b'f', 0, ..] => Some(Charset::Whatwg(UTF_16LE)),
+        [0, b'<', 0, b'?' | b'r' | b'f', ..] => Some(Charset::Whatwg(UTF_16BE)),
         _ => None,
     }
 }
 
-/// UTF-32 (with or without BOM), which encoding_rs does not decode.
-fn utf32(body: &[u8]) -> Option<String> {
-    let (big, skip) = match body {
-        [0, 0, 0xFE, 0xFF, ..] => (true, 4),
-        [0xFF, 0xFE, 0, 0, ..] => (false, 4),
-        [0, 0, 0, b'<', ..] => (true, 0),
-        [b'<', 0, 0, 0, ..] => (false, 0),
-        _ => return None,
-    };
+/// The byte order of a UTF-32 BOM, if the body starts with one.
+fn utf32_bom(body: &[u8]) -> Option<bool> {
+    match body {
+        [0, 0, 0xFE, 0xFF, ..] => Some(true),
+        [0xFF, 0xFE, 0, 0, ..] => Some(false),
+        _ => None,
+    }
+}
+
+/// UTF-32 (encoding_rs has no decoder for it), skipping a BOM; invalid code points and a
+/// trailing partial unit become U+FFFD.
+fn decode_utf32(body: &[u8], big_endian: bool) -> (String, bool) {
+    let skip = if utf32_bom(body).is_some() { 4 } else { 0 };
     let chunks = body[skip..].chunks_exact(4);
-    Some(
-        chunks
-            .map(|c| {
-                let b = [c[0], c[1], c[2], c[3]];
-                let n = if big {
-                    u32::from_be_bytes(b)
-                } else {
-                    u32::from_le_bytes(b)
-                };
-                char::from_u32(n).unwrap_or('\u{FFFD}')
+    let mut had_errors = !chunks.remainder().is_empty();
+    let mut text: String = chunks
+        .map(|c| {
+            let b = [c[0], c[1], c[2], c[3]];
+            let n = if big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            };
+            char::from_u32(n).unwrap_or_else(|| {
+                had_errors = true;
+                '\u{FFFD}'
             })
-            .collect(),
-    )
+        })
+        .collect();
+    if !(body.len() - skip).is_multiple_of(4) {
+        text.push('\u{FFFD}');
+    }
+    (text, had_errors)
 }
 
 /// The text with its XML declaration's encoding (if any) set to UTF-8, and no BOM.
@@ -235,7 +421,7 @@ mod tests {
         let doc = rss(&long, "");
         let (bytes, _, _) = encoding_rs::EUC_KR.encode(&doc);
         let (text, enc, src) = decode(&bytes, None);
-        assert_eq!((enc, src), ("EUC-KR", Source::Detected));
+        assert_eq!((enc, src), ("EUC-KR", Source::Guessed));
         assert!(text.contains(&long));
     }
 
@@ -280,6 +466,63 @@ mod tests {
         let mut bom8 = b"\xEF\xBB\xBF".to_vec();
         bom8.extend(rss("é", "").as_bytes());
         assert!(decode(&bom8, None).0.starts_with("<?xml"));
+    }
+
+    #[test]
+    fn dos_ebcdic_and_vietnamese_charsets() {
+        // cp437 by its Python alias, windows-1251 by Python's spelling.
+        let (text, enc, _) = decode(
+            b"<?xml version=\"1.0\" encoding=\"ibm437\"?><t>\x80</t>",
+            None,
+        );
+        assert_eq!(enc, "cp437");
+        assert!(text.contains("<t>Ç</t>"), "{text}");
+        let (text, _, _) = decode(
+            b"<?xml version=\"1.0\" encoding=\"windows_1251\"?><t>\x80</t>",
+            None,
+        );
+        assert!(text.contains("<t>Ђ</t>"), "{text}");
+        let (text, enc, _) = decode(
+            b"<?xml version=\"1.0\" encoding=\"viscii\"?><t>\x80</t>",
+            None,
+        );
+        assert_eq!(enc, "viscii");
+        assert!(text.contains("<t>Ạ</t>"), "{text}");
+        // EBCDIC: `<?xml version="1.0" encoding="cp500"?><t>` then 0x80 (Ø) and `</t>`.
+        let ascii = "<?xml version=\"1.0\" encoding=\"cp500\"?><t>";
+        let mut doc: Vec<u8> = ascii
+            .chars()
+            .map(|c| {
+                let i = tables::CP500
+                    .chars
+                    .iter()
+                    .position(|m| *m == c as u16)
+                    .unwrap();
+                u8::try_from(i).unwrap()
+            })
+            .collect();
+        doc.push(0x80);
+        let (text, enc, _) = decode(&doc, None);
+        assert_eq!(enc, "cp500");
+        assert!(text.ends_with("<t>Ø"), "{text}");
+        assert!(text.contains("encoding=\"utf-8\""), "{text}");
+        // A label WHATWG maps to its "replacement" encoding is not used to decode.
+        let d = to_utf8(b"<r>caf\xc3\xa9</r>", Some("text/xml; charset=iso-2022-kr"));
+        assert_eq!(&*d.bytes, "<r>café</r>".as_bytes());
+    }
+
+    #[test]
+    fn an_unknown_charset_is_reported() {
+        let doc = rss("x", " encoding=\"klingon-8\"");
+        let d = to_utf8(doc.as_bytes(), None);
+        assert_eq!(d.unknown_charset.as_deref(), Some("klingon-8"));
+        assert_eq!(d.encoding, "UTF-8");
+        let plain = rss("x", "");
+        let d = to_utf8(plain.as_bytes(), Some("text/xml; charset=\"x-bogus\""));
+        assert_eq!(d.unknown_charset.as_deref(), Some("x-bogus"));
+        let dos = rss("x", " encoding=\"cp437\"");
+        let d = to_utf8(dos.as_bytes(), None);
+        assert_eq!(d.unknown_charset, None);
     }
 
     #[test]

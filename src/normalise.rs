@@ -262,6 +262,117 @@ pub fn collapse_whitespace(s: &str) -> String {
     out
 }
 
+/// The characters windows-1252 puts at bytes 0x80–0x9F (where ISO-8859-1 has C1 controls);
+/// `None` for the five bytes it leaves undefined.
+const CP1252_HIGH: [Option<char>; 32] = [
+    Some('€'),
+    None,
+    Some('‚'),
+    Some('ƒ'),
+    Some('„'),
+    Some('…'),
+    Some('†'),
+    Some('‡'),
+    Some('ˆ'),
+    Some('‰'),
+    Some('Š'),
+    Some('‹'),
+    Some('Œ'),
+    None,
+    Some('Ž'),
+    None,
+    None,
+    Some('‘'),
+    Some('’'),
+    Some('“'),
+    Some('”'),
+    Some('•'),
+    Some('–'),
+    Some('—'),
+    Some('˜'),
+    Some('™'),
+    Some('š'),
+    Some('›'),
+    Some('œ'),
+    None,
+    Some('ž'),
+    Some('Ÿ'),
+];
+
+/// The windows-1252 byte of a non-ASCII character, if it has one (C1 controls count as
+/// their own byte, as ISO-8859-1 has them).
+fn cp1252_byte(c: char) -> Option<u8> {
+    let n = u32::from(c);
+    if (0xA0..=0xFF).contains(&n) || (0x80..=0x9F).contains(&n) {
+        return u8::try_from(n).ok();
+    }
+    CP1252_HIGH
+        .iter()
+        .position(|m| *m == Some(c))
+        .and_then(|i| u8::try_from(0x80 + i).ok())
+}
+
+/// Undoes the two text accidents feeds carry most: UTF-8 that was read as windows-1252 or
+/// ISO-8859-1 somewhere upstream and re-encoded ("donâ€™t" → "don’t", "&#226;&#128;&#166;" →
+/// "…"), and C1 control characters that stand for windows-1252 punctuation ("don&#146;t" →
+/// "don’t", as browsers read them). A run of such characters is replaced only when its bytes
+/// form valid UTF-8 with at least one multi-byte sequence, so ordinary Latin-1 text stays as
+/// it is. Written here because the Rust crates for this (ports of Python's ftfy) are
+/// unmaintained; this is the small, safe part of what ftfy does.
+pub fn repair_text(text: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    if text.is_ascii() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut changed = false;
+    let mut run: Vec<u8> = Vec::new();
+    let mut run_text = String::new();
+    let flush = |run: &mut Vec<u8>, run_text: &mut String, out: &mut String, changed: &mut bool| {
+        if run.is_empty() {
+            return;
+        }
+        match std::str::from_utf8(run) {
+            Ok(fixed) if fixed.chars().count() < run_text.chars().count() => {
+                out.push_str(fixed);
+                *changed = true;
+            }
+            _ => out.push_str(run_text),
+        }
+        run.clear();
+        run_text.clear();
+    };
+    for c in text.chars() {
+        match cp1252_byte(c) {
+            Some(b) => {
+                run.push(b);
+                run_text.push(c);
+            }
+            None => {
+                flush(&mut run, &mut run_text, &mut out, &mut changed);
+                out.push(c);
+            }
+        }
+    }
+    flush(&mut run, &mut run_text, &mut out, &mut changed);
+    // C1 controls left over are windows-1252 punctuation that lost its way.
+    if out.chars().any(|c| ('\u{80}'..='\u{9F}').contains(&c)) {
+        out = out
+            .chars()
+            .map(|c| match u32::from(c) {
+                n @ 0x80..=0x9F => CP1252_HIGH[(n - 0x80) as usize].unwrap_or(c),
+                _ => c,
+            })
+            .collect();
+        changed = true;
+    }
+    if changed {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// HTML safe to republish: no script, style, iframe, event handler or `javascript:` URL;
 /// relative URLs made absolute against `base`; links get `rel="noopener noreferrer"`.
 pub fn sanitise_html(html: &str, base: Option<&Url>) -> String {
@@ -383,5 +494,23 @@ mod tests {
         assert_eq!(clamp_date(Some(past), now), past);
         assert_eq!(clamp_date(Some(future), now), now);
         assert_eq!(clamp_date(None, now), now);
+    }
+
+    #[test]
+    fn mojibake_and_c1_punctuation_are_repaired() {
+        assert_eq!(repair_text("donâ€™t"), "don’t");
+        assert_eq!(repair_text("â\u{80}¦"), "…");
+        assert_eq!(repair_text("don\u{92}t"), "don’t");
+        assert_eq!(repair_text("CafÃ© au lait"), "Café au lait");
+        // Ordinary Latin-1 and other scripts are left alone.
+        for fine in [
+            "Café, naïve, Ñandú",
+            "São Paulo — 5 °C",
+            "북한 미사일 발사",
+            "Новости",
+            "£5 ©",
+        ] {
+            assert_eq!(repair_text(fine), fine);
+        }
     }
 }

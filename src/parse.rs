@@ -4,11 +4,13 @@
 //! generator that returns the empty string instead and derive our own stable key: the guid/id,
 //! else the link, else a hash of title and date.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::normalise::{canonical_url, clamp_date, html_to_text, sanitise_html};
+use crate::normalise::{canonical_url, clamp_date, html_to_text, repair_text, sanitise_html};
 
 /// How much plain text of an entry is kept for matching.
 const MAX_TEXT_CHARS: usize = 4000;
@@ -45,6 +47,12 @@ pub struct ParsedFeed {
     pub recovered: Option<String>,
     /// The charset the body was decoded from.
     pub encoding: &'static str,
+    /// Some bytes were not valid in that charset and became U+FFFD.
+    pub undecodable_bytes: bool,
+    /// Nothing declared the charset and the bytes are not UTF-8: it was guessed.
+    pub charset_guessed: bool,
+    /// A declared charset wiredesk does not know (the body was read as `encoding`).
+    pub unknown_charset: Option<String>,
 }
 
 /// Why a body could not be read as a feed.
@@ -62,10 +70,11 @@ pub fn parse_feed(
     now: DateTime<Utc>,
 ) -> Result<ParsedFeed, ParseError> {
     let decoded = crate::charset::to_utf8(bytes, content_type);
-    let (feed, recovered) = match read(&decoded.bytes, base) {
+    let text = String::from_utf8_lossy(&decoded.bytes);
+    let text = older_formats_as_current(&text);
+    let (feed, recovered) = match read(text.as_bytes(), base) {
         Ok(feed) => (feed, None),
         Err(first) => {
-            let text = String::from_utf8_lossy(&decoded.bytes);
             let repaired = repair(&text);
             match read(repaired.as_bytes(), base) {
                 Ok(feed) => (feed, Some(first)),
@@ -77,7 +86,11 @@ pub fn parse_feed(
     let mut entries = Vec::with_capacity(feed.entries.len());
     for e in feed.entries {
         let entry = convert(e, base, now);
-        if entry.title.is_empty() && entry.text.is_empty() && entry.link.is_none() {
+        if entry.title.is_empty()
+            && entry.text.is_empty()
+            && entry.summary_html.is_empty()
+            && entry.link.is_none()
+        {
             continue;
         }
         if seen.insert(entry.key.clone()) {
@@ -85,11 +98,176 @@ pub fn parse_feed(
         }
     }
     Ok(ParsedFeed {
-        title: feed.title.map(|t| html_to_text(&t.content)),
+        title: feed.title.map(|t| html_to_text(&repair_text(&t.content))),
         entries,
         recovered,
         encoding: decoded.encoding,
+        undecodable_bytes: decoded.had_errors,
+        charset_guessed: decoded.source == crate::charset::Source::Guessed,
+        unknown_charset: decoded.unknown_charset.clone(),
     })
+}
+
+/// Older feed formats that feed-rs does not recognise, stated as the current ones they are
+/// read as (a lenient reader's job, not a repair: the feed is well-formed):
+/// - an `<rss>` root whose `version` is missing or not one feed-rs knows ("2.00", "0.94",
+///   "2.0.1"…) is read as RSS 2.0, which is a superset of every RSS 0.9x;
+/// - Atom 0.3 (`xmlns="http://purl.org/atom/ns#"`) is read as Atom 1.0 (same element names for
+///   title, link, id, entry, summary and content);
+/// - RSS 0.90 (`http://my.netscape.com/rdf/simple/0.9/`) is read as RSS 1.0;
+/// - RSS 2.0 given a default namespace by old Userland/Harvard tools (RSS 2.0 has none) loses
+///   it, or feed-rs would see none of its elements;
+/// - Atom text constructs typed with Atom 0.3's MIME types (`type="text/plain"`,
+///   `"application/xhtml+xml"`) or an empty type get the Atom 1.0 names (`text`, `xhtml`):
+///   feed-rs rejects the whole feed for one such attribute.
+fn older_formats_as_current(text: &str) -> Cow<'_, str> {
+    const ATOM_03: &str = "http://purl.org/atom/ns#";
+    const RSS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
+    let mut out = Cow::Borrowed(text);
+    if out.contains(ATOM_03) {
+        out = Cow::Owned(out.replace(ATOM_03, "http://www.w3.org/2005/Atom"));
+    }
+    for ns in [
+        "http://backend.userland.com/rss2",
+        "http://blogs.law.harvard.edu/tech/rss",
+    ] {
+        for q in ['"', '\''] {
+            let default = format!("xmlns={q}{ns}{q}");
+            if out.contains(&default) {
+                out = Cow::Owned(out.replace(&default, &format!("xmlns:rss2={q}{ns}{q}")));
+            }
+        }
+    }
+    if out.contains(RSS_090) {
+        out = Cow::Owned(out.replace(RSS_090, "http://purl.org/rss/1.0/"));
+    }
+    if out.contains("http://www.w3.org/2005/Atom")
+        && let Some(fixed) = atom_text_types(&out)
+    {
+        out = Cow::Owned(fixed);
+    }
+    if let Some((start, end)) = rss_root_tag(&out) {
+        let tag = &out[start..end];
+        let fixed = match attribute(tag, "version") {
+            Some((_, "2.0" | "0.91" | "0.92" | "")) => None,
+            Some((range, _)) => Some(format!("{}2.0{}", &tag[..range.start], &tag[range.end..])),
+            None => Some(format!("<rss version=\"2.0\"{}", &tag[4..])),
+        };
+        let mut fixed = fixed.unwrap_or_else(|| tag.to_owned());
+        // An RSS document with no channel at all is an empty feed, not an unreadable one.
+        let channel = if let Some(open) = fixed.strip_suffix('/') {
+            fixed = open.to_owned();
+            "<channel></channel></rss>"
+        } else if out[end..].contains("<channel") {
+            ""
+        } else {
+            "<channel></channel>"
+        };
+        if fixed != tag || !channel.is_empty() {
+            out = Cow::Owned(format!(
+                "{}{}>{}{}",
+                &out[..start],
+                fixed,
+                channel,
+                &out[end + 1..]
+            ));
+        }
+    }
+    out
+}
+
+/// The document with Atom 0.3 MIME types in text constructs' `type` named as Atom 1.0 names
+/// them; `None` when there is nothing to change.
+fn atom_text_types(text: &str) -> Option<String> {
+    const TEXT_CONSTRUCTS: [&str; 8] = [
+        "title",
+        "subtitle",
+        "summary",
+        "content",
+        "rights",
+        "tagline",
+        "info",
+        "copyright",
+    ];
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(i) = text[from..].find('<') {
+        let at = from + i;
+        from = at + 1;
+        let name_len = text[from..]
+            .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+            .unwrap_or(0);
+        let name = &text[from..from + name_len];
+        let local = name.rsplit(':').next().unwrap_or(name);
+        if !TEXT_CONSTRUCTS.contains(&local) {
+            continue;
+        }
+        let Some(end) = text[at..].find('>').map(|e| at + e) else {
+            break;
+        };
+        let tag = &text[at..end];
+        let Some((range, value)) = attribute(tag, "type") else {
+            continue;
+        };
+        let atom_name = match value.trim() {
+            "text/plain" | "" => "text",
+            "application/xhtml+xml" => "xhtml",
+            _ => continue,
+        };
+        out.push_str(&text[copied..at + range.start]);
+        out.push_str(atom_name);
+        copied = at + range.end;
+        from = end;
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+/// The byte range of the `<rss …>` start tag when `rss` is the root element.
+fn rss_root_tag(text: &str) -> Option<(usize, usize)> {
+    let mut rest = 0;
+    // Skip the prolog: declaration, comments, processing instructions, doctype.
+    loop {
+        let at = rest + text[rest..].find('<')?;
+        let after = &text[at..];
+        if after.starts_with("<?") {
+            rest = at + after.find("?>")? + 2;
+        } else if after.starts_with("<!--") {
+            rest = at + after.find("-->")? + 3;
+        } else if after.starts_with("<!") {
+            rest = at + after.find('>')? + 1;
+        } else if after.starts_with("<rss")
+            && after[4..].starts_with(|c: char| c.is_whitespace() || c == '>' || c == '/')
+        {
+            return Some((at, at + after.find('>')?));
+        } else {
+            return None;
+        }
+    }
+}
+
+/// The value (and its byte range within `tag`) of attribute `name` in a start tag.
+fn attribute<'t>(tag: &'t str, name: &str) -> Option<(std::ops::Range<usize>, &'t str)> {
+    let mut from = 0;
+    while let Some(i) = tag[from..].find(name) {
+        let at = from + i;
+        from = at + name.len();
+        let preceded = tag[..at].ends_with(|c: char| c.is_whitespace());
+        let rest = tag[from..].trim_start();
+        if !preceded || !rest.starts_with('=') {
+            continue;
+        }
+        let value = rest[1..].trim_start();
+        let quote = value.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+        let v_start = tag.len() - value.len() + 1;
+        let v_len = value[1..].find(quote)?;
+        return Some((v_start..v_start + v_len, &tag[v_start..v_start + v_len]));
+    }
+    None
 }
 
 /// One feed-rs parse with a fresh parser (a parser that failed once keeps state that makes the
@@ -124,7 +302,14 @@ pub fn repair(text: &str) -> String {
         if terminated && !name.is_empty() {
             if matches!(name, "amp" | "lt" | "gt" | "quot" | "apos") || name.starts_with('#') {
                 out.push('&');
-                out.push_str(name);
+                // `&#X41;` (upper-case X) is HTML, not XML.
+                match name.strip_prefix("#X") {
+                    Some(hex) => {
+                        out.push_str("#x");
+                        out.push_str(hex);
+                    }
+                    None => out.push_str(name),
+                }
                 out.push(';');
             } else {
                 let entity = format!("&{name};");
@@ -197,7 +382,7 @@ fn convert(e: feed_rs::model::Entry, base: Option<&Url>, now: DateTime<Utc>) -> 
     let title = e
         .title
         .as_ref()
-        .map(|t| html_to_text(&t.content))
+        .map(|t| html_to_text(&repair_text(&t.content)))
         .unwrap_or_default();
     let summary_src = e
         .summary
@@ -205,6 +390,7 @@ fn convert(e: feed_rs::model::Entry, base: Option<&Url>, now: DateTime<Utc>) -> 
         .map(|s| s.content.clone())
         .filter(|s| !s.trim().is_empty())
         .or_else(|| e.content.as_ref().and_then(|c| c.body.clone()))
+        .map(|s| repair_text(&s).into_owned())
         .unwrap_or_default();
     let mut text = html_to_text(&summary_src);
     if let Some((cut, _)) = text.char_indices().nth(MAX_TEXT_CHARS) {
@@ -308,6 +494,10 @@ mod tests {
         assert_eq!(f.title.as_deref(), Some("Q & A"));
         assert_eq!(f.entries[0].title, "Tom & Jerry café news");
 
+        let upper_x = r#"<rss version="2.0"><channel><title>T</title><item><title>&#X41;&#x42;</title><guid>1</guid></item></channel></rss>"#;
+        let f = parse_feed(upper_x.as_bytes(), None, None, now()).unwrap();
+        assert_eq!(f.entries[0].title, "AB");
+
         let truncated = r#"<rss version="2.0"><channel><title>T</title><item><title>one</title><guid>1</guid></item><item><title>two</title><guid>2</guid></item><item><title>thr"#;
         let f = parse_feed(truncated.as_bytes(), None, None, now()).unwrap();
         assert!(f.recovered.is_some());
@@ -345,6 +535,45 @@ mod tests {
         assert_eq!(f.entries[0].key, "urn:e1");
         assert_eq!(f.entries[0].title, "Bold news");
         assert_eq!(f.entries[0].text, "S");
+    }
+
+    #[test]
+    fn older_formats_are_read_as_current_ones() {
+        for root in [
+            "<rss>",
+            "<rss version=\"2.00\">",
+            "<rss version='0.94' xmlns:dc=\"http://purl.org/dc/elements/1.1/\">",
+        ] {
+            let xml = format!(
+                "<?xml version=\"1.0\"?><!-- a comment --><!DOCTYPE rss>{root}<channel><title>x</title><item><title>a</title><guid>1</guid></item></channel></rss>"
+            );
+            let f = parse_feed(xml.as_bytes(), None, None, now()).unwrap();
+            assert_eq!(f.entries.len(), 1, "{root}");
+            assert!(f.recovered.is_none(), "{root}: not a repair");
+        }
+        for empty in [
+            "<rss version=\"2.0\">\n</rss>",
+            "<rss>\n</rss>",
+            "<rss version=\"2.0\"/>",
+        ] {
+            let f = parse_feed(empty.as_bytes(), None, None, now()).unwrap();
+            assert!(f.entries.is_empty() && f.recovered.is_none(), "{empty}");
+        }
+        let atom03 = r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><title>Old</title><entry><id>urn:1</id><title>e</title></entry></feed>"#;
+        let f = parse_feed(atom03.as_bytes(), None, None, now()).unwrap();
+        assert_eq!(f.title.as_deref(), Some("Old"));
+        assert_eq!(f.entries[0].title, "e");
+        let userland = r#"<rss version="2.0" xmlns="http://backend.userland.com/rss2"><channel><title>U</title><item><title>a</title><guid>1</guid></item></channel></rss>"#;
+        let f = parse_feed(userland.as_bytes(), None, None, now()).unwrap();
+        assert_eq!((f.title.as_deref(), f.entries.len()), (Some("U"), 1));
+        let atom03_types = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="text/plain">A &amp; B</title><entry><id>1</id><title type="">t</title><summary type="application/xhtml+xml"><div xmlns="http://www.w3.org/1999/xhtml"><b>x</b></div></summary></entry></feed>"#;
+        let f = parse_feed(atom03_types.as_bytes(), None, None, now()).unwrap();
+        assert_eq!(f.title.as_deref(), Some("A & B"));
+        assert_eq!(f.entries[0].text, "x");
+        let rss090 = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/"><channel><title>Old</title></channel><item><title>i</title><link>http://e.com/1</link></item></rdf:RDF>"#;
+        let f = parse_feed(rss090.as_bytes(), None, None, now()).unwrap();
+        assert_eq!(f.title.as_deref(), Some("Old"));
+        assert_eq!(f.entries[0].title, "i");
     }
 
     #[test]

@@ -177,10 +177,33 @@ async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u
         Err(e) => return fail(Some(status), None, format!("parser crashed: {e}")).await,
     };
 
-    let warning = parsed.recovered.as_ref().map(|e| {
+    let mut warnings = Vec::new();
+    if let Some(e) = &parsed.recovered {
         tracing::warn!(feed = %feed.id, error = %e, "feed is not well-formed; read after repair");
-        format!("recovered: not well-formed ({e}); read after repair")
-    });
+        warnings.push(format!(
+            "recovered: not well-formed ({e}); read after repair"
+        ));
+    }
+    if parsed.undecodable_bytes {
+        let enc = parsed.encoding;
+        tracing::warn!(feed = %feed.id, encoding = enc, "some bytes are not valid in the feed's charset");
+        warnings.push(format!(
+            "some bytes are not valid {enc} and were replaced by U+FFFD"
+        ));
+    }
+    if let Some(label) = &parsed.unknown_charset {
+        warnings.push(format!(
+            "declares an unknown charset {label:?}; read as {}",
+            parsed.encoding
+        ));
+    }
+    if parsed.charset_guessed {
+        warnings.push(format!(
+            "charset not declared; read as {} by detection",
+            parsed.encoding
+        ));
+    }
+    let warning = (!warnings.is_empty()).then(|| warnings.join("; "));
     let meta = FetchMeta {
         status,
         etag: body.etag,

@@ -295,6 +295,21 @@ async fn broken_and_unreachable_feeds_are_reported_and_others_still_update() {
             "<rss version=\"2.0\"><channel><title>Q & A</title><item><guid>1</guid><title>Tom & Jerry</title></item></channel></rss>",
         ),
     );
+    // EUC-KR with no XML declaration: once with the charset in the HTTP header, once with
+    // nothing to go on but the bytes.
+    let korean = |title: &str| {
+        let doc = format!(
+            "<rss version=\"2.0\"><channel><title>연합뉴스</title><item><guid>{title}</guid><title>{title}</title><description>북한이 동해상으로 탄도미사일을 발사했다고 합동참모본부가 밝혔다. 군 당국은 추가 발사에 대비해 감시와 경계를 강화하고 있다.</description></item></channel></rss>"
+        );
+        encoding_rs::EUC_KR.encode(&doc).0.into_owned()
+    };
+    let mut with_charset = Route::feed(korean("북한 탄도미사일 발사"));
+    with_charset.headers = vec![(
+        "content-type".into(),
+        "application/rss+xml; charset=EUC-KR".into(),
+    )];
+    server.set("/euckr-http.xml", with_charset);
+    server.set("/euckr-bare.xml", Route::feed(korean("합참 경계 강화")));
     // A port that was just free: nothing listens there.
     let closed = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
     let dir = tempfile::tempdir().unwrap();
@@ -305,11 +320,15 @@ async fn broken_and_unreachable_feeds_are_reported_and_others_still_update() {
             ("gone", format!("http://{closed}/feed.xml")),
             ("good", server.url("/good.xml")),
             ("amp", server.url("/amp.xml")),
+            ("euckr-http", server.url("/euckr-http.xml")),
+            ("euckr-bare", server.url("/euckr-bare.xml")),
         ],
     );
-    let (mut daemon, _) = start(cfg).await;
+    let (mut daemon, addr) = start(cfg).await;
     let mut rx = Reports::new(daemon.reports());
     rx.wait_for("amp", stored).await;
+    rx.wait_for("euckr-http", stored).await;
+    rx.wait_for("euckr-bare", stored).await;
     let broken = rx.wait_for("broken", failed).await;
     let gone = rx.wait_for("gone", failed).await;
     rx.wait_for("good", stored).await;
@@ -350,6 +369,15 @@ async fn broken_and_unreachable_feeds_are_reported_and_others_still_update() {
             .starts_with("recovered"),
         "{amp:?}"
     );
+    assert_eq!(by_id("euckr-http").last_warning, None);
+    assert_eq!(
+        by_id("euckr-bare").last_warning.as_deref(),
+        Some("charset not declared; read as EUC-KR by detection")
+    );
+    let json = get(addr, "/feed.json").await.text().await.unwrap();
+    for title in ["북한 탄도미사일 발사", "합참 경계 강화", "Tom & Jerry"] {
+        assert!(json.contains(title), "{title} in {json}");
+    }
     assert!(by_id("broken").consecutive_failures >= 1);
     assert!(
         by_id("gone")
