@@ -179,13 +179,33 @@ pub async fn status(config: Config, json: bool, out: &mut impl Write) -> anyhow:
             h.consecutive_failures,
             next,
             h.items,
-            h.last_error
-                .as_deref()
-                .or(h.last_warning.as_deref())
-                .unwrap_or("-")
+            status_note(h)
         )?;
     }
     Ok(())
+}
+
+/// What `status` says about a feed besides its numbers: the last error, else that it moved
+/// (feeds.toml should follow), else the last warning, else "-".
+fn status_note(h: &crate::store::FeedHealth) -> String {
+    if let Some(e) = &h.last_error {
+        return e.clone();
+    }
+    let moved = h.moved_to.as_deref().map(|to| {
+        format!(
+            "moved permanently to {}; update its url in feeds.toml",
+            crate::normalise::redact_url_str(to)
+        )
+    });
+    let notes: Vec<String> = [moved, h.last_warning.clone()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if notes.is_empty() {
+        "-".to_owned()
+    } else {
+        notes.join("; ")
+    }
 }
 
 /// `wiredesk explain STORY`: the members of a story and, for each, how it joined — the layer,

@@ -191,6 +191,17 @@ impl App {
             .with_context(|| format!("opening database at {}", db_path.display()))?;
         let feeds = config.feeds.clone();
         store.call(move |db| db.sync_feeds(&feeds)).await??;
+        // Permanent moves learnt before a restart still apply (while the configured URL is the
+        // one that moved).
+        let moved: HashMap<FeedId, (url::Url, url::Url)> = store
+            .call(|db| db.moves())
+            .await??
+            .into_iter()
+            .filter_map(|(id, from, to)| {
+                let urls = (url::Url::parse(&from).ok()?, url::Url::parse(&to).ok()?);
+                Some((FeedId(id), urls))
+            })
+            .collect();
         let fetcher = Fetcher::new(&config.poll).context("building the HTTP client")?;
         let (reports, _) = broadcast::channel(1024);
         Ok(Arc::new(App {
@@ -201,7 +212,7 @@ impl App {
             render_needed: Notify::new(),
             reports,
             guards: Mutex::new(HashMap::new()),
-            moved: Mutex::new(HashMap::new()),
+            moved: Mutex::new(moved),
             metrics: crate::metrics::Metrics::default(),
             max_age: std::sync::atomic::AtomicU64::new(60),
             tasks: TaskTracker::new(),

@@ -142,6 +142,14 @@ async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u
             to = %redact_url(to),
             "feed moved permanently (301/308): polling the new URL; update its url in feeds.toml"
         );
+        let (id, from, to) = (feed.id.clone(), feed.url.to_string(), to.to_string());
+        if let Ok(Err(e)) = app
+            .store
+            .call(move |db| db.record_move(&id, &from, &to))
+            .await
+        {
+            tracing::warn!(feed = %feed.id, error = %e, "could not remember the move");
+        }
     }
 
     let body_hash = hex(&Sha256::digest(&body.bytes));

@@ -113,6 +113,8 @@ pub struct FeedHealth {
     pub last_error: Option<String>,
     /// A note on the last good refresh, e.g. that the feed was read after repair.
     pub last_warning: Option<String>,
+    /// Where the feed moved permanently, while feeds.toml still names the old URL.
+    pub moved_to: Option<String>,
     pub consecutive_failures: u32,
     pub next_attempt: Option<DateTime<Utc>>,
     pub items: i64,
@@ -304,6 +306,25 @@ impl Db {
             )
             .optional()?;
         Ok(v.unwrap_or_default())
+    }
+
+    /// Records that a feed configured at `from` moved permanently to `to`.
+    pub fn record_move(&mut self, feed: &FeedId, from: &str, to: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE feeds SET moved_from = ?2, moved_to = ?3 WHERE id = ?1",
+            params![feed.as_str(), from, to],
+        )?;
+        Ok(())
+    }
+
+    /// Every recorded permanent move: (feed id, configured URL it moved from, new URL).
+    pub fn moves(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, moved_from, moved_to FROM feeds
+             WHERE moved_from IS NOT NULL AND moved_to IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Records a refresh that changed nothing (304, or the same body again).
@@ -575,7 +596,8 @@ impl Db {
         let mut stmt = self.conn.prepare(
             "SELECT f.id, f.name, f.url, f.enabled, f.last_status, f.last_attempt,
                f.last_success, f.last_error, f.consecutive_failures, f.next_attempt,
-               (SELECT COUNT(*) FROM items i WHERE i.feed_id = f.id), f.last_warning
+               (SELECT COUNT(*) FROM items i WHERE i.feed_id = f.id), f.last_warning,
+               CASE WHEN f.moved_from = f.url THEN f.moved_to END
              FROM feeds f ORDER BY f.id",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -592,6 +614,7 @@ impl Db {
                 next_attempt: r.get::<_, Option<i64>>(9)?.map(from_ts),
                 items: r.get(10)?,
                 last_warning: r.get(11)?,
+                moved_to: r.get(12)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

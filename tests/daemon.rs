@@ -916,6 +916,30 @@ async fn permanent_redirects_move_the_feed_temporary_ones_do_not_and_loops_fail(
     assert_eq!(server.hits("/old.xml"), 1);
     assert!(server.hits("/new.xml") >= 2);
     assert!(server.hits("/tmp.xml") >= 2);
+    let moved_to = |daemon: &wiredesk::Daemon| {
+        let store = daemon.app.store.clone();
+        async move {
+            let health = store.call(|db| db.feed_health()).await.unwrap().unwrap();
+            let h = health.iter().find(|h| h.id == "moved").unwrap();
+            h.moved_to.clone()
+        }
+    };
+    assert_eq!(moved_to(&daemon).await, Some(server.url("/new.xml")));
+    daemon.stop().await;
+
+    // After a restart the move still holds: the old URL is not asked again.
+    let cfg = config(dir.path(), &[("moved", server.url("/old.xml"))]);
+    let (mut daemon, _) = start(cfg).await;
+    let mut rx = Reports::new(daemon.reports());
+    rx.wait_for("moved", |r| r.outcome == Outcome::Unchanged)
+        .await;
+    assert_eq!(server.hits("/old.xml"), 1, "the move was remembered");
+    daemon.stop().await;
+
+    // Once feeds.toml names the new URL, nothing is reported as moved any more.
+    let cfg = config(dir.path(), &[("moved", server.url("/new.xml"))]);
+    let (daemon, _) = start(cfg).await;
+    assert_eq!(moved_to(&daemon).await, None);
     daemon.stop().await;
 }
 

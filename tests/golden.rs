@@ -134,6 +134,7 @@ fn every_format_matches_its_golden_file() {
         last_success: Some(t(10)),
         last_error: Some("HTTP 500 from https://odd.example/rss".into()),
         last_warning: None,
+        moved_to: None,
         consecutive_failures: 2,
         next_attempt: Some(t(45)),
         items: 1,

@@ -72,6 +72,10 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;",
     // 2: a note on the last good refresh (e.g. "read after repair: …"), shown by `status`.
     "ALTER TABLE feeds ADD COLUMN last_warning TEXT;",
+    // 3: where a feed moved permanently (301/308), and from which configured URL: polled
+    // there across restarts until feeds.toml names another URL.
+    "ALTER TABLE feeds ADD COLUMN moved_from TEXT;
+     ALTER TABLE feeds ADD COLUMN moved_to TEXT;",
 ];
 
 /// The schema version this build writes.
