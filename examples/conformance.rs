@@ -1,8 +1,8 @@
 //! feedparser conformance on the whole corpus: every file of `DIR` (default
 //! `../shared/corpus/feedparser`) served from a loopback fixture server with its headers and
 //! read through wiredesk's fetch → charset → parse path; the rates per folder as the Markdown
-//! table in CONFORMANCE.md. Files without an expectation (compression/) must only be read
-//! without a panic.
+//! table in CONFORMANCE.md. The compression/ files (no expectation lines) are served with the
+//! `Content-Encoding` their extension names and must be read.
 //!
 //! ```sh
 //! cargo run --release --example conformance -- [DIR] [--failures] [--not-applicable]
@@ -14,26 +14,10 @@ mod common;
 #[path = "../tests/common/feedparser.rs"]
 mod feedparser;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-use feedparser::{Case, Verdict, load, run, tally};
-
-fn files_under(dir: &Path, root: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files_under(&p, root, out);
-        } else if let Ok(rel) = p.strip_prefix(root)
-            && rel.components().count() > 1
-        {
-            out.push(rel.to_string_lossy().into_owned());
-        }
-    }
-}
+use feedparser::{Verdict, load_all, run, tally};
 
 fn row(folder: &str, files: usize, t: &feedparser::Tally) {
     println!(
@@ -59,21 +43,7 @@ async fn main() {
             other => root = PathBuf::from(other),
         }
     }
-    let mut cases = load(&root);
-    let listed: BTreeSet<String> = cases.iter().map(|c| c.file.clone()).collect();
-    let mut all = Vec::new();
-    files_under(&root, &root, &mut all);
-    all.sort();
-    for f in all {
-        if !listed.contains(&f) {
-            cases.push(Case {
-                file: f,
-                description: "no expectation: read without a panic".into(),
-                expect: "1".into(),
-                headers: BTreeMap::new(),
-            });
-        }
-    }
+    let cases = load_all(&root);
     let outcomes = run(&root, &cases).await;
     let mut folders: BTreeMap<&str, Vec<&feedparser::Outcome>> = BTreeMap::new();
     for o in &outcomes {

@@ -2,8 +2,11 @@
 //!
 //! One shared reqwest client (rustls with the ring provider), conditional GET with the stored
 //! validators (RFC 9110 §13: `If-None-Match`, `If-Modified-Since` → 304), connect, read and total
-//! timeouts, a global and a per-host concurrency limit, and a streamed size cap counted after
-//! decompression (so a gzip bomb ends as [`FetchError::TooLarge`], not as memory growth).
+//! timeouts, a global and a per-host concurrency limit, and a size cap on the body as received
+//! and again as decompressed (so a gzip bomb ends as [`FetchError::TooLarge`], not as memory
+//! growth). Content codings are decoded here, not by reqwest, so that a server that lies about
+//! them (`Content-Encoding: gzip` on a plain body, raw deflate for zlib, a truncated stream) is
+//! read as a lenient reader would, with a warning, instead of failing the feed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -82,7 +85,10 @@ pub struct Body {
     pub min_interval: Option<Duration>,
     /// Where the feed moved, when every redirect on the way was permanent (301/308).
     pub moved_to: Option<Url>,
+    /// The body, decoded from its content coding.
     pub bytes: Vec<u8>,
+    /// Something about the body a lenient reader let pass (a wrong content coding).
+    pub warning: Option<String>,
 }
 
 /// Redirects followed at most.
@@ -158,10 +164,14 @@ impl Fetcher {
         let mut all_permanent = true;
         let mut moved_to: Option<Url> = None;
         let mut resp = loop {
-            let mut req = self.client.get(current.clone()).header(
-                header::ACCEPT,
-                "application/atom+xml, application/rss+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
-            );
+            let mut req = self
+                .client
+                .get(current.clone())
+                .header(
+                    header::ACCEPT,
+                    "application/atom+xml, application/rss+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
+                )
+                .header(header::ACCEPT_ENCODING, "gzip, deflate, br");
             // The feed's own headers (credentials) go only to the configured host.
             if current.host_str() == url.host_str() {
                 for (name, value) in extra_headers {
@@ -257,6 +267,18 @@ impl Fetcher {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
+        let coding = text_header(header::CONTENT_ENCODING);
+        let (bytes, warning) =
+            decode_body(bytes, coding.as_deref(), self.max_body).map_err(|e| match e {
+                DecodeError::TooLarge => FetchError::TooLarge {
+                    url: shown.clone(),
+                    limit: self.max_body,
+                },
+                DecodeError::Unsupported(c) => FetchError::Other {
+                    url: shown.clone(),
+                    reason: format!("unsupported Content-Encoding {c:?}"),
+                },
+            })?;
         Ok(Fetched::Body(Box::new(Body {
             status: status.as_u16(),
             final_url,
@@ -266,8 +288,83 @@ impl Fetcher {
             min_interval: min_interval(&headers, Utc::now()),
             moved_to,
             bytes,
+            warning,
         })))
     }
+}
+
+#[derive(Debug, PartialEq)]
+enum DecodeError {
+    TooLarge,
+    Unsupported(String),
+}
+
+/// Decodes a body from its `Content-Encoding` (RFC 9110 §8.4), never to more than `max` bytes.
+/// Leniently, as feed readers must: a body that is not in the coding it claims is taken as it
+/// is, `deflate` may be raw deflate as well as zlib, and a truncated stream gives what it
+/// holds; each such case comes back with a warning for the feed's status.
+fn decode_body(
+    raw: Vec<u8>,
+    coding: Option<&str>,
+    max: u64,
+) -> Result<(Vec<u8>, Option<String>), DecodeError> {
+    use std::io::Read;
+    let coding = coding
+        .map(|c| c.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    /// Reads a decoder to its end or to `max + 1` bytes; `Ok(false)` when the stream broke.
+    fn drain(r: impl Read, max: u64, out: &mut Vec<u8>) -> Result<bool, DecodeError> {
+        let ok = r.take(max + 1).read_to_end(out).is_ok();
+        if out.len() as u64 > max {
+            return Err(DecodeError::TooLarge);
+        }
+        Ok(ok)
+    }
+    let attempt = |which: &str| -> Result<(Vec<u8>, bool), DecodeError> {
+        let mut out = Vec::new();
+        let ok = match which {
+            "gzip" => drain(flate2::read::MultiGzDecoder::new(&raw[..]), max, &mut out)?,
+            "zlib" => drain(flate2::read::ZlibDecoder::new(&raw[..]), max, &mut out)?,
+            "deflate" => drain(flate2::read::DeflateDecoder::new(&raw[..]), max, &mut out)?,
+            _ => drain(brotli::Decompressor::new(&raw[..], 8192), max, &mut out)?,
+        };
+        Ok((out, ok))
+    };
+    let candidates: &[&str] = match coding.as_str() {
+        "" | "identity" => return Ok((raw, None)),
+        "gzip" | "x-gzip" => &["gzip"],
+        "deflate" => &["zlib", "deflate"],
+        "br" => &["br"],
+        other => return Err(DecodeError::Unsupported(other.to_owned())),
+    };
+    // A broken stream's output is kept only if it looks like the start of a document: a
+    // decoder fed bytes that were never compressed can emit noise before it gives up.
+    let looks_like_a_document = |b: &[u8]| {
+        let b = b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(b);
+        b.iter()
+            .find(|c| !c.is_ascii_whitespace())
+            .is_some_and(|c| matches!(c, b'<' | b'{'))
+    };
+    for which in candidates {
+        let (out, complete) = attempt(which)?;
+        if complete {
+            return Ok((out, None));
+        }
+        if looks_like_a_document(&out) {
+            return Ok((
+                out,
+                Some(format!(
+                    "the {coding}-compressed body was cut short; read what arrived"
+                )),
+            ));
+        }
+    }
+    Ok((
+        raw,
+        Some(format!(
+            "Content-Encoding says {coding} but the body is not; read as sent"
+        )),
+    ))
 }
 
 fn classify(e: reqwest::Error, url: &str) -> FetchError {
@@ -339,6 +436,60 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use reqwest::header::HeaderValue;
+
+    #[test]
+    fn content_codings_are_decoded_leniently_and_capped() {
+        use std::io::Write;
+        let doc = b"<rss version=\"2.0\"><channel><title>x</title></channel></rss>".to_vec();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&doc).unwrap();
+        let gz = gz.finish().unwrap();
+        let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        zlib.write_all(&doc).unwrap();
+        let zlib = zlib.finish().unwrap();
+        let mut raw =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        raw.write_all(&doc).unwrap();
+        let raw = raw.finish().unwrap();
+        let mut br = Vec::new();
+        brotli::BrotliCompress(&mut &doc[..], &mut br, &Default::default()).unwrap();
+        for (coding, body) in [
+            (None, doc.clone()),
+            (Some("identity"), doc.clone()),
+            (Some("gzip"), gz.clone()),
+            (Some("x-gzip"), gz.clone()),
+            (Some("deflate"), zlib),
+            (Some("deflate"), raw),
+            (Some("br"), br),
+        ] {
+            assert_eq!(
+                decode_body(body, coding, 1 << 20),
+                Ok((doc.clone(), None)),
+                "{coding:?}"
+            );
+        }
+        // Said gzip, sent plain: read as sent, with a warning.
+        let (out, warning) = decode_body(doc.clone(), Some("gzip"), 1 << 20).unwrap();
+        assert_eq!(out, doc);
+        assert!(warning.unwrap().contains("not"));
+        let (out, warning) = decode_body(doc.clone(), Some("deflate"), 1 << 20).unwrap();
+        assert_eq!(out, doc);
+        assert!(warning.is_some());
+        // Cut short: what arrived.
+        let (out, warning) =
+            decode_body(gz[..gz.len() - 12].to_vec(), Some("gzip"), 1 << 20).unwrap();
+        assert!(doc.starts_with(&out) && !out.is_empty(), "{out:?}");
+        assert!(warning.unwrap().contains("cut short"));
+        // Over the cap once decoded.
+        assert_eq!(
+            decode_body(gz, Some("gzip"), 10),
+            Err(DecodeError::TooLarge)
+        );
+        assert_eq!(
+            decode_body(doc, Some("compress"), 1 << 20),
+            Err(DecodeError::Unsupported("compress".into()))
+        );
+    }
 
     #[test]
     fn cache_headers_give_a_minimum_interval() {

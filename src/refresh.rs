@@ -185,7 +185,7 @@ async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u
         Err(e) => return fail(Some(status), None, format!("parser crashed: {e}")).await,
     };
 
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = body.warning.iter().cloned().collect();
     if let Some(e) = &parsed.recovered {
         tracing::warn!(feed = %feed.id, error = %e, "feed is not well-formed; read after repair");
         warnings.push(format!(

@@ -1,4 +1,4 @@
-//! Python feedparser's encoding/, http/ and illformed/ test files (copied into
+//! Python feedparser's encoding/, http/, illformed/ and compression/ test files (copied into
 //! `tests/fixtures/feedparser/`, see SOURCES.md) served from a loopback fixture server with
 //! their headers and read through the real fetch → charset → parse path. CONFORMANCE.md has
 //! the rates on the whole corpus (`cargo run --release --example conformance`).
@@ -9,7 +9,7 @@ mod feedparser;
 
 use std::path::Path;
 
-use feedparser::{Verdict, load, run, tally};
+use feedparser::{Verdict, load_all, run, tally};
 
 fn fixtures() -> &'static Path {
     Path::new(concat!(
@@ -20,7 +20,7 @@ fn fixtures() -> &'static Path {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feedparser_encoding_http_and_illformed_cases() {
-    let cases = load(fixtures());
+    let cases = load_all(fixtures());
     assert!(cases.len() > 200, "the fixture list is complete");
     let outcomes = run(fixtures(), &cases).await;
     let report: Vec<String> = outcomes
@@ -31,12 +31,12 @@ async fn feedparser_encoding_http_and_illformed_cases() {
     let panics: Vec<&String> = report.iter().filter(|r| r.contains("Panic(")).collect();
     assert!(panics.is_empty(), "panics: {panics:#?}");
 
-    // At least 95 % of the applicable encoding/ and http/ cases.
-    for folder in ["encoding", "http"] {
+    // At least 95 % of the applicable encoding/ and http/ cases; every compression/ case.
+    for (folder, target) in [("encoding", 0.95), ("http", 0.95), ("compression", 1.0)] {
         let t = tally(outcomes.iter().filter(|o| o.folder == folder));
         assert!(t.applicable() > 0);
         assert!(
-            t.rate() >= 0.95,
+            t.rate() >= target,
             "{folder}: {}/{} pass; failures:\n{}",
             t.pass,
             t.applicable(),

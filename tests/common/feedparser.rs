@@ -60,6 +60,42 @@ pub fn load(root: &Path) -> Vec<Case> {
         .collect()
 }
 
+/// Every file under `root`'s folders: the cases of `expectations.jsonl`, and the files it has
+/// no line for (compression/) as cases that must be read without a panic.
+pub fn load_all(root: &Path) -> Vec<Case> {
+    fn files_under(dir: &Path, root: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files_under(&p, root, out);
+            } else if let Ok(rel) = p.strip_prefix(root)
+                && rel.components().count() > 1
+            {
+                out.push(rel.to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut cases = load(root);
+    let listed: std::collections::BTreeSet<String> = cases.iter().map(|c| c.file.clone()).collect();
+    let mut all = Vec::new();
+    files_under(root, root, &mut all);
+    all.sort();
+    cases.extend(
+        all.into_iter()
+            .filter(|f| !listed.contains(f))
+            .map(|file| Case {
+                file,
+                description: "no expectation line".into(),
+                expect: "1".into(),
+                headers: BTreeMap::new(),
+            }),
+    );
+    cases
+}
+
 /// How one case came out.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
@@ -323,6 +359,20 @@ fn http_expect(file: &str) -> Option<HttpExpect> {
     })
 }
 
+/// What the compression/ files (which have no expectation lines) must give when served with
+/// the `Content-Encoding` their extension names: (the feed title, or `None` where the body is
+/// corrupt and need not parse; whether a warning is due).
+fn compression_expect(file: &str) -> Option<(Option<&'static str>, bool)> {
+    Some(match file.rsplit('/').next()? {
+        "gzip.gz" | "deflate.z" | "deflate-no-headers.z" => (Some(""), false),
+        "gzip-not-compressed.gz" => (Some("gzip"), true),
+        "deflate-not-compressed.z" => (Some("deflate"), true),
+        // A corrupt stream whose output ends in garbage: flagged; reading it is a bonus.
+        "gzip-struct-error.gz" => (None, true),
+        _ => return None,
+    })
+}
+
 /// The URL path a corpus file is served at (the same as in feedparser's own test server).
 fn served_path(file: &str) -> String {
     format!("/tests/{file}")
@@ -397,6 +447,19 @@ fn suite_to_fixture(text: &str, base: &str) -> String {
 fn route_for(case: &Case, body: Vec<u8>, base: &str) -> Route {
     let mut route = Route::status(200);
     route.body = body;
+    if case.folder() == "compression" {
+        let coding = if case.file.ends_with(".gz") {
+            "gzip"
+        } else {
+            "deflate"
+        };
+        route
+            .headers
+            .push(("Content-Encoding".into(), coding.into()));
+        route
+            .headers
+            .push(("Content-Type".into(), "application/atom+xml".into()));
+    }
     for (name, value) in &case.headers {
         let value = suite_to_fixture(value, base);
         match name.to_ascii_lowercase().as_str() {
@@ -417,6 +480,9 @@ async fn judge(
 ) -> (Verdict, String) {
     if case.folder() == "http" {
         return judge_http(&fetcher, &url, &case).await;
+    }
+    if let Some((title, warned)) = compression_expect(&case.file) {
+        return judge_compression(&fetcher, &url, title, warned).await;
     }
     let expectation = match parse_expect(&case.expect) {
         Ok(e) => e,
@@ -577,6 +643,32 @@ fn same_encoding(want: &str, got: &str, body: &[u8]) -> bool {
         decode_as(want, body)
     };
     want_text.is_some() && want_text == decode_as(got, body)
+}
+
+async fn judge_compression(
+    fetcher: &Fetcher,
+    url: &Url,
+    title: Option<&str>,
+    warned: bool,
+) -> (Verdict, String) {
+    let body = match fetcher.fetch(url, &[], &Validators::default()).await {
+        Ok(Fetched::Body(b)) => b,
+        other => return (Verdict::Fail(format!("{other:?}")), String::new()),
+    };
+    let got = format!("warning {:?}", body.warning);
+    let parsed = parse_feed(&body.bytes, None, Some(&body.final_url), Utc::now());
+    let verdict = match (title, parsed) {
+        _ if body.warning.is_some() != warned => {
+            Verdict::Fail(format!("warning {:?}, want one: {warned}", body.warning))
+        }
+        (None, _) => Verdict::Pass,
+        (Some(_), Err(e)) => Verdict::Fail(format!("not read: {e}")),
+        (Some(want), Ok(f)) if f.title.as_deref().unwrap_or("") != want => {
+            Verdict::Fail(format!("title {:?}, want {want:?}", f.title))
+        }
+        (Some(_), Ok(_)) => Verdict::Pass,
+    };
+    (verdict, got)
 }
 
 async fn judge_http(fetcher: &Fetcher, url: &Url, case: &Case) -> (Verdict, String) {
