@@ -179,33 +179,10 @@ pub async fn status(config: Config, json: bool, out: &mut impl Write) -> anyhow:
             h.consecutive_failures,
             next,
             h.items,
-            status_note(h)
+            h.note().unwrap_or_else(|| "-".to_owned())
         )?;
     }
     Ok(())
-}
-
-/// What `status` says about a feed besides its numbers: the last error, else that it moved
-/// (feeds.toml should follow), else the last warning, else "-".
-fn status_note(h: &crate::store::FeedHealth) -> String {
-    if let Some(e) = &h.last_error {
-        return e.clone();
-    }
-    let moved = h.moved_to.as_deref().map(|to| {
-        format!(
-            "moved permanently to {}; update its url in feeds.toml",
-            crate::normalise::redact_url_str(to)
-        )
-    });
-    let notes: Vec<String> = [moved, h.last_warning.clone()]
-        .into_iter()
-        .flatten()
-        .collect();
-    if notes.is_empty() {
-        "-".to_owned()
-    } else {
-        notes.join("; ")
-    }
 }
 
 /// `wiredesk explain STORY`: the members of a story and, for each, how it joined — the layer,

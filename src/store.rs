@@ -120,6 +120,24 @@ pub struct FeedHealth {
     pub items: i64,
 }
 
+impl FeedHealth {
+    /// What to tell an operator besides the numbers: the last error; else that the feed moved
+    /// (feeds.toml should follow) and the last warning; else nothing.
+    pub fn note(&self) -> Option<String> {
+        if let Some(e) = &self.last_error {
+            return Some(e.clone());
+        }
+        let moved = self.moved_to.as_deref().map(|to| {
+            format!(
+                "moved permanently to {}; update its url in feeds.toml",
+                crate::normalise::redact_url_str(to)
+            )
+        });
+        let notes: Vec<String> = moved.into_iter().chain(self.last_warning.clone()).collect();
+        (!notes.is_empty()).then(|| notes.join("; "))
+    }
+}
+
 /// The database and everything that must change with it in step.
 pub struct Db {
     conn: Connection,

@@ -124,20 +124,42 @@ fn every_format_matches_its_golden_file() {
             assert!(!text.contains(secret), "{name} carries {secret:?}");
         }
     }
-    let health = vec![FeedHealth {
-        id: "odd".into(),
-        name: "Odd <Outlet>".into(),
-        url: "https://odd.example/rss".into(),
-        enabled: true,
-        last_status: Some(500),
-        last_attempt: Some(t(40)),
-        last_success: Some(t(10)),
-        last_error: Some("HTTP 500 from https://odd.example/rss".into()),
-        last_warning: None,
-        moved_to: None,
-        consecutive_failures: 2,
-        next_attempt: Some(t(45)),
-        items: 1,
-    }];
-    check("page.html", &render_page("Desk <&>", &s, &health).body);
+    let health = vec![
+        FeedHealth {
+            id: "odd".into(),
+            name: "Odd <Outlet>".into(),
+            url: "https://odd.example/rss".into(),
+            enabled: true,
+            last_status: Some(500),
+            last_attempt: Some(t(40)),
+            last_success: Some(t(10)),
+            last_error: Some("HTTP 500 from https://odd.example/rss".into()),
+            last_warning: None,
+            moved_to: None,
+            consecutive_failures: 2,
+            next_attempt: Some(t(45)),
+            items: 1,
+        },
+        FeedHealth {
+            id: "moved".into(),
+            name: "Moved & warned".into(),
+            url: "https://old.example/rss".into(),
+            enabled: true,
+            last_status: Some(200),
+            last_attempt: Some(t(40)),
+            last_success: Some(t(40)),
+            last_error: None,
+            last_warning: Some("recovered: not well-formed (<bad>); read after repair".into()),
+            moved_to: Some("https://user:pw@new.example/rss?apikey=s3cret".into()),
+            consecutive_failures: 0,
+            next_attempt: Some(t(45)),
+            items: 3,
+        },
+    ];
+    let page = render_page("Desk <&>", &s, &health).body;
+    check("page.html", &page);
+    let page = std::str::from_utf8(&page).unwrap();
+    for secret in ["pw@", "s3cret"] {
+        assert!(!page.contains(secret), "the page carries {secret:?}");
+    }
 }

@@ -15,7 +15,7 @@ h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}ol{padding:0;list-style:
 li{padding:.5rem 0;border-bottom:1px solid #eee}li a.t{font-weight:600;color:#123;text-decoration:none}\
 .m{color:#666;font-size:.85rem}.b{display:inline-block;background:#eef;border-radius:.6rem;padding:0 .5rem;margin:.15rem .2rem 0 0;font-size:.8rem;color:#225;text-decoration:none}\
 table{border-collapse:collapse;width:100%;font-size:.85rem}td,th{text-align:left;padding:.3rem;border-bottom:1px solid #eee}\
-.bad{color:#a00}nav a{margin-right:1rem}";
+.bad{color:#a00}.note{color:#8a5a00}nav a{margin-right:1rem}";
 
 fn when(d: Option<DateTime<Utc>>) -> String {
     d.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
@@ -51,11 +51,13 @@ pub fn render_page(title: &str, stories: &[Story], health: &[FeedHealth]) -> Ren
         }
         out.push_str("</div></li>");
     }
-    out.push_str("</ol><h2>Sources</h2><table><tr><th>Source</th><th>Last success</th><th>Last error</th><th>Next poll</th></tr>");
+    out.push_str("</ol><h2>Sources</h2><table><tr><th>Source</th><th>Last success</th><th>Last error or note</th><th>Next poll</th></tr>");
     for h in health.iter().filter(|h| h.enabled) {
-        let err = h.last_error.as_deref().unwrap_or("");
+        let err = h.note().unwrap_or_default();
         let class = if h.consecutive_failures > 0 {
             " class=\"bad\""
+        } else if !err.is_empty() {
+            " class=\"note\""
         } else {
             ""
         };
@@ -64,7 +66,7 @@ pub fn render_page(title: &str, stories: &[Story], health: &[FeedHealth]) -> Ren
             "<tr><td>{}</td><td>{}</td><td{class}>{}</td><td>{}</td></tr>",
             text(&h.name),
             when(h.last_success),
-            text(err),
+            text(&err),
             when(h.next_attempt)
         );
     }
