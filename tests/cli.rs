@@ -3,7 +3,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::*;
 
@@ -245,12 +245,7 @@ async fn sigterm_stops_the_daemon_cleanly() {
     let mut text = std::fs::read_to_string(&cfg).unwrap();
     text.insert_str(0, &format!("[server]\nlisten = \"127.0.0.1:{port}\"\n"));
     std::fs::write(&cfg, text).unwrap();
-    let mut child = wiredesk()
-        .env("RUST_LOG", "info")
-        .arg("--config")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+    let mut child = daemon_command(env!("CARGO_BIN_EXE_wiredesk"), &cfg, "info")
         .spawn()
         .unwrap();
     // Wait for the log line of the first refresh (no sleeping: the log is the signal).
@@ -272,13 +267,7 @@ async fn sigterm_stops_the_daemon_cleanly() {
         "{first}"
     );
     let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(pid, "TERM");
     let (status, rest) = tokio::task::spawn_blocking(move || {
         let rest: Vec<String> = lines.by_ref().map_while(Result::ok).collect();
         (child.wait().unwrap(), rest.join("\n"))
@@ -418,12 +407,7 @@ async fn the_running_daemon_picks_up_config_edits_and_refuses_bad_ones() {
     let feed_a = format!("[[feed]]\nid = \"a\"\nurl = \"{}\"\n", server.url("/a.xml"));
     let feed_b = format!("[[feed]]\nid = \"b\"\nurl = \"{}\"\n", server.url("/b.xml"));
     std::fs::write(&cfg, format!("{head}{feed_a}")).unwrap();
-    let mut child = wiredesk()
-        .env("RUST_LOG", "info")
-        .arg("--config")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+    let mut child = daemon_command(env!("CARGO_BIN_EXE_wiredesk"), &cfg, "info")
         .spawn()
         .unwrap();
     let logs = log_lines(child.stderr.take().unwrap());
@@ -451,26 +435,14 @@ async fn the_running_daemon_picks_up_config_edits_and_refuses_bad_ones() {
         let line = wait_log(&logs, "duplicate feed id `a`");
         assert!(line.contains(":12:6:"), "{line}");
         // SIGHUP reloads too (the file is still bad: refused again).
-        assert!(
-            Command::new("kill")
-                .args(["-HUP", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
+        signal(pid, "HUP");
         wait_log(&logs, "SIGHUP received");
         wait_log(&logs, "reload refused");
         logs
     })
     .await
     .unwrap();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(child.id().to_string(), "TERM");
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap();

@@ -9,7 +9,6 @@ mod common;
 use std::collections::HashSet;
 use std::io::BufRead;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use common::*;
 
@@ -82,12 +81,7 @@ async fn fifty_kills_lose_nothing_committed_and_corrupt_nothing() {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             let wait_for = (seed % 4) as usize; // refresh lines to see before the kill
-            let mut child = Command::new(env!("CARGO_BIN_EXE_wiredesk"))
-                .env("RUST_LOG", "info")
-                .arg("--config")
-                .arg(&cfg)
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
+            let mut child = common::daemon_command(env!("CARGO_BIN_EXE_wiredesk"), &cfg, "info")
                 .spawn()
                 .unwrap();
             let stderr = child.stderr.take().unwrap();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
@@ -55,14 +55,10 @@ async fn notify_sequence_across_start_watchdog_reload_and_stop() {
     .unwrap();
     let state = dir.path().join("state");
     std::fs::create_dir(&state).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wiredesk"))
-        .env("RUST_LOG", "warn")
+    let mut child = daemon_command(env!("CARGO_BIN_EXE_wiredesk"), &cfg, "warn")
         .env("NOTIFY_SOCKET", &socket_path)
         .env("WATCHDOG_USEC", "400000")
         .env("STATE_DIRECTORY", &state)
-        .arg("--config")
-        .arg(&cfg)
-        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -76,16 +72,10 @@ async fn notify_sequence_across_start_watchdog_reload_and_stop() {
     until(&sock, "WATCHDOG=1").await;
     until(&sock, "WATCHDOG=1").await;
     // The failing feed shows in the status once it has failed (a reload refreshes the status).
-    let pid = child.id().to_string();
+    let pid = child.id();
     let mut seen = Vec::new();
     for _ in 0..50 {
-        assert!(
-            Command::new("kill")
-                .args(["-HUP", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
+        signal(pid, "HUP");
         let (ready, _) = until(&sock, "READY=1").await;
         if ready.contains("STATUS=polling 2 feeds, 1 failing") {
             break;
@@ -94,13 +84,7 @@ async fn notify_sequence_across_start_watchdog_reload_and_stop() {
     }
     assert!(seen.len() < 50, "never reported the failing feed: {seen:?}");
 
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(pid, "HUP");
     let (reloading, _) = until(&sock, "RELOADING=1").await;
     assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
     let (ready_again, _) = until(&sock, "READY=1").await;
@@ -111,25 +95,13 @@ async fn notify_sequence_across_start_watchdog_reload_and_stop() {
 
     // A bad config: RELOADING, then READY again with the problem in STATUS.
     std::fs::write(&cfg, "[[feed]]\nid = 5\n").unwrap();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(pid, "HUP");
     until(&sock, "RELOADING=1").await;
     let (refused, _) = until(&sock, "READY=1").await;
     assert!(refused.contains("config refused"), "{refused}");
     assert!(refused.contains("feeds.toml:1:1"), "{refused}");
 
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(pid, "TERM");
     until(&sock, "STOPPING=1").await;
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await

@@ -354,6 +354,30 @@ pub async fn start(config: Config) -> (wiredesk::Daemon, SocketAddr) {
     (daemon, addr)
 }
 
+/// Sends signal `name` (`"HUP"`, `"TERM"`…) to process `pid` with kill(1), which must succeed.
+pub fn signal(pid: impl std::fmt::Display, name: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status()
+        .expect("kill runs")
+        .success();
+    assert!(ok, "kill -{name} {pid} failed");
+}
+
+/// The daemon binary `bin` (`env!("CARGO_BIN_EXE_wiredesk")`, which only integration tests
+/// have) with `--config cfg`, logging at `log` to a piped stderr, stdout dropped, and no
+/// systemd state directory inherited from the test's environment.
+pub fn daemon_command(bin: &str, cfg: &Path, log: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(bin);
+    c.env("RUST_LOG", log)
+        .env_remove("STATE_DIRECTORY")
+        .arg("--config")
+        .arg(cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    c
+}
+
 /// A loopback port that was free a moment ago (for configs that name their listen address).
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
