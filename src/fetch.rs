@@ -268,17 +268,25 @@ impl Fetcher {
                 .map(str::to_owned)
         };
         let coding = text_header(header::CONTENT_ENCODING);
-        let (bytes, warning) =
-            decode_body(bytes, coding.as_deref(), self.max_body).map_err(|e| match e {
-                DecodeError::TooLarge => FetchError::TooLarge {
+        // Decompression is CPU work (up to the cap): off the async workers, like parsing.
+        let max = self.max_body;
+        let decoded =
+            tokio::task::spawn_blocking(move || decode_body(bytes, coding.as_deref(), max))
+                .await
+                .map_err(|e| FetchError::Other {
                     url: shown.clone(),
-                    limit: self.max_body,
-                },
-                DecodeError::Unsupported(c) => FetchError::Other {
-                    url: shown.clone(),
-                    reason: format!("unsupported Content-Encoding {c:?}"),
-                },
-            })?;
+                    reason: format!("decompressing the body failed: {e}"),
+                })?;
+        let (bytes, warning) = decoded.map_err(|e| match e {
+            DecodeError::TooLarge => FetchError::TooLarge {
+                url: shown.clone(),
+                limit: self.max_body,
+            },
+            DecodeError::Unsupported(c) => FetchError::Other {
+                url: shown.clone(),
+                reason: format!("unsupported Content-Encoding {c:?}"),
+            },
+        })?;
         Ok(Fetched::Body(Box::new(Body {
             status: status.as_u16(),
             final_url,
