@@ -122,6 +122,13 @@ pub fn parse_feed(
 ///   feed-rs rejects the whole feed for one such attribute.
 fn older_formats_as_current(text: &str) -> Cow<'_, str> {
     const ATOM_03: &str = "http://purl.org/atom/ns#";
+    if text
+        .trim_start_matches('\u{FEFF}')
+        .trim_start()
+        .starts_with('{')
+    {
+        return Cow::Borrowed(text); // JSON Feed: nothing to restate.
+    }
     const RSS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
     let mut out = Cow::Borrowed(text);
     if out.contains(ATOM_03) {
@@ -574,6 +581,26 @@ mod tests {
         let f = parse_feed(rss090.as_bytes(), None, None, now()).unwrap();
         assert_eq!(f.title.as_deref(), Some("Old"));
         assert_eq!(f.entries[0].title, "i");
+    }
+
+    #[test]
+    fn json_feed_is_read() {
+        let json = r#"{"version": "https://jsonfeed.org/version/1.1", "title": "J &amp; co",
+            "home_page_url": "https://j.example/",
+            "items": [{"id": "j1", "url": "https://j.example/1", "title": "Jay &amp; co",
+                       "content_html": "<p>Body about http://purl.org/atom/ns#</p>",
+                       "date_published": "2026-11-01T10:00:00Z"}]}"#;
+        let f = parse_feed(json.as_bytes(), Some("application/feed+json"), None, now()).unwrap();
+        assert_eq!(f.title.as_deref(), Some("J & co"));
+        assert_eq!(f.entries.len(), 1);
+        assert_eq!(f.entries[0].key, "j1");
+        assert_eq!(f.entries[0].link.as_deref(), Some("https://j.example/1"));
+        assert!(
+            f.entries[0].text.contains("http://purl.org/atom/ns#"),
+            "{:?}",
+            f.entries[0].text
+        );
+        assert!(f.recovered.is_none());
     }
 
     #[test]
