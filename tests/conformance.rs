@@ -60,7 +60,7 @@ async fn feedparser_encoding_http_and_illformed_cases() {
         .any(|k| f.contains(k))
     };
     let key: Vec<_> = outcomes.iter().filter(|o| key_charset(&o.file)).collect();
-    assert!(key.len() >= 14, "{} key-charset cases", key.len());
+    assert!(key.len() >= 15, "{} key-charset cases", key.len());
     let failed: Vec<_> = key
         .iter()
         .filter(|o| o.verdict != Verdict::Pass)
