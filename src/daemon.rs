@@ -35,6 +35,8 @@ pub struct App {
     guards: Mutex<HashMap<FeedId, Arc<tokio::sync::Mutex<()>>>>,
     /// Feeds that moved permanently: (configured URL, new URL) by feed id.
     moved: Mutex<HashMap<FeedId, (url::Url, url::Url)>>,
+    /// The kinds of warning last logged per feed (see [`App::warning_kinds_changed`]).
+    warned: Mutex<HashMap<FeedId, Vec<String>>>,
     /// Counters for `/metrics`.
     pub metrics: crate::metrics::Metrics,
     max_age: std::sync::atomic::AtomicU64,
@@ -78,6 +80,22 @@ impl App {
             return false;
         }
         moved.insert(feed.id.clone(), entry);
+        true
+    }
+
+    /// Records the kinds of warning a feed's latest refresh had; true when they differ from the
+    /// previous refresh's (a feed never warned about counts as having had none), so that the
+    /// log says it once per change rather than on every refresh.
+    pub fn warning_kinds_changed(&self, feed: &FeedId, kinds: &[&str]) -> bool {
+        let mut warned = self.warned.lock().unwrap_or_else(|e| e.into_inner());
+        let before = warned.get(feed).map(Vec::as_slice).unwrap_or_default();
+        if before.iter().map(String::as_str).eq(kinds.iter().copied()) {
+            return false;
+        }
+        warned.insert(
+            feed.clone(),
+            kinds.iter().map(|k| (*k).to_owned()).collect(),
+        );
         true
     }
 
@@ -213,6 +231,7 @@ impl App {
             reports,
             guards: Mutex::new(HashMap::new()),
             moved: Mutex::new(moved),
+            warned: Mutex::new(HashMap::new()),
             metrics: crate::metrics::Metrics::default(),
             max_age: std::sync::atomic::AtomicU64::new(60),
             tasks: TaskTracker::new(),

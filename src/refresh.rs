@@ -185,31 +185,55 @@ async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u
         Err(e) => return fail(Some(status), None, format!("parser crashed: {e}")).await,
     };
 
-    let mut warnings: Vec<String> = body.warning.iter().cloned().collect();
+    // What a lenient reader let pass, by kind: each is shown on the feed's status row; the log
+    // says so when the kinds change (not on every refresh of a feed that is always a bit off).
+    let mut warnings: Vec<(&str, String)> = Vec::new();
+    if let Some(w) = &body.warning {
+        warnings.push(("content coding", w.clone()));
+    }
     if let Some(e) = &parsed.recovered {
-        tracing::warn!(feed = %feed.id, error = %e, "feed is not well-formed; read after repair");
-        warnings.push(format!(
-            "recovered: not well-formed ({e}); read after repair"
+        warnings.push((
+            "not well-formed",
+            format!("recovered: not well-formed ({e}); read after repair"),
         ));
     }
     if parsed.undecodable_bytes {
         let enc = parsed.encoding;
-        tracing::warn!(feed = %feed.id, encoding = enc, "some bytes are not valid in the feed's charset");
-        warnings.push(format!(
-            "some bytes are not valid {enc} and were replaced by U+FFFD"
+        warnings.push((
+            "invalid bytes",
+            format!("some bytes are not valid {enc} and were replaced by U+FFFD"),
         ));
     }
     if let Some(label) = &parsed.unknown_charset {
-        warnings.push(format!(
-            "declares an unknown charset {label:?}; read as {}",
-            parsed.encoding
+        warnings.push((
+            "unknown charset",
+            format!(
+                "declares an unknown charset {label:?}; read as {}",
+                parsed.encoding
+            ),
         ));
     }
     if parsed.charset_guessed {
-        warnings.push(format!(
-            "charset not declared; read as {} by detection",
-            parsed.encoding
+        warnings.push((
+            "charset guessed",
+            format!(
+                "charset not declared; read as {} by detection",
+                parsed.encoding
+            ),
         ));
+    }
+    let kinds: Vec<&str> = warnings.iter().map(|(k, _)| *k).collect();
+    let warnings: Vec<String> = warnings.into_iter().map(|(_, w)| w).collect();
+    if app.warning_kinds_changed(&feed.id, &kinds) {
+        if warnings.is_empty() {
+            tracing::info!(feed = %feed.id, "feed reads cleanly again");
+        } else {
+            tracing::warn!(
+                feed = %feed.id,
+                warning = %warnings.join("; "),
+                "feed read leniently (shown on its status row; logged again when this changes)"
+            );
+        }
     }
     let warning = (!warnings.is_empty()).then(|| warnings.join("; "));
     let meta = FetchMeta {

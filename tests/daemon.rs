@@ -1000,3 +1000,20 @@ async fn credentials_are_sent_and_never_shown() {
     }
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lenient_reads_are_logged_once_per_change_of_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &[("a", "http://127.0.0.1:9/a.xml".into())]);
+    let app = wiredesk::daemon::App::open(cfg).await.unwrap();
+    let a = wiredesk::config::FeedId("a".into());
+    assert!(!app.warning_kinds_changed(&a, &[]), "clean from the start");
+    assert!(app.warning_kinds_changed(&a, &["not well-formed"]));
+    assert!(
+        !app.warning_kinds_changed(&a, &["not well-formed"]),
+        "said once"
+    );
+    assert!(app.warning_kinds_changed(&a, &["not well-formed", "charset guessed"]));
+    assert!(app.warning_kinds_changed(&a, &[]), "clean again is news");
+    assert!(!app.warning_kinds_changed(&a, &[]));
+}
