@@ -128,20 +128,15 @@ pub fn to_utf8<'a>(body: &'a [u8], content_type: Option<&str>) -> Decoded<'a> {
 
 /// The first charset label, in the HTTP header or the XML declaration, that is not known.
 fn unknown_label(body: &[u8], content_type: Option<&str>) -> Option<String> {
-    let http = content_type.and_then(|ct| {
-        ct.split(';').skip(1).find_map(|param| {
-            let (k, v) = param.split_once('=')?;
-            k.trim()
-                .eq_ignore_ascii_case("charset")
-                .then(|| v.trim().trim_matches(['"', '\'']).trim().to_owned())
-        })
-    });
     let head = String::from_utf8_lossy(&body[..body.len().min(512)]);
-    let declared = declaration_encoding(&head).map(str::to_owned);
-    [http, declared]
-        .into_iter()
-        .flatten()
-        .find(|l| !l.is_empty() && label(l).is_none())
+    [
+        content_type.and_then(http_charset_label),
+        declaration_encoding(&head),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|l| !l.is_empty() && label(l).is_none())
+    .map(str::to_owned)
 }
 
 fn decide(body: &[u8], content_type: Option<&str>) -> (Charset, Source) {
@@ -184,15 +179,19 @@ fn decide(body: &[u8], content_type: Option<&str>) -> (Charset, Source) {
     )
 }
 
-/// The `charset` parameter of a Content-Type header.
-fn http_charset(content_type: &str) -> Option<Charset> {
+/// The `charset` parameter of a Content-Type header, as written.
+fn http_charset_label(content_type: &str) -> Option<&str> {
     content_type.split(';').skip(1).find_map(|param| {
         let (k, v) = param.split_once('=')?;
-        if !k.trim().eq_ignore_ascii_case("charset") {
-            return None;
-        }
-        label(v.trim().trim_matches(['"', '\'']).trim())
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches(['"', '\'']).trim())
     })
+}
+
+/// The charset a Content-Type header names, if wiredesk knows it.
+fn http_charset(content_type: &str) -> Option<Charset> {
+    http_charset_label(content_type).and_then(label)
 }
 
 /// A charset label: the WHATWG labels, then the names and aliases Python's codecs accept

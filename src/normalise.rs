@@ -262,54 +262,26 @@ pub fn collapse_whitespace(s: &str) -> String {
     out
 }
 
-/// The characters windows-1252 puts at bytes 0x80–0x9F (where ISO-8859-1 has C1 controls);
-/// `None` for the five bytes it leaves undefined.
-const CP1252_HIGH: [Option<char>; 32] = [
-    Some('€'),
-    None,
-    Some('‚'),
-    Some('ƒ'),
-    Some('„'),
-    Some('…'),
-    Some('†'),
-    Some('‡'),
-    Some('ˆ'),
-    Some('‰'),
-    Some('Š'),
-    Some('‹'),
-    Some('Œ'),
-    None,
-    Some('Ž'),
-    None,
-    None,
-    Some('‘'),
-    Some('’'),
-    Some('“'),
-    Some('”'),
-    Some('•'),
-    Some('–'),
-    Some('—'),
-    Some('˜'),
-    Some('™'),
-    Some('š'),
-    Some('›'),
-    Some('œ'),
-    None,
-    Some('ž'),
-    Some('Ÿ'),
-];
+/// The character windows-1252 (as WHATWG and encoding_rs define it) gives byte `b`.
+fn cp1252_char(b: u8) -> char {
+    let byte = [b];
+    let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&byte);
+    text.chars().next().unwrap_or('\u{FFFD}')
+}
 
 /// The windows-1252 byte of a non-ASCII character, if it has one (C1 controls count as
 /// their own byte, as ISO-8859-1 has them).
 fn cp1252_byte(c: char) -> Option<u8> {
     let n = u32::from(c);
-    if (0xA0..=0xFF).contains(&n) || (0x80..=0x9F).contains(&n) {
+    if (0x80..=0xFF).contains(&n) {
         return u8::try_from(n).ok();
     }
-    CP1252_HIGH
-        .iter()
-        .position(|m| *m == Some(c))
-        .and_then(|i| u8::try_from(0x80 + i).ok())
+    let mut buf = [0u8; 4];
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(c.encode_utf8(&mut buf));
+    match (&*bytes, unmappable) {
+        ([b], false) if *b >= 0x80 => Some(*b),
+        _ => None,
+    }
 }
 
 /// Undoes the two text accidents feeds carry most: UTF-8 that was read as windows-1252 or
@@ -360,7 +332,7 @@ pub fn repair_text(text: &str) -> std::borrow::Cow<'_, str> {
         out = out
             .chars()
             .map(|c| match u32::from(c) {
-                n @ 0x80..=0x9F => CP1252_HIGH[(n - 0x80) as usize].unwrap_or(c),
+                n @ 0x80..=0x9F => u8::try_from(n).map_or(c, cp1252_char),
                 _ => c,
             })
             .collect();
