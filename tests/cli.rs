@@ -13,6 +13,13 @@ fn wiredesk() -> Command {
     c
 }
 
+/// Runs `wiredesk ARGS --config CFG` off the async workers, to its end.
+fn run_with_config(cfg: &Path, args: &[&str]) -> tokio::task::JoinHandle<std::process::Output> {
+    let mut cmd = wiredesk();
+    cmd.args(args).arg("--config").arg(cfg);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+}
+
 #[test]
 fn the_shipped_config_is_valid() {
     let out = wiredesk()
@@ -125,18 +132,7 @@ async fn poll_once_then_stories_and_status() {
             ("c", server.url("/c.xml")),
         ],
     );
-    let run = |args: &[&str]| {
-        let cfg = cfg.clone();
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        tokio::task::spawn_blocking(move || {
-            wiredesk()
-                .args(&args)
-                .arg("--config")
-                .arg(&cfg)
-                .output()
-                .unwrap()
-        })
-    };
+    let run = |args: &[&str]| run_with_config(&cfg, args);
     let out = run(&["poll-once"]).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(
@@ -324,15 +320,8 @@ async fn explain_names_every_member_and_how_it_joined() {
         &[("a", server.url("/a.xml")), ("b", server.url("/b.xml"))],
     );
     let run = |args: Vec<String>| {
-        let cfg = cfg.clone();
-        tokio::task::spawn_blocking(move || {
-            wiredesk()
-                .args(&args)
-                .arg("--config")
-                .arg(&cfg)
-                .output()
-                .unwrap()
-        })
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_with_config(&cfg, &args)
     };
     run(vec!["poll-once".into()]).await.unwrap();
     let out = run(vec!["stories".into(), "--json".into()]).await.unwrap();
