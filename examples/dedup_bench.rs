@@ -165,7 +165,7 @@ fn main() {
         let started = Instant::now();
         let mut joined = 0;
         for e in &queries {
-            if ix.find(&other, e, at, at).is_some() {
+            if ix.find(&other, e, at).is_some() {
                 joined += 1;
             }
         }

@@ -54,10 +54,27 @@ pub async fn poll_once(config: Config, out: &mut impl Write) -> anyhow::Result<b
     Ok(all_ok)
 }
 
+/// The configured database, opened read-only for a report: never created, never migrated,
+/// and without the near-duplicate index the daemon builds at start. A missing database is an
+/// error that says where it was looked for, by which rule, and how to point elsewhere.
 fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let path = config.storage.database_path();
-    Store::open(&path, &config.dedup)
-        .with_context(|| format!("opening database at {}", path.display()))
+    let (path, rule) = config.storage.database_location();
+    match Store::open_read_only(&path) {
+        Ok(store) => Ok(store),
+        Err(crate::store::StoreError::Missing { .. }) => Err(missing_database(config, &path, rule)),
+        Err(e) => Err(anyhow::Error::new(e)
+            .context(format!("opening database at {} ({rule})", path.display()))),
+    }
+}
+
+fn missing_database(config: &Config, path: &std::path::Path, rule: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "no database at {} ({rule}); the daemon creates it on its first start. \
+         For the service's database run as the service would (STATE_DIRECTORY=/var/lib/wiredesk), \
+         or pass --database PATH, or set an absolute [storage] path in {}",
+        path.display(),
+        config.source.display()
+    )
 }
 
 #[derive(Serialize)]
@@ -262,9 +279,9 @@ pub async fn explain(
 
 /// `wiredesk backup DEST`: a consistent copy of the database, safe while the daemon runs.
 pub fn backup(config: &Config, dest: &std::path::Path, out: &mut impl Write) -> anyhow::Result<()> {
-    let source = config.storage.database_path();
-    if !source.exists() {
-        anyhow::bail!("no database at {} to back up", source.display());
+    let (source, rule) = config.storage.database_location();
+    if !source.is_file() {
+        return Err(missing_database(config, &source, rule));
     }
     if dest.exists() {
         anyhow::bail!("{} exists already; choose a new file", dest.display());

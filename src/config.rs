@@ -67,22 +67,56 @@ pub struct StorageConfig {
     pub retention_days: u32,
 }
 
+/// Where a service install keeps its state (`StateDirectory=wiredesk` in the unit).
+pub const SERVICE_STATE_DIR: &str = "/var/lib/wiredesk";
+
 impl StorageConfig {
-    /// The database file: relative paths resolve against `$STATE_DIRECTORY` (set by systemd's
-    /// `StateDirectory=`), else against the current directory.
+    /// The database file. An absolute `[storage] path` is used as written; a relative one
+    /// resolves against `$STATE_DIRECTORY` (set by systemd's `StateDirectory=`), else against
+    /// [`SERVICE_STATE_DIR`] when that directory exists (so that an operator's `wiredesk status`
+    /// from a shell finds the service's database), else against the current directory.
     pub fn database_path(&self) -> PathBuf {
-        if self.path.is_absolute() {
-            return self.path.clone();
+        self.database_location().0
+    }
+
+    /// [`StorageConfig::database_path`] with the rule that gave it, for messages.
+    pub fn database_location(&self) -> (PathBuf, &'static str) {
+        let state = std::env::var_os("STATE_DIRECTORY");
+        resolve_database_path(
+            &self.path,
+            state.as_deref(),
+            Path::new(SERVICE_STATE_DIR).is_dir(),
+        )
+    }
+}
+
+/// The rule of [`StorageConfig::database_path`], given the environment it depends on.
+pub fn resolve_database_path(
+    path: &Path,
+    state_directory: Option<&std::ffi::OsStr>,
+    service_dir_exists: bool,
+) -> (PathBuf, &'static str) {
+    if path.is_absolute() {
+        return (path.to_owned(), "the absolute [storage] path");
+    }
+    match state_directory {
+        // systemd may pass several colon-separated directories; the first is ours.
+        Some(dirs) if !dirs.is_empty() => {
+            let dirs = dirs.to_string_lossy().into_owned();
+            let first = dirs.split(':').next().unwrap_or_default().to_owned();
+            (
+                Path::new(&first).join(path),
+                "the relative [storage] path under $STATE_DIRECTORY",
+            )
         }
-        match std::env::var_os("STATE_DIRECTORY") {
-            // systemd may pass several colon-separated directories; the first is ours.
-            Some(dirs) if !dirs.is_empty() => {
-                let dirs = dirs.to_string_lossy().into_owned();
-                let first = dirs.split(':').next().unwrap_or_default().to_owned();
-                Path::new(&first).join(&self.path)
-            }
-            _ => self.path.clone(),
-        }
+        _ if service_dir_exists => (
+            Path::new(SERVICE_STATE_DIR).join(path),
+            "the relative [storage] path under /var/lib/wiredesk (the service's state directory)",
+        ),
+        _ => (
+            path.to_owned(),
+            "the relative [storage] path under the current directory",
+        ),
     }
 }
 
@@ -102,6 +136,12 @@ pub struct PollConfig {
     pub user_agent: String,
     /// The longest wait between attempts of a failing feed.
     pub max_backoff: Duration,
+    /// The most entries one refresh takes from a feed (newest first); the rest are left out
+    /// with a warning on the feed's status row, so one huge feed cannot stall the store.
+    pub max_items: usize,
+    /// The longest one refresh may take from start to commit, after which it fails with a
+    /// clear error (the fetch has its own, shorter `timeout`).
+    pub refresh_timeout: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -177,6 +217,8 @@ const POLL_KEYS: &[&str] = &[
     "per_host",
     "user_agent",
     "max_backoff",
+    "max_items",
+    "refresh_timeout",
 ];
 const DEDUP_KEYS: &[&str] = &["near_duplicates", "window_hours", "threshold"];
 const FEED_KEYS: &[&str] = &[
@@ -185,6 +227,8 @@ const FEED_KEYS: &[&str] = &[
 
 /// The default schedule: every five minutes.
 pub const DEFAULT_SCHEDULE: &str = "*/5 * * * *";
+/// The default of `[poll] max_items`: the most entries one refresh takes from a feed.
+pub const DEFAULT_MAX_ITEMS: usize = 1000;
 /// The default verification threshold of the near-duplicate layer (see `dedup`).
 pub const DEFAULT_THRESHOLD: f64 = 0.64;
 
@@ -428,7 +472,13 @@ impl<'s> Reader<'s> {
             .map(Spanned::into_inner)
             .unwrap_or_else(default_user_agent);
         let max_backoff = self.duration(t, "max_backoff", Duration::from_secs(4 * 3600));
+        let max_items = self
+            .int(t, "max_items", 1, 100_000)
+            .unwrap_or(DEFAULT_MAX_ITEMS as i64) as usize;
+        let refresh_timeout = self.duration(t, "refresh_timeout", Duration::from_secs(120));
         Some(PollConfig {
+            max_items,
+            refresh_timeout: refresh_timeout?,
             max_backoff: max_backoff?,
             schedule: schedule?,
             timeout: timeout?,
@@ -827,7 +877,7 @@ priority = "high"
         assert_eq!(
             p,
             vec![
-                "2:1 unknown key `schedual` in [poll] (did you mean `schedule`?); valid keys: schedule, timeout, connect_timeout, max_body_bytes, concurrency, per_host, user_agent, max_backoff",
+                "2:1 unknown key `schedual` in [poll] (did you mean `schedule`?); valid keys: schedule, timeout, connect_timeout, max_body_bytes, concurrency, per_host, user_agent, max_backoff, max_items, refresh_timeout",
                 "6:7 invalid URL for feed `a`: relative URL without a base",
                 "9:6 duplicate feed id `a`: each [[feed]] needs its own id",
                 "11:12 invalid schedule `*/5 * * *`: expected 5 fields (minute hour day month weekday) or 6 (with seconds first), found 4",
@@ -886,6 +936,28 @@ priority = "high"
     fn missing_url_is_reported() {
         let p = problems("[[feed]]\nid = \"x\"\n");
         assert_eq!(p, vec!["1:1 [[feed]] `x` is missing `url`"]);
+    }
+
+    #[test]
+    fn database_paths_resolve_by_the_documented_rule() {
+        let rel = Path::new("wiredesk.db");
+        let state = std::ffi::OsStr::new("/run/state/wiredesk:/other");
+        assert_eq!(
+            resolve_database_path(Path::new("/data/w.db"), Some(state), true).0,
+            PathBuf::from("/data/w.db")
+        );
+        assert_eq!(
+            resolve_database_path(rel, Some(state), true).0,
+            PathBuf::from("/run/state/wiredesk/wiredesk.db")
+        );
+        assert_eq!(
+            resolve_database_path(rel, None, true).0,
+            PathBuf::from("/var/lib/wiredesk/wiredesk.db")
+        );
+        assert_eq!(
+            resolve_database_path(rel, Some(std::ffi::OsStr::new("")), false).0,
+            PathBuf::from("wiredesk.db")
+        );
     }
 
     #[test]

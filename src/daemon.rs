@@ -211,13 +211,16 @@ impl App {
         store.call(move |db| db.sync_feeds(&feeds)).await??;
         // Permanent moves learnt before a restart still apply (while the configured URL is the
         // one that moved).
+        // The database keeps the configured URL redacted: match it against the config's.
         let moved: HashMap<FeedId, (url::Url, url::Url)> = store
-            .call(|db| db.moves())
-            .await??
+            .run(|db| db.moves())
+            .await?
             .into_iter()
             .filter_map(|(id, from, to)| {
-                let urls = (url::Url::parse(&from).ok()?, url::Url::parse(&to).ok()?);
-                Some((FeedId(id), urls))
+                let feed = config.feeds.iter().find(|f| f.id.as_str() == id)?;
+                (crate::normalise::redact_url(&feed.url) == from)
+                    .then(|| Some((FeedId(id), (feed.url.clone(), url::Url::parse(&to).ok()?))))
+                    .flatten()
             })
             .collect();
         let fetcher = Fetcher::new(&config.poll).context("building the HTTP client")?;
@@ -503,10 +506,21 @@ impl Daemon {
 }
 
 async fn render_loop(app: Arc<App>) {
+    use futures_util::FutureExt as _;
     loop {
         app.render_needed.notified().await;
-        if let Err(e) = app.render_all().await {
-            tracing::error!("rendering the merged feeds failed: {e:#}");
+        // A panic while rendering (a bug of ours that some stored text reached) fails this
+        // render only: the documents served stay the last good ones and the loop carries on.
+        match std::panic::AssertUnwindSafe(app.render_all())
+            .catch_unwind()
+            .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("rendering the merged feeds failed: {e:#}"),
+            Err(payload) => tracing::error!(
+                "internal error while rendering the merged feeds: {}",
+                crate::store::panic_message(payload.as_ref())
+            ),
         }
     }
 }

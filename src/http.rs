@@ -28,12 +28,34 @@ pub async fn serve(
         .route("/metrics", get(metrics))
         .fallback(document)
         .layer(axum::middleware::from_fn_with_state(app.clone(), count))
+        .layer(axum::middleware::from_fn(contain_panics))
         .with_state(app);
     if let Err(e) = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
     {
         tracing::error!("HTTP server failed: {e}");
+    }
+}
+
+/// A panic while answering one request (a bug of ours that some request or stored text
+/// reached) fails that request only, with a 500; the server and other requests carry on.
+async fn contain_panics(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use futures_util::FutureExt as _;
+    let path = req.uri().path().to_owned();
+    match std::panic::AssertUnwindSafe(next.run(req))
+        .catch_unwind()
+        .await
+    {
+        Ok(resp) => resp,
+        Err(payload) => {
+            tracing::error!(
+                path = %crate::parse::truncate_on_char_boundary(&path, 200),
+                "internal error while answering a request: {}",
+                crate::store::panic_message(payload.as_ref())
+            );
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+        }
     }
 }
 

@@ -18,6 +18,10 @@ struct Cli {
     /// The config file.
     #[arg(long, short, global = true, default_value = DEFAULT_CONFIG, env = "WIREDESK_CONFIG")]
     config: PathBuf,
+    /// The database file, instead of the one `[storage] path` names (see README: "Where the
+    /// database is").
+    #[arg(long, global = true, env = "WIREDESK_DATABASE")]
+    database: Option<PathBuf>,
     /// Log format: `plain` or `json`.
     #[arg(long, global = true, default_value = "plain", value_parser = ["plain", "json"])]
     log_format: String,
@@ -98,13 +102,16 @@ fn main() -> ExitCode {
             }
         };
     }
-    let config = match Config::load(&cli.config) {
+    let mut config = match Config::load(&cli.config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
+    if let Some(db) = &cli.database {
+        config.storage.path = std::path::absolute(db).unwrap_or_else(|_| db.clone());
+    }
     let command = cli.command.unwrap_or(Command::Run);
     if let Command::Check = command {
         println!(
@@ -142,6 +149,10 @@ fn main() -> ExitCode {
             }
         }
     });
+    // Work still running on the blocking pool (a parse of a hostile document, say) must not
+    // hold the process past a SIGTERM: give it a moment, then exit regardless. Everything
+    // committed is already on disk.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(3),

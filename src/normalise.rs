@@ -91,18 +91,38 @@ fn is_tracking_param(key: &str) -> bool {
 }
 
 /// Query parameters whose values are secrets: shown as `REDACTED` wherever a URL is displayed.
+/// Written lower case without punctuation (see [`is_secret_param`]).
 const SECRET_PARAMS: &[&str] = &[
     "apikey",
-    "api_key",
+    "xapikey",
     "key",
     "token",
-    "access_token",
+    "accesstoken",
+    "authtoken",
+    "apitoken",
+    "privatetoken",
     "auth",
     "secret",
+    "clientsecret",
     "password",
+    "passwd",
+    "pwd",
     "sig",
     "signature",
+    "session",
+    "sessionid",
 ];
+
+/// Whether a query key names a secret: compared without case and without punctuation, so
+/// that `apiKey`, `api-key`, `X-API-Key` and a stray `?apikey` all count.
+fn is_secret_param(key: &str) -> bool {
+    let folded: String = key
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    SECRET_PARAMS.contains(&folded.as_str())
+}
 
 /// A URL as it may be shown in logs, errors, status and published output: user and password
 /// removed, secret-looking query parameters replaced by `REDACTED`.
@@ -112,24 +132,35 @@ pub fn redact_url(url: &Url) -> String {
         let _ = u.set_username("");
         let _ = u.set_password(None);
     }
-    if u.query().is_some() {
-        let pairs: Vec<(String, String)> = u
-            .query_pairs()
-            .map(|(k, v)| {
-                let secret = SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str());
-                (
-                    k.into_owned(),
-                    if secret {
-                        "REDACTED".to_owned()
-                    } else {
-                        v.into_owned()
-                    },
-                )
-            })
-            .collect();
-        u.query_pairs_mut().clear().extend_pairs(pairs);
+    if let Some(query) = u.query()
+        && let Some(redacted) = redact_pairs(query)
+    {
+        u.set_query(Some(&redacted));
+    }
+    // Single-page apps carry parameters in the fragment too (`#token=…`).
+    if let Some(fragment) = u.fragment()
+        && let Some(redacted) = redact_pairs(fragment)
+    {
+        u.set_fragment(Some(&redacted));
     }
     u.to_string()
+}
+
+/// `key=value&…` with the values of secret-looking keys replaced by `REDACTED`; `None` when
+/// there is nothing to replace (the text is then left exactly as it was).
+fn redact_pairs(pairs: &str) -> Option<String> {
+    let is_secret = |k: &str| is_secret_param(k);
+    let parsed: Vec<(String, String)> = url::form_urlencoded::parse(pairs.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if !parsed.iter().any(|(k, v)| is_secret(k) && v != "REDACTED") {
+        return None;
+    }
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in &parsed {
+        out.append_pair(k, if is_secret(k) { "REDACTED" } else { v });
+    }
+    Some(out.finish())
 }
 
 /// [`redact_url`] for a URL held as text; unparseable text is shown as `(invalid URL)`.
@@ -197,10 +228,10 @@ fn strip_tags(html: &str) -> String {
             .to_ascii_lowercase();
         rest = &after[gt + 1..];
         if (name == "script" || name == "style") && !tag.starts_with('/') {
+            // Searched in place (not in a lowercased copy of the rest of the document, which
+            // made a document of many `<script>` tags quadratic).
             let close = format!("</{name}");
-            let lower = rest.to_ascii_lowercase();
-            rest = lower
-                .find(&close)
+            rest = find_ascii_ci(rest, &close)
                 .and_then(|i| rest[i..].find('>').map(|j| &rest[i + j + 1..]))
                 .unwrap_or("");
             continue;
@@ -211,6 +242,15 @@ fn strip_tags(html: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The byte offset of the first ASCII-case-insensitive occurrence of `needle` (ASCII) in
+/// `hay`. Offsets are `hay`'s own: nothing is searched in a transformed copy.
+fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let first = n.first()?.to_ascii_lowercase();
+    (0..h.len().saturating_sub(n.len() - 1))
+        .find(|&i| h[i].to_ascii_lowercase() == first && h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
 fn is_block(name: &str) -> bool {
@@ -328,12 +368,17 @@ pub fn repair_text(text: &str) -> std::borrow::Cow<'_, str> {
     }
     flush(&mut run, &mut run_text, &mut out, &mut changed);
     // C1 controls left over are windows-1252 punctuation that lost its way.
+    // The five bytes windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) stand for
+    // nothing and are dropped.
     if out.chars().any(|c| ('\u{80}'..='\u{9F}').contains(&c)) {
         out = out
             .chars()
-            .map(|c| match u32::from(c) {
-                n @ 0x80..=0x9F => u8::try_from(n).map_or(c, cp1252_char),
-                _ => c,
+            .filter_map(|c| match u32::from(c) {
+                n @ 0x80..=0x9F => {
+                    let mapped = u8::try_from(n).map_or(c, cp1252_char);
+                    (!('\u{80}'..='\u{9F}').contains(&mapped)).then_some(mapped)
+                }
+                _ => Some(c),
             })
             .collect();
         changed = true;

@@ -14,6 +14,35 @@ use crate::normalise::{canonical_url, clamp_date, html_to_text, repair_text, san
 
 /// How much plain text of an entry is kept for matching.
 const MAX_TEXT_CHARS: usize = 4000;
+/// The longest title kept, in bytes (cut at a character boundary). Readers built on libxml2
+/// refuse text nodes of many megabytes, and no headline needs more.
+pub const MAX_TITLE_BYTES: usize = 1024;
+/// The longest summary or content read from an entry, in bytes, before it is sanitised and
+/// turned into text: bounds the work and the stored size of one hostile entry.
+pub const MAX_SUMMARY_BYTES: usize = 64 * 1024;
+/// The longest entry key kept as it is; a longer guid or link is keyed by its hash.
+const MAX_KEY_BYTES: usize = 512;
+/// The longest link kept; a longer one is dropped (no real article URL is this long).
+const MAX_LINK_BYTES: usize = 4096;
+/// How deeply nested the summary HTML handed to the sanitiser may be; tags deeper than this
+/// are dropped (their text kept), so that tens of thousands of unclosed `<div>`s cost a linear
+/// scan rather than a quadratic tree build.
+const MAX_HTML_DEPTH: usize = 64;
+
+/// Bounds on what one parse keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The most entries kept (newest first); see `[poll] max_items`.
+    pub max_items: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_items: crate::config::DEFAULT_MAX_ITEMS,
+        }
+    }
+}
 
 /// One entry as wiredesk keeps it.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,6 +82,8 @@ pub struct ParsedFeed {
     pub charset_guessed: bool,
     /// A declared charset wiredesk does not know (the body was read as `encoding`).
     pub unknown_charset: Option<String>,
+    /// Entries left out because the feed had more than [`Limits::max_items`] (the oldest).
+    pub items_left_out: usize,
 }
 
 /// Why a body could not be read as a feed.
@@ -69,6 +100,19 @@ pub fn parse_feed(
     base: Option<&Url>,
     now: DateTime<Utc>,
 ) -> Result<ParsedFeed, ParseError> {
+    parse_feed_limited(bytes, content_type, base, now, Limits::default())
+}
+
+/// [`parse_feed`] with explicit [`Limits`]: of a feed with more entries than
+/// `limits.max_items`, the newest are kept (by their own date; undated ones count as new) and
+/// the number left out is reported.
+pub fn parse_feed_limited(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    base: Option<&Url>,
+    now: DateTime<Utc>,
+    limits: Limits,
+) -> Result<ParsedFeed, ParseError> {
     let decoded = crate::charset::to_utf8(bytes, content_type);
     let text = String::from_utf8_lossy(&decoded.bytes);
     let text = older_formats_as_current(&text);
@@ -82,9 +126,10 @@ pub fn parse_feed(
             }
         }
     };
+    let (kept, items_left_out) = newest(feed.entries, limits.max_items);
     let mut seen = std::collections::HashSet::new();
-    let mut entries = Vec::with_capacity(feed.entries.len());
-    for e in feed.entries {
+    let mut entries = Vec::with_capacity(kept.len());
+    for e in kept {
         let entry = convert(e, base, now);
         if entry.title.is_empty()
             && entry.text.is_empty()
@@ -98,14 +143,86 @@ pub fn parse_feed(
         }
     }
     Ok(ParsedFeed {
-        title: feed.title.map(|t| html_to_text(&repair_text(&t.content))),
+        title: feed.title.map(|t| title_text(&t.content)),
         entries,
+        items_left_out,
         recovered,
         encoding: decoded.encoding,
         undecodable_bytes: decoded.had_errors,
         charset_guessed: decoded.source == crate::charset::Source::Guessed,
         unknown_charset: decoded.unknown_charset.clone(),
     })
+}
+
+/// At most `max` of `entries`, the newest by their own date (undated entries count as
+/// newest: they are first seen now), in the feed's order; and how many were left out.
+fn newest(
+    mut entries: Vec<feed_rs::model::Entry>,
+    max: usize,
+) -> (Vec<feed_rs::model::Entry>, usize) {
+    if entries.len() <= max {
+        return (entries, 0);
+    }
+    let left_out = entries.len() - max;
+    let mut order: Vec<(usize, Option<DateTime<Utc>>)> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (i, e.published.or(e.updated)))
+        .collect();
+    // Newest first (None sorts as newest), ties in the feed's order.
+    order.sort_by(|a, b| match (a.1, b.1) {
+        (None, None) => a.0.cmp(&b.0),
+        (None, Some(_)) => std::cmp::Ordering::Less,
+        (Some(_), None) => std::cmp::Ordering::Greater,
+        (Some(x), Some(y)) => y.cmp(&x).then(a.0.cmp(&b.0)),
+    });
+    let mut keep = vec![false; entries.len()];
+    for (i, _) in order.into_iter().take(max) {
+        keep[i] = true;
+    }
+    let mut i = 0;
+    entries.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+    (entries, left_out)
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary of `s` itself.
+pub fn truncate_on_char_boundary(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// A title as plain text: raw input bounded first (so a 20 MB title costs no more than a
+/// long one), repaired, tags stripped, then cut to [`MAX_TITLE_BYTES`].
+fn title_text(raw: &str) -> String {
+    let raw = truncate_on_char_boundary(raw, MAX_SUMMARY_BYTES);
+    let text = html_to_text(&repair_text(raw));
+    truncate_on_char_boundary(&text, MAX_TITLE_BYTES)
+        .trim_end()
+        .to_owned()
+}
+
+/// A key short enough to index: as given when it fits [`MAX_KEY_BYTES`], else its hash.
+fn bounded_key(key: String) -> String {
+    if key.len() <= MAX_KEY_BYTES {
+        key
+    } else {
+        format!("sha256:{}", hex_digest(&[&key]))
+    }
+}
+
+/// Only http(s) links leave wiredesk: `javascript:`, `data:`, `vbscript:`, `file:` and the
+/// like are dropped (an entry without a link is linked to another member, or to nothing).
+fn is_web_link(link: &str) -> bool {
+    Url::parse(link).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
 }
 
 /// Older feed formats that feed-rs does not recognise, stated as the current ones they are
@@ -202,7 +319,10 @@ fn atom_text_types(text: &str) -> Option<String> {
     while let Some(i) = text[from..].find('<') {
         let at = from + i;
         from = at + 1;
-        let name_len = text[from..]
+        // Element names are short: look no further than 64 bytes, so that a run of `<`
+        // without names costs a linear scan, not a quadratic one.
+        let window = truncate_on_char_boundary(&text[from..], 64);
+        let name_len = window
             .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
             .unwrap_or(0);
         let name = &text[from..from + name_len];
@@ -380,40 +500,42 @@ fn convert(e: feed_rs::model::Entry, base: Option<&Url>, now: DateTime<Utc>) -> 
         .or_else(|| e.links.first())
         // A literal `&amp;` left in a URL after XML decoding was escaped twice by the feed.
         .map(|l| l.href.trim().replace("&amp;", "&"))
-        .filter(|h| !h.is_empty())
+        .filter(|h| !h.is_empty() && h.len() <= MAX_LINK_BYTES)
         .map(|h| match base.and_then(|b| b.join(&h).ok()) {
             Some(abs) => abs.to_string(),
             None => h,
-        });
+        })
+        .filter(|h| is_web_link(h));
     let canonical = link.as_deref().and_then(|l| canonical_url(l, base));
     let title = e
         .title
         .as_ref()
-        .map(|t| html_to_text(&repair_text(&t.content)))
+        .map(|t| title_text(&t.content))
         .unwrap_or_default();
     let summary_src = e
         .summary
         .as_ref()
-        .map(|s| s.content.clone())
+        .map(|s| s.content.as_str())
         .filter(|s| !s.trim().is_empty())
-        .or_else(|| e.content.as_ref().and_then(|c| c.body.clone()))
-        .map(|s| repair_text(&s).into_owned())
+        .or_else(|| e.content.as_ref().and_then(|c| c.body.as_deref()))
+        .map(|s| repair_text(truncate_on_char_boundary(s, MAX_SUMMARY_BYTES)).into_owned())
         .unwrap_or_default();
     let mut text = html_to_text(&summary_src);
     if let Some((cut, _)) = text.char_indices().nth(MAX_TEXT_CHARS) {
         text.truncate(cut);
     }
-    let summary_html = sanitise_html(&summary_src, base);
+    let summary_html = sanitise_html(&limit_nesting(&summary_src, MAX_HTML_DEPTH), base);
     let published = e.published.or(e.updated).map(|d| clamp_date(Some(d), now));
     let updated = e.updated.map(|d| clamp_date(Some(d), now));
-    let guid = Some(e.id.trim().to_owned()).filter(|g| !g.is_empty());
-    let key = match (&guid, &link) {
-        (Some(g), _) => g.clone(),
-        (None, Some(l)) => l.clone(),
-        (None, None) => {
-            let date = published.map(|d| d.to_rfc3339()).unwrap_or_default();
-            format!("sha256:{}", hex_digest(&[&title, &date]))
-        }
+    let id = e.id.trim();
+    let guid = (!id.is_empty()).then(|| truncate_on_char_boundary(id, MAX_KEY_BYTES).to_owned());
+    let key = if !id.is_empty() {
+        bounded_key(id.to_owned())
+    } else if let Some(l) = &link {
+        bounded_key(l.clone())
+    } else {
+        let date = published.map(|d| d.to_rfc3339()).unwrap_or_default();
+        format!("sha256:{}", hex_digest(&[&title, &date]))
     };
     let content_hash = hex_digest(&[&title, &summary_html]);
     Entry {
@@ -427,6 +549,62 @@ fn convert(e: feed_rs::model::Entry, base: Option<&Url>, now: DateTime<Utc>) -> 
         published,
         updated,
         content_hash,
+    }
+}
+
+/// HTML with tags nested deeper than `max_depth` removed (their text kept). A linear scan
+/// that counts start and end tags (void elements and self-closing tags do not nest); it
+/// over-counts where HTML closes elements implicitly, which only ever removes more markup,
+/// never text.
+fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
+    const VOID: &[&str] = &[
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+        "source", "track", "wbr",
+    ];
+    let mut depth = 0usize;
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(i) = html[from..].find('<') {
+        let at = from + i;
+        let after = &html[at + 1..];
+        let closing = after.starts_with('/');
+        let name_part = after.trim_start_matches('/');
+        if !name_part.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            from = at + 1;
+            continue;
+        }
+        let Some(gt) = after.find('>') else { break };
+        let tag = &after[..gt];
+        let end = at + 1 + gt + 1;
+        let name_len = name_part
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(name_part.len());
+        let name = &name_part[..name_len];
+        let nests = !tag.ends_with('/') && !VOID.iter().any(|v| v.eq_ignore_ascii_case(name));
+        let drop = if closing {
+            let d = depth > max_depth;
+            depth = depth.saturating_sub(1);
+            d
+        } else if nests {
+            depth += 1;
+            depth > max_depth
+        } else {
+            depth >= max_depth
+        };
+        if drop {
+            let o = out.get_or_insert_with(|| String::with_capacity(html.len()));
+            o.push_str(&html[copied..at]);
+            copied = end;
+        }
+        from = end;
+    }
+    match out {
+        None => Cow::Borrowed(html),
+        Some(mut o) => {
+            o.push_str(&html[copied..]);
+            Cow::Owned(o)
+        }
     }
 }
 

@@ -3,9 +3,11 @@
 //! render. Every failure stays inside this feed's refresh: it is recorded on the feed's row,
 //! logged, reported, and nothing else is affected.
 
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use futures_util::FutureExt as _;
 use sha2::{Digest, Sha256};
 
 use crate::backoff;
@@ -13,8 +15,8 @@ use crate::config::{FeedConfig, FeedId};
 use crate::daemon::App;
 use crate::fetch::Fetched;
 use crate::normalise::redact_url;
-use crate::parse::parse_feed;
-use crate::store::{FetchMeta, IngestStats};
+use crate::parse::{Limits, ParsedFeed, parse_feed_limited};
+use crate::store::{FetchMeta, IngestStats, StoreError, panic_message};
 
 /// How a refresh ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,7 +65,31 @@ pub async fn refresh_feed(app: &App, feed: &FeedConfig, trigger: Trigger) -> Ref
             duration: started.elapsed(),
         };
     };
-    let (status, outcome) = run_stages(app, feed, trigger).await;
+    // A refresh is bounded in time, and a panic inside it (a bug of ours that some input
+    // reached) fails this refresh only: both are recorded on the feed's row like any failure.
+    let limit = app.config().poll.refresh_timeout;
+    let staged = AssertUnwindSafe(tokio::time::timeout(limit, run_stages(app, feed, trigger)))
+        .catch_unwind()
+        .await;
+    let (status, outcome) = match staged {
+        Ok(Ok(done)) => done,
+        Ok(Err(_elapsed)) => {
+            let message = format!(
+                "refresh of feed {} took longer than {} ([poll] refresh_timeout) and was abandoned",
+                feed.id,
+                humantime::format_duration(limit)
+            );
+            record_failure(app, feed, None, None, message).await
+        }
+        Err(payload) => {
+            let message = format!(
+                "internal error while refreshing feed {}: {}",
+                feed.id,
+                panic_message(payload.as_ref())
+            );
+            record_failure(app, feed, None, None, message).await
+        }
+    };
     let report = RefreshReport {
         feed: feed.id.clone(),
         status,
@@ -79,9 +105,8 @@ async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u
     let now = Utc::now();
     let scheduled = feed.schedule.next_after(now);
     let id = feed.id.clone();
-    let validators = match app.store.call(move |db| db.validators(&id)).await {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => return (None, Outcome::Failed(e.to_string())),
+    let validators = match app.store.run(move |db| db.validators(&id)).await {
+        Ok(v) => v,
         Err(e) => return (None, Outcome::Failed(e.to_string())),
     };
     // A tick inside a back-off (or before a cache header's minimum interval) is skipped.
@@ -93,25 +118,8 @@ async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u
         return (None, Outcome::Skipped);
     }
 
-    let max_backoff = app.config().poll.max_backoff;
-    let failures = validators.consecutive_failures + 1;
-    let fail = |status: Option<u16>, retry_after: Option<std::time::Duration>, message: String| {
-        let id = feed.id.clone();
-        let store = app.store.clone();
-        let next = backoff::after_failure(
-            now,
-            failures,
-            retry_after,
-            max_backoff,
-            backoff::jitter(id.as_str()),
-        );
-        async move {
-            let msg = message.clone();
-            let _ = store
-                .call(move |db| db.record_failure(&id, status, &msg, Utc::now(), Some(next)))
-                .await;
-            (status, Outcome::Failed(message))
-        }
+    let fail = |status: Option<u16>, retry_after: Option<Duration>, message: String| {
+        record_failure(app, feed, status, retry_after, message)
     };
 
     let target = app.poll_url(feed);
@@ -124,10 +132,11 @@ async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u
         Ok(Fetched::NotModified(min_interval)) => {
             let id = feed.id.clone();
             let next = backoff::after_success(scheduled, now, min_interval);
-            let _ = app
+            let written = app
                 .store
-                .call(move |db| db.record_unchanged(&id, 304, now, next))
+                .run(move |db| db.record_unchanged(&id, 304, now, next))
                 .await;
+            log_health_write(&feed.id, written);
             return (Some(304), Outcome::Unchanged);
         }
         Err(e) => return fail(e.status(), e.retry_after(), e.to_string()).await,
@@ -142,34 +151,43 @@ async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u
             to = %redact_url(to),
             "feed moved permanently (301/308): polling the new URL; update its url in feeds.toml"
         );
-        let (id, from, to) = (feed.id.clone(), feed.url.to_string(), to.to_string());
-        if let Ok(Err(e)) = app
-            .store
-            .call(move |db| db.record_move(&id, &from, &to))
-            .await
-        {
-            tracing::warn!(feed = %feed.id, error = %e, "could not remember the move");
+        // Remembered across restarts only when the new URL carries no credential (the
+        // database keeps none); otherwise the redirect is followed again after a restart.
+        if redact_url(to) == to.as_str() {
+            let (id, from, to) = (feed.id.clone(), redact_url(&feed.url), to.to_string());
+            if let Err(e) = app
+                .store
+                .run(move |db| db.record_move(&id, &from, &to))
+                .await
+            {
+                tracing::warn!(feed = %feed.id, error = %e, "could not remember the move");
+            }
         }
     }
 
     let body_hash = hex(&Sha256::digest(&body.bytes));
     let status = body.status;
-    if validators.url.as_deref() == Some(target.as_str())
+    let stored_url = redact_url(&target);
+    if validators.url.as_deref() == Some(stored_url.as_str())
         && validators.body_hash.as_deref() == Some(body_hash.as_str())
     {
         let id = feed.id.clone();
-        let _ = app
+        let written = app
             .store
-            .call(move |db| db.record_unchanged(&id, status, now, next))
+            .run(move |db| db.record_unchanged(&id, status, now, next))
             .await;
+        log_health_write(&feed.id, written);
         return (Some(status), Outcome::Unchanged);
     }
 
     let base = body.final_url.clone();
     let bytes = body.bytes;
     let content_type = body.content_type.clone();
+    let limits = Limits {
+        max_items: app.config().poll.max_items,
+    };
     let parsed = tokio::task::spawn_blocking(move || {
-        parse_feed(&bytes, content_type.as_deref(), Some(&base), now)
+        parse_feed_limited(&bytes, content_type.as_deref(), Some(&base), now, limits)
     })
     .await;
     let parsed = match parsed {
@@ -182,14 +200,76 @@ async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u
             )
             .await;
         }
-        Err(e) => return fail(Some(status), None, format!("parser crashed: {e}")).await,
+        Err(e) => {
+            let message = match e.try_into_panic() {
+                Ok(payload) => format!(
+                    "internal error while parsing feed {}: {}",
+                    feed.id,
+                    panic_message(payload.as_ref())
+                ),
+                Err(e) => format!("parsing feed {} did not finish: {e}", feed.id),
+            };
+            return fail(Some(status), None, message).await;
+        }
     };
 
-    // What a lenient reader let pass, by kind: each is shown on the feed's status row; the log
-    // says so when the kinds change (not on every refresh of a feed that is always a bit off).
-    let mut warnings: Vec<(&str, String)> = Vec::new();
-    if let Some(w) = &body.warning {
-        warnings.push(("content coding", w.clone()));
+    let warnings = lenient_read_warnings(body.warning.as_deref(), &parsed, limits);
+    let kinds: Vec<&str> = warnings.iter().map(|(k, _)| *k).collect();
+    let warnings: Vec<String> = warnings.into_iter().map(|(_, w)| w).collect();
+    if app.warning_kinds_changed(&feed.id, &kinds) {
+        if warnings.is_empty() {
+            tracing::info!(feed = %feed.id, "feed reads cleanly again");
+        } else {
+            tracing::warn!(
+                feed = %feed.id,
+                warning = %warnings.join("; "),
+                "feed read leniently (shown on its status row; logged again when this changes)"
+            );
+        }
+    }
+    let warning = (!warnings.is_empty()).then(|| warnings.join("; "));
+    let meta = FetchMeta {
+        status,
+        etag: body.etag,
+        last_modified: body.last_modified,
+        body_hash: Some(body_hash),
+        feed_title: parsed.title,
+        warning,
+    };
+    let id = feed.id.clone();
+    let url = stored_url;
+    let entries = parsed.entries;
+    let stored = app
+        .store
+        .run(move |db| db.ingest(&id, &url, &entries, &meta, now, next))
+        .await;
+    match stored {
+        Ok(stats) => {
+            if stats.changed() {
+                app.request_render();
+            }
+            (Some(status), Outcome::Stored(stats))
+        }
+        Err(StoreError::Closed) => (
+            Some(status),
+            Outcome::Failed(StoreError::Closed.to_string()),
+        ),
+        Err(e @ StoreError::Internal(_)) => fail(Some(status), None, e.to_string()).await,
+        Err(e) => fail(Some(status), None, format!("storing entries: {e}")).await,
+    }
+}
+
+/// What a lenient reader let pass, by kind (each kind is logged once per change; all are shown
+/// on the feed's status row): a wrong content coding, a repair, invalid or guessed charsets,
+/// and entries left out over `[poll] max_items`.
+pub fn lenient_read_warnings(
+    body_warning: Option<&str>,
+    parsed: &ParsedFeed,
+    limits: Limits,
+) -> Vec<(&'static str, String)> {
+    let mut warnings: Vec<(&'static str, String)> = Vec::new();
+    if let Some(w) = body_warning {
+        warnings.push(("content coding", w.to_owned()));
     }
     if let Some(e) = &parsed.recovered {
         warnings.push((
@@ -222,44 +302,53 @@ async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u
             ),
         ));
     }
-    let kinds: Vec<&str> = warnings.iter().map(|(k, _)| *k).collect();
-    let warnings: Vec<String> = warnings.into_iter().map(|(_, w)| w).collect();
-    if app.warning_kinds_changed(&feed.id, &kinds) {
-        if warnings.is_empty() {
-            tracing::info!(feed = %feed.id, "feed reads cleanly again");
-        } else {
-            tracing::warn!(
-                feed = %feed.id,
-                warning = %warnings.join("; "),
-                "feed read leniently (shown on its status row; logged again when this changes)"
-            );
-        }
+    if parsed.items_left_out > 0 {
+        warnings.push((
+            "too many items",
+            format!(
+                "the feed lists more than {} entries ([poll] max_items): the newest were read, {} older left out",
+                limits.max_items, parsed.items_left_out
+            ),
+        ));
     }
-    let warning = (!warnings.is_empty()).then(|| warnings.join("; "));
-    let meta = FetchMeta {
-        status,
-        etag: body.etag,
-        last_modified: body.last_modified,
-        body_hash: Some(body_hash),
-        feed_title: parsed.title,
-        warning,
-    };
+    warnings
+}
+
+/// Records a failed refresh on the feed's row, with the next attempt after a back-off that
+/// grows with the failures in a row (or follows the server's Retry-After).
+async fn record_failure(
+    app: &App,
+    feed: &FeedConfig,
+    status: Option<u16>,
+    retry_after: Option<Duration>,
+    message: String,
+) -> (Option<u16>, Outcome) {
     let id = feed.id.clone();
-    let url = target.to_string();
-    let entries = parsed.entries;
-    let stored = app
+    let max_backoff = app.config().poll.max_backoff;
+    let msg = message.clone();
+    let now: DateTime<Utc> = Utc::now();
+    let written = app
         .store
-        .call(move |db| db.ingest(&id, &url, &entries, &meta, now, next))
+        .run(move |db| {
+            let failures = db.validators(&id)?.consecutive_failures + 1;
+            let next = backoff::after_failure(
+                now,
+                failures,
+                retry_after,
+                max_backoff,
+                backoff::jitter(id.as_str()),
+            );
+            db.record_failure(&id, status, &msg, now, Some(next))
+        })
         .await;
-    match stored {
-        Ok(Ok(stats)) => {
-            if stats.changed() {
-                app.request_render();
-            }
-            (Some(status), Outcome::Stored(stats))
-        }
-        Ok(Err(e)) => fail(Some(status), None, format!("storing entries: {e}")).await,
-        Err(e) => (Some(status), Outcome::Failed(e.to_string())),
+    log_health_write(&feed.id, written.map(|_| ()));
+    (status, Outcome::Failed(message))
+}
+
+/// A feed's health could not be written: say so (the refresh's own outcome stands).
+fn log_health_write(feed: &FeedId, written: Result<(), StoreError>) {
+    if let Err(e) = written {
+        tracing::error!(feed = %feed, error = %e, "could not record the feed's health");
     }
 }
 

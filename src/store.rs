@@ -53,6 +53,31 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the database thread has stopped")]
     Closed,
+    #[error("no database at {}", path.display())]
+    Missing { path: PathBuf },
+    #[error(
+        "the copy at {} fails SQLite's integrity check ({report}); the source database is damaged: nothing was written",
+        path.display()
+    )]
+    Corrupt { path: PathBuf, report: String },
+    #[error(
+        "database {} has schema version {found}, older than this wiredesk's; start the daemon once to migrate it",
+        path.display()
+    )]
+    Outdated { path: PathBuf, found: i64 },
+    /// Code of ours panicked while handling one unit of work; that work was rolled back and
+    /// the store carries on (the message says which feed and item, where known).
+    #[error("internal error {0}")]
+    Internal(String),
+}
+
+/// The message a panic carried, for errors and logs.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "panic with no message".to_owned())
 }
 
 /// What a refresh's fetch learnt about the feed, stored with its entries.
@@ -142,6 +167,9 @@ impl FeedHealth {
 pub struct Db {
     conn: Connection,
     near: NearDuplicates,
+    /// Set when a panic was caught part-way through a job: the in-memory index may no longer
+    /// match the database, so it is rebuilt before the next job.
+    needs_recovery: bool,
 }
 
 type Job = Box<dyn FnOnce(&mut Db) + Send>;
@@ -165,16 +193,37 @@ impl Store {
             .name("wiredesk-store".into())
             .spawn(move || {
                 for job in rx {
-                    job(&mut db);
+                    // A panic in one job (our bug, reached by some input) fails that job only:
+                    // the thread, and every feed that depends on it, carries on.
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        job(&mut db);
+                    }));
+                    if let Err(payload) = outcome {
+                        tracing::error!(
+                            "internal error in a database job: {}",
+                            panic_message(payload.as_ref())
+                        );
+                        db.needs_recovery = true;
+                    }
+                    if db.needs_recovery {
+                        db.recover();
+                    }
                 }
                 // All handles dropped: checkpoint so the -wal file does not outlive us.
-                let _ = db
-                    .conn
-                    .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA optimize;");
+                if !db.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
+                    let _ = db
+                        .conn
+                        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA optimize;");
+                }
             })
             .map(|_| ())
             .unwrap_or_else(|e| tracing::error!("cannot start the database thread: {e}"));
         Store { jobs: tx }
+    }
+
+    /// Opens an existing database read-only (see [`Db::open_read_only`]) on its own thread.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        Ok(Store::spawn(Db::open_read_only(path)?))
     }
 
     /// Runs `f` on the store thread and returns its result.
@@ -186,10 +235,28 @@ impl Store {
         let (tx, rx) = oneshot::channel();
         self.jobs
             .send(Box::new(move |db| {
-                let _ = tx.send(f(db));
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(db)))
+                    .map_err(|payload| {
+                        db.needs_recovery = true;
+                        StoreError::Internal(format!(
+                            "in the database thread: {}",
+                            panic_message(payload.as_ref())
+                        ))
+                    });
+                let _ = tx.send(result);
             }))
             .map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// [`Store::call`] for jobs that return a store result: one `Result`, whether the job
+    /// failed, panicked or the thread is gone.
+    pub async fn run<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Db) -> Result<R, StoreError> + Send + 'static,
+    {
+        self.call(f).await?
     }
 
     /// Waits until every job sent so far has run and the thread has let go of the database,
@@ -202,6 +269,89 @@ impl Store {
             let _ = rx.await;
         }
     }
+}
+
+/// Takes away the database file's permissions for others (a database from before this rule
+/// may be world-readable); the owner's and group's stay.
+fn restrict_mode(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode();
+        if mode & 0o007 != 0 {
+            let restricted = std::fs::Permissions::from_mode(mode & 0o770);
+            match std::fs::set_permissions(path, restricted) {
+                Ok(()) => tracing::warn!(
+                    "{} was readable by other users; its mode is now {:o}",
+                    path.display(),
+                    mode & 0o770
+                ),
+                Err(e) => tracing::warn!(
+                    "{} is readable by other users and could not be restricted: {e}",
+                    path.display()
+                ),
+            }
+        }
+        for side in ["-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(side);
+            if let Ok(meta) = std::fs::metadata(&p)
+                && meta.permissions().mode() & 0o007 != 0
+            {
+                let _ = std::fs::set_permissions(
+                    &p,
+                    std::fs::Permissions::from_mode(meta.permissions().mode() & 0o770),
+                );
+            }
+        }
+    }
+}
+
+/// The database keeps no credential: feed URLs are stored redacted (feeds.toml is the only
+/// place secrets live). Rows written by an older wiredesk are redacted here, with
+/// `secure_delete` so that the old text is overwritten rather than left in free pages.
+fn redact_stored_urls(conn: &Connection) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare("SELECT id, url, fetched_url, moved_from, moved_to FROM feeds")?;
+    let rows: Vec<(String, [Option<String>; 4])> = stmt
+        .query_map([], |r| {
+            Ok((r.get(0)?, [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?]))
+        })?
+        .collect::<Result<_, _>>()?;
+    drop(stmt);
+    let redact = |u: &Option<String>| {
+        u.as_deref().map(|u| match url::Url::parse(u) {
+            Ok(parsed) => crate::normalise::redact_url(&parsed),
+            Err(_) => u.to_owned(),
+        })
+    };
+    let stale: Vec<_> = rows
+        .into_iter()
+        .filter_map(|(id, urls)| {
+            let redacted = urls.clone().map(|u| redact(&u));
+            (redacted != urls).then_some((id, redacted))
+        })
+        .collect();
+    if stale.is_empty() {
+        return Ok(());
+    }
+    conn.execute_batch("PRAGMA secure_delete = ON;")?;
+    for (id, [url, fetched, from, to]) in &stale {
+        // A stored move whose target held a credential is forgotten (it is learnt again).
+        let keep_move = to.as_deref().is_none_or(|t| !t.contains("REDACTED"));
+        conn.execute(
+            "UPDATE feeds SET url = COALESCE(?2, url), fetched_url = ?3, moved_from = ?4,
+               moved_to = ?5 WHERE id = ?1",
+            params![
+                id,
+                url,
+                fetched,
+                from.as_ref().filter(|_| keep_move),
+                to.as_ref().filter(|_| keep_move)
+            ],
+        )?;
+    }
+    conn.execute_batch("PRAGMA secure_delete = OFF; PRAGMA wal_checkpoint(TRUNCATE);")?;
+    tracing::info!(feeds = stale.len(), "stored feed URLs redacted");
+    Ok(())
 }
 
 fn ts(d: DateTime<Utc>) -> i64 {
@@ -225,10 +375,14 @@ impl Db {
             return Err(open_err(rusqlite::Error::InvalidPath(dir.to_owned())));
         }
         // SQLite's own message for this case is "unable to open database file": say what it is.
+        // A new database is created owner-only; SQLite gives its -wal and -shm files the same
+        // mode as the database file.
+        use std::os::unix::fs::OpenOptionsExt as _;
         let writable = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(path);
         if let Err(e) = writable
             && matches!(
@@ -241,6 +395,7 @@ impl Db {
                 reason: e.to_string(),
             });
         }
+        restrict_mode(path);
         let mut conn = Connection::open(path).map_err(open_err)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;
@@ -248,12 +403,77 @@ impl Db {
         )
         .map_err(open_err)?;
         schema::migrate(&mut conn, path)?;
+        redact_stored_urls(&conn)?;
         let mut db = Db {
             conn,
             near: NearDuplicates::new(dedup.clone()),
+            needs_recovery: false,
         };
         db.load_near_duplicate_index(Utc::now())?;
         Ok(db)
+    }
+
+    /// Opens an existing database for reading only, as the admin commands (`status`,
+    /// `stories`, `explain`) do: nothing is created or migrated, and the near-duplicate index
+    /// (which only the daemon's ingest needs) is not built. A missing file is an error that
+    /// says where it was looked for.
+    pub fn open_read_only(path: &Path) -> Result<Db, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Missing {
+                path: path.to_owned(),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        conn.execute_batch("PRAGMA busy_timeout=5000;")?;
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if found > schema::current_version() {
+            return Err(StoreError::TooNew {
+                path: path.to_owned(),
+                found,
+                known: schema::current_version(),
+            });
+        }
+        if found < schema::current_version() {
+            return Err(StoreError::Outdated {
+                path: path.to_owned(),
+                found,
+            });
+        }
+        Ok(Db {
+            conn,
+            near: NearDuplicates::new(crate::config::DedupConfig {
+                near_duplicates: false,
+                window_hours: 48,
+                threshold: crate::config::DEFAULT_THRESHOLD,
+            }),
+            needs_recovery: false,
+        })
+    }
+
+    /// After a panic part-way through a job: rolls back a transaction left open and rebuilds
+    /// the near-duplicate index from what is committed, so that the next job starts clean.
+    fn recover(&mut self) {
+        self.needs_recovery = false;
+        if !self.conn.is_autocommit()
+            && let Err(e) = self.conn.execute_batch("ROLLBACK")
+        {
+            tracing::error!("rolling back after an internal error: {e}");
+        }
+        self.near = self.near.emptied();
+        match self.load_near_duplicate_index(Utc::now()) {
+            Ok(()) => tracing::warn!(
+                items = self.near.len(),
+                "near-duplicate index rebuilt after an internal error"
+            ),
+            Err(e) => tracing::error!("rebuilding the near-duplicate index: {e}"),
+        }
     }
 
     /// The raw connection, for read-only reports and tests.
@@ -290,7 +510,13 @@ impl Db {
                 "INSERT INTO feeds (id, url, name, priority, enabled) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(id) DO UPDATE SET url = excluded.url, name = excluded.name,
                    priority = excluded.priority, enabled = excluded.enabled",
-                params![f.id.as_str(), f.url.as_str(), f.name, f.priority, f.enabled],
+                params![
+                    f.id.as_str(),
+                    crate::normalise::redact_url(&f.url),
+                    f.name,
+                    f.priority,
+                    f.enabled
+                ],
             )?;
             for tag in &f.tags {
                 tx.execute(
@@ -384,7 +610,9 @@ impl Db {
     }
 
     /// Stores one refresh's entries and the feed's fetch state in one transaction, running the
-    /// dedup layers on every new entry.
+    /// dedup layers on every new entry. A panic while storing one entry (a bug of ours that
+    /// some input reached) fails this refresh only, with the entry's key in the error: the
+    /// transaction is rolled back and the index rebuilt before the next job.
     pub fn ingest(
         &mut self,
         feed: &FeedId,
@@ -395,111 +623,164 @@ impl Db {
         next_attempt: Option<DateTime<Utc>>,
     ) -> Result<IngestStats, StoreError> {
         let tx = self.conn.transaction()?;
+        let near = &mut self.near;
         let mut stats = IngestStats::default();
         let mut index_changes = Vec::new();
         for entry in entries {
-            let existing = tx
-                .query_row(
-                    "SELECT id, story_id, content_hash FROM items WHERE feed_id = ?1 AND key = ?2",
-                    params![feed.as_str(), entry.key],
-                    |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                        ))
-                    },
-                )
-                .optional()?;
-            if let Some((item_id, story_id, hash)) = existing {
-                if hash == entry.content_hash {
-                    stats.unchanged += 1;
-                    continue;
+            let stored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                Self::ingest_entry(&tx, near, feed, entry, now, &mut stats)
+            }));
+            match stored {
+                Ok(Ok(Some((item_id, story_id, published)))) => {
+                    index_changes.push((item_id, story_id, entry, published));
                 }
-                tx.execute(
-                    "UPDATE items SET title = ?2, summary_html = ?3, text = ?4, link = ?5,
-                       canonical_url = ?6, content_hash = ?7, updated = ?8 WHERE id = ?1",
-                    params![
-                        item_id,
-                        entry.title,
-                        entry.summary_html,
-                        entry.text,
-                        entry.link,
-                        entry.canonical_url,
-                        entry.content_hash,
-                        ts(now)
-                    ],
-                )?;
-                tx.execute(
-                    "UPDATE stories SET updated = ?2 WHERE id = ?1",
-                    params![story_id, ts(now)],
-                )?;
-                stats.updated += 1;
-                continue;
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(payload) => {
+                    self.needs_recovery = true;
+                    return Err(StoreError::Internal(format!(
+                        "while storing feed {feed}: item {:?}: {}",
+                        crate::parse::truncate_on_char_boundary(&entry.key, 200),
+                        panic_message(payload.as_ref())
+                    )));
+                }
             }
-            let tombstoned: bool = tx
-                .query_row(
-                    "SELECT 1 FROM tombstones WHERE feed_id = ?1 AND key = ?2",
-                    params![feed.as_str(), entry.key],
-                    |_| Ok(true),
-                )
-                .optional()?
-                .unwrap_or(false);
-            if tombstoned {
-                stats.unchanged += 1;
-                continue;
-            }
+        }
+        Self::record_success(&tx, feed, fetched_url, meta, now, next_attempt)?;
+        tx.commit()?;
+        // Only once committed does the in-memory index learn of the new items.
+        for (item_id, story_id, entry, published) in index_changes {
+            self.near.insert(item_id, feed, &story_id, entry, published);
+        }
+        Ok(stats)
+    }
 
-            let published = entry.published.unwrap_or(now);
-            let joined = match Self::same_url(&tx, entry)? {
-                Some(j) => Some(j),
-                None => self.near.find(feed, entry, published, now),
-            };
-            let (story_id, layer, score, join_ref) = match joined {
-                Some(j) => {
-                    tx.execute(
-                        "UPDATE stories SET updated = ?2 WHERE id = ?1",
-                        params![j.story_id, ts(now)],
-                    )?;
-                    stats.merged += 1;
-                    if j.layer == JoinLayer::NearDuplicate {
-                        stats.merged_by_text += 1;
-                    }
-                    (j.story_id, j.layer, j.score, Some(j.item_id))
-                }
-                None => {
-                    let id = Self::insert_story(&tx, feed, &entry.key, now)?;
-                    (id, JoinLayer::First, None, None)
-                }
-            };
+    /// One entry of a refresh, inside its transaction: unchanged, a revision of an item seen
+    /// before, tombstoned, or new (joined to a story by URL or text, or starting one). Returns
+    /// the new item's id, story and date for the index (`None` when nothing new was stored).
+    fn ingest_entry(
+        tx: &rusqlite::Transaction<'_>,
+        near: &mut NearDuplicates,
+        feed: &FeedId,
+        entry: &Entry,
+        now: DateTime<Utc>,
+        stats: &mut IngestStats,
+    ) -> Result<Option<(i64, String, DateTime<Utc>)>, StoreError> {
+        #[cfg(test)]
+        if entry.key == tests::PANIC_KEY {
+            panic!("a test entry that makes ingest panic");
+        }
+        let existing = tx
+            .query_row(
+                "SELECT id, story_id, content_hash FROM items WHERE feed_id = ?1 AND key = ?2",
+                params![feed.as_str(), entry.key],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()?;
+        if let Some((item_id, story_id, hash)) = existing {
+            if hash == entry.content_hash {
+                stats.unchanged += 1;
+                return Ok(None);
+            }
             tx.execute(
-                "INSERT INTO items (feed_id, key, guid, link, canonical_url, title, summary_html,
-                   text, published, updated, first_seen, content_hash, story_id, join_layer,
-                   join_score, join_ref)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                "UPDATE items SET title = ?2, summary_html = ?3, text = ?4, link = ?5,
+                   canonical_url = ?6, content_hash = ?7, updated = ?8 WHERE id = ?1",
                 params![
-                    feed.as_str(),
-                    entry.key,
-                    entry.guid,
-                    entry.link,
-                    entry.canonical_url,
+                    item_id,
                     entry.title,
                     entry.summary_html,
                     entry.text,
-                    ts(published),
-                    ts(entry.updated.unwrap_or(published)),
-                    ts(now),
+                    entry.link,
+                    entry.canonical_url,
                     entry.content_hash,
-                    story_id,
-                    layer.as_str(),
-                    score,
-                    join_ref
+                    ts(now)
                 ],
             )?;
-            let item_id = tx.last_insert_rowid();
-            index_changes.push((item_id, story_id, entry, published));
-            stats.new += 1;
+            tx.execute(
+                "UPDATE stories SET updated = ?2 WHERE id = ?1",
+                params![story_id, ts(now)],
+            )?;
+            stats.updated += 1;
+            return Ok(None);
         }
+        let tombstoned: bool = tx
+            .query_row(
+                "SELECT 1 FROM tombstones WHERE feed_id = ?1 AND key = ?2",
+                params![feed.as_str(), entry.key],
+                |_| Ok(true),
+            )
+            .optional()?
+            .unwrap_or(false);
+        if tombstoned {
+            stats.unchanged += 1;
+            return Ok(None);
+        }
+
+        let published = entry.published.unwrap_or(now);
+        let joined = match Self::same_url(tx, entry)? {
+            Some(j) => Some(j),
+            None => near.find(feed, entry, published),
+        };
+        let (story_id, layer, score, join_ref) = match joined {
+            Some(j) => {
+                tx.execute(
+                    "UPDATE stories SET updated = ?2 WHERE id = ?1",
+                    params![j.story_id, ts(now)],
+                )?;
+                stats.merged += 1;
+                if j.layer == JoinLayer::NearDuplicate {
+                    stats.merged_by_text += 1;
+                }
+                (j.story_id, j.layer, j.score, Some(j.item_id))
+            }
+            None => {
+                let id = Self::insert_story(tx, feed, &entry.key, now)?;
+                (id, JoinLayer::First, None, None)
+            }
+        };
+        tx.execute(
+            "INSERT INTO items (feed_id, key, guid, link, canonical_url, title, summary_html,
+               text, published, updated, first_seen, content_hash, story_id, join_layer,
+               join_score, join_ref)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            params![
+                feed.as_str(),
+                entry.key,
+                entry.guid,
+                entry.link,
+                entry.canonical_url,
+                entry.title,
+                entry.summary_html,
+                entry.text,
+                ts(published),
+                ts(entry.updated.unwrap_or(published)),
+                ts(now),
+                entry.content_hash,
+                story_id,
+                layer.as_str(),
+                score,
+                join_ref
+            ],
+        )?;
+        stats.new += 1;
+        Ok(Some((tx.last_insert_rowid(), story_id, published)))
+    }
+
+    /// The feed's row after a good refresh: health reset, validators and warning stored.
+    fn record_success(
+        tx: &rusqlite::Transaction<'_>,
+        feed: &FeedId,
+        fetched_url: &str,
+        meta: &FetchMeta,
+        now: DateTime<Utc>,
+        next_attempt: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
         tx.execute(
             "UPDATE feeds SET last_status = ?2, last_attempt = ?3, last_success = ?3,
                last_error = NULL, consecutive_failures = 0, next_attempt = ?4,
@@ -519,12 +800,7 @@ impl Db {
                 meta.warning
             ],
         )?;
-        tx.commit()?;
-        // Only once committed does the in-memory index learn of the new items.
-        for (item_id, story_id, entry, published) in index_changes {
-            self.near.insert(item_id, feed, &story_id, entry, published);
-        }
-        Ok(stats)
+        Ok(())
     }
 
     /// Layer 2: an item elsewhere with the same canonical URL.

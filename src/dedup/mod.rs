@@ -189,6 +189,11 @@ impl NearDuplicates {
         }
     }
 
+    /// An empty index with the same settings and weights (to rebuild from the database).
+    pub fn emptied(&self) -> NearDuplicates {
+        NearDuplicates::with_weights(self.config.clone(), self.weights)
+    }
+
     pub fn enabled(&self) -> bool {
         self.config.near_duplicates
     }
@@ -211,13 +216,7 @@ impl NearDuplicates {
     }
 
     /// The story an entry from `feed` should join, if any.
-    pub fn find(
-        &mut self,
-        feed: &FeedId,
-        entry: &Entry,
-        published: DateTime<Utc>,
-        _now: DateTime<Utc>,
-    ) -> Option<Join> {
+    pub fn find(&mut self, feed: &FeedId, entry: &Entry, published: DateTime<Utc>) -> Option<Join> {
         if !self.enabled() {
             return None;
         }

@@ -77,7 +77,7 @@ fn wire_copy_with_another_headline_joins_the_story() {
         "North Korea fired a short-range ballistic missile into the East Sea on Sunday, South Korea's Joint Chiefs of Staff said. (Yonhap)",
     );
     let join = ix
-        .find(&FeedId("herald".into()), &copy, at(2), at(2))
+        .find(&FeedId("herald".into()), &copy, at(2))
         .expect("joined");
     assert_eq!(join.story_id, "s-wire");
     assert_eq!(join.item_id, 1);
@@ -101,10 +101,7 @@ fn a_different_story_does_not_join() {
         "South Korea's exports rise for third month",
         "South Korea's exports rose 5 percent in October from a year earlier, data showed on Sunday.",
     );
-    assert_eq!(
-        ix.find(&FeedId("herald".into()), &other, at(2), at(2)),
-        None
-    );
+    assert_eq!(ix.find(&FeedId("herald".into()), &other, at(2)), None);
 }
 
 #[test]
@@ -120,15 +117,9 @@ fn the_same_source_and_items_outside_the_window_are_not_candidates() {
         at(1),
     );
     let copy = entry(WIRE_TITLE, WIRE_TEXT);
-    assert_eq!(ix.find(&FeedId("yonhap".into()), &copy, at(2), at(2)), None);
-    assert_eq!(
-        ix.find(&FeedId("herald".into()), &copy, at(60), at(60)),
-        None
-    );
-    assert!(
-        ix.find(&FeedId("herald".into()), &copy, at(40), at(40))
-            .is_some()
-    );
+    assert_eq!(ix.find(&FeedId("yonhap".into()), &copy, at(2)), None);
+    assert_eq!(ix.find(&FeedId("herald".into()), &copy, at(60)), None);
+    assert!(ix.find(&FeedId("herald".into()), &copy, at(40)).is_some());
 }
 
 #[test]
@@ -183,12 +174,7 @@ fn switched_off_it_never_matches() {
         at(1),
     );
     assert_eq!(
-        ix.find(
-            &FeedId("b".into()),
-            &entry(WIRE_TITLE, WIRE_TEXT),
-            at(1),
-            at(1)
-        ),
+        ix.find(&FeedId("b".into()), &entry(WIRE_TITLE, WIRE_TEXT), at(1)),
         None
     );
 }
@@ -223,7 +209,7 @@ fn one_shared_word_is_not_enough() {
     let mut ix = index();
     ix.insert_text(1, &FeedId("a".into()), "s-a", "", "Shared story", "", at(1));
     assert_eq!(
-        ix.find(&FeedId("b".into()), &entry("Own story", ""), at(1), at(1)),
+        ix.find(&FeedId("b".into()), &entry("Own story", ""), at(1)),
         None
     );
 }
@@ -244,10 +230,7 @@ fn recurring_formats_and_live_pages_never_join_by_text() {
         "[오늘의 날씨] 2022년 8월 2일 전국 흐리고 비",
         "전국이 흐리고 곳곳에 비가 내리겠다",
     );
-    assert_eq!(
-        ix.find(&FeedId("donga".into()), &next_day, at(20), at(20)),
-        None
-    );
+    assert_eq!(ix.find(&FeedId("donga".into()), &next_day, at(20)), None);
     ix.insert_text(
         2,
         &FeedId("cnn".into()),
@@ -261,10 +244,7 @@ fn recurring_formats_and_live_pages_never_join_by_text() {
         "Coronavirus live updates: latest news from around the world",
         "The latest on the coronavirus pandemic",
     );
-    assert_eq!(
-        ix.find(&FeedId("nyt".into()), &other_live, at(2), at(2)),
-        None
-    );
+    assert_eq!(ix.find(&FeedId("nyt".into()), &other_live, at(2)), None);
     assert!(text::is_rolling_format("LIVE: Election night"));
     assert!(!text::is_rolling_format("Quake hits the coast"));
 }

@@ -247,34 +247,79 @@ pub fn clean_body(body: &str) -> String {
     t = remove_bracketed(&t, |inner| {
         inner.contains("기자") || inner.contains('=') || inner.contains('@')
     });
-    // Agency tails.
+    // Agency tails. Matched case-insensitively on the original text: lowercasing can change
+    // byte lengths (ẞ → ß, Ⱥ → ⱥ, K-sign → k), so no offset found in a lowercased copy is
+    // ever applied to `t`.
     loop {
-        let lower = t.trim_end().to_lowercase();
-        let Some(tail) = TAILS.iter().find(|tail| lower.ends_with(*tail)) else {
+        let end = t.trim_end().len();
+        let Some(start) = TAILS
+            .iter()
+            .find_map(|tail| suffix_start_ci(&t[..end], tail))
+        else {
             break;
         };
-        let keep = t.trim_end().len() - tail.len();
-        if !t.is_char_boundary(keep) {
-            break;
-        }
-        t.truncate(keep);
+        t.truncate(start);
     }
     // Share and ad boilerplate.
-    let mut lower = t.to_lowercase();
-    for phrase in SHARE_BOILERPLATE {
-        while let Some(i) = lower.find(phrase) {
-            if lower.len() != t.len() {
-                break; // Lowercasing changed byte offsets; leave the rare case alone.
-            }
-            t.replace_range(i..i + phrase.len(), " ");
-            lower.replace_range(i..i + phrase.len(), " ");
-        }
-    }
+    t = remove_phrases_ci(&t, SHARE_BOILERPLATE);
     // E-mail addresses (bylines).
     t.split_whitespace()
         .filter(|w| !(w.contains('@') && w.contains('.')))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Where `needle` (lower case) matches `hay` case-insensitively starting at byte `start` (a
+/// char boundary of `hay`): the byte just past the match in `hay`. A character of `hay` whose
+/// lowercase form is several characters (İ → i̇) matches only as a whole.
+fn match_ci_at(hay: &str, start: usize, needle: &str) -> Option<usize> {
+    let mut want = needle.chars();
+    let mut next = want.next();
+    for (i, c) in hay[start..].char_indices() {
+        for lc in c.to_lowercase() {
+            if next != Some(lc) {
+                return None;
+            }
+            next = want.next();
+        }
+        if next.is_none() {
+            return Some(start + i + c.len_utf8());
+        }
+    }
+    None
+}
+
+/// The byte where a case-insensitive match of `needle` (lower case) ends `hay`, if one does.
+fn suffix_start_ci(hay: &str, needle: &str) -> Option<usize> {
+    // Every character lowercases to one or more, so a match spans at most as many characters
+    // of `hay` as `needle` has: try each start among the last that many.
+    let n = needle.chars().count();
+    hay.char_indices()
+        .rev()
+        .take(n)
+        .map(|(i, _)| i)
+        .find(|&i| match_ci_at(hay, i, needle) == Some(hay.len()))
+}
+
+/// `text` with every case-insensitive occurrence of any of `phrases` (lower case) replaced by
+/// a space, in one left-to-right pass over the original.
+fn remove_phrases_ci(text: &str, phrases: &[&str]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut skip_to = 0;
+    for (i, _) in text.char_indices() {
+        if i < skip_to {
+            continue;
+        }
+        if let Some(end) = phrases.iter().find_map(|p| match_ci_at(text, i, p)) {
+            out.push_str(&text[copied..i]);
+            out.push(' ');
+            copied = end;
+            skip_to = end;
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 fn strip_english_dateline(t: &str) -> String {
@@ -494,6 +539,27 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(clean_body(input), want, "{input}");
         }
+    }
+
+    /// Regression: offsets found in a lowercased copy were applied to the original, and
+    /// ẞ (3 bytes → ß, 2) before Ⱥ (2 bytes → ⱥ, 3) kept the lengths equal while moving the
+    /// boundaries: the store thread panicked on this text and every feed failed after it.
+    #[test]
+    fn case_changing_characters_never_move_boundaries() {
+        assert_eq!(
+            clean_body("ẞ한read more about the talks Ⱥ"),
+            "ẞ한 about the talks Ⱥ"
+        );
+        assert_eq!(clean_body("ẞ한READ MORE talks"), "ẞ한 talks");
+        assert_eq!(clean_body("İstanbul talks (YONHAP)"), "İstanbul talks");
+        assert_eq!(clean_body("Ⱥ talks (ᴇɴᴅ) İ(End)"), "Ⱥ talks (ᴇɴᴅ) İ");
+        // A character whose lowercase is two characters matches only as a whole.
+        assert_eq!(clean_body("xİ"), "xİ");
+        // The Kelvin sign lowercases to a one-byte `k`.
+        assert_eq!(
+            clean_body("\u{212A}orea: Click here now"),
+            "\u{212A}orea: now"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! so the writer is never held for long), tombstones, `PRAGMA optimize`, WAL checkpoints, and
 //! online backups.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -65,10 +65,9 @@ impl Db {
 /// API, while a daemon may be writing to it (pages are copied in steps; a write in between
 /// restarts the step, never corrupts the copy).
 pub fn backup(source: &Path, dest: &Path) -> Result<(), StoreError> {
-    if dest.exists() {
-        return Err(StoreError::Open {
-            path: dest.to_owned(),
-            source: rusqlite::Error::InvalidPath(dest.to_owned()),
+    if !source.is_file() {
+        return Err(StoreError::Missing {
+            path: source.to_owned(),
         });
     }
     let src = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(
@@ -77,12 +76,48 @@ pub fn backup(source: &Path, dest: &Path) -> Result<(), StoreError> {
             source: source_err,
         },
     )?;
+    // The copy is created owner-only, and never over an existing file.
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dest)
+        .map_err(|e| StoreError::Open {
+            path: dest.to_owned(),
+            source: rusqlite::Error::InvalidPath(PathBuf::from(format!(
+                "{} ({e})",
+                dest.display()
+            ))),
+        })?;
+    let copied = copy_and_check(&src, dest);
+    if copied.is_err() {
+        // A copy that is not a good database is worse than none: never leave one behind.
+        let _ = std::fs::remove_file(dest);
+    }
+    copied
+}
+
+/// The online backup into `dest`, then `PRAGMA integrity_check` on the copy.
+fn copy_and_check(src: &Connection, dest: &Path) -> Result<(), StoreError> {
     let mut dst = Connection::open(dest).map_err(|e| StoreError::Open {
         path: dest.to_owned(),
         source: e,
     })?;
-    let backup = rusqlite::backup::Backup::new(&src, &mut dst)?;
+    let backup = rusqlite::backup::Backup::new(src, &mut dst)?;
     backup.run_to_completion(256, Duration::from_millis(5), None)?;
+    drop(backup);
+    let verdict: Vec<String> = {
+        let mut stmt = dst.prepare("PRAGMA integrity_check")?;
+        stmt.query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<_, _>>()?
+    };
+    if verdict != ["ok"] {
+        return Err(StoreError::Corrupt {
+            path: dest.to_owned(),
+            report: verdict.join("; "),
+        });
+    }
     Ok(())
 }
 

@@ -6,6 +6,9 @@ use super::*;
 use crate::config::{DedupConfig, FeedConfig};
 use crate::schedule::Schedule;
 
+/// An entry with this key makes `ingest` panic (test builds only), to test containment.
+pub(super) const PANIC_KEY: &str = "wiredesk-test-panic";
+
 fn dedup() -> DedupConfig {
     DedupConfig {
         near_duplicates: true,
@@ -239,4 +242,70 @@ fn a_database_from_a_newer_version_is_refused() {
     }
     let err = Db::open(&path, &dedup()).err().expect("refused");
     assert!(err.to_string().contains("newer"), "{err}");
+}
+
+#[test]
+fn a_panic_while_storing_one_entry_fails_that_refresh_only_and_rolls_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = open(&dir);
+    let good = entry("a1", "Quake hits", "https://n.example/q");
+    let bad = entry(PANIC_KEY, "Poison", "https://n.example/p");
+    let err = db
+        .ingest(
+            &FeedId("a".into()),
+            "https://a.example/rss",
+            &[good.clone(), bad],
+            &FetchMeta::default(),
+            t(0),
+            None,
+        )
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("internal error while storing feed a: item \"wiredesk-test-panic\""),
+        "{msg}"
+    );
+    assert!(
+        db.needs_recovery,
+        "the index is rebuilt before the next job"
+    );
+    db.recover();
+    // Nothing of the failed refresh was committed; the next refresh stores normally.
+    assert!(db.all_stories().unwrap().is_empty());
+    let s = ingest(&mut db, "a", &[good], t(1));
+    assert_eq!(s.new, 1);
+}
+
+#[tokio::test]
+async fn a_panicking_job_fails_alone_and_the_database_thread_carries_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("w.db"), &dedup()).unwrap();
+    store
+        .run(|db| db.sync_feeds(&[feed("a", 0)]))
+        .await
+        .unwrap();
+    let err = store
+        .call(|_db| -> u32 { panic!("boom in a job") })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Internal(m) if m.contains("boom in a job")),
+        "{err}"
+    );
+    // The thread is alive: later jobs run, including a refresh's ingest.
+    store.run(|db| db.ping()).await.unwrap();
+    let stats = store
+        .run(|db| {
+            db.ingest(
+                &FeedId("a".into()),
+                "https://a.example/rss",
+                &[entry("a1", "Quake hits", "https://n.example/q")],
+                &FetchMeta::default(),
+                t(0),
+                None,
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(stats.new, 1);
 }

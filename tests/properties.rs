@@ -1,0 +1,402 @@
+//! Property tests: every pure function that sees feed text, fed hostile Unicode.
+//!
+//! Feed text is hostile: the generators mix characters whose lowercase has another UTF-8
+//! length (ẞ, Ⱥ, İ, the Kelvin sign), combining marks, RTL and bidi controls, NUL, C0 and C1
+//! controls, noncharacters, very long words, markup and entities, and the very phrases, tails
+//! and datelines the code looks for, at random places. The properties: no panic, and each
+//! function's own promise (normal forms, bounds, idempotence where it claims it).
+//!
+//! `cargo test` runs a small number of cases (64 per property, or `PROPTEST_CASES`);
+//! `.ci/run` runs the long count.
+
+use std::path::Path;
+
+use chrono::{TimeZone, Utc};
+use proptest::prelude::*;
+use proptest::test_runner::Config as ProptestConfig;
+use url::Url;
+
+use wiredesk::dedup::text::{clean_body, clean_title, is_rolling_format, tokenise};
+use wiredesk::normalise::{
+    canonical_url, collapse_whitespace, html_to_text, redact_url, repair_text, sanitise_html,
+};
+
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(64);
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: 2_000,
+        ..ProptestConfig::default()
+    }
+}
+
+/// Pieces of hostile text: what breaks byte offsets, what confuses parsers, and what the code
+/// itself looks for.
+const FRAGMENTS: &[&str] = &[
+    // Lowercase or uppercase of another UTF-8 length, or of several characters.
+    "ẞ",
+    "Ⱥ",
+    "Ⱦ",
+    "İ",
+    "\u{212A}",
+    "\u{212B}",
+    "ſ",
+    "ΐ",
+    "ﬃ",
+    "ǅ",
+    "ᾼ",
+    "ῼ",
+    "Σ",
+    "ς",
+    // Combining marks, RTL text and bidi controls, zero-width characters.
+    "\u{301}",
+    "e\u{301}",
+    "\u{20DD}",
+    "\u{202E}",
+    "\u{2066}",
+    "\u{2069}",
+    "\u{200F}",
+    "\u{200D}",
+    "שלום",
+    "مرحبا",
+    // NUL, C0 and C1 controls, BOM, replacement and noncharacters.
+    "\0",
+    "\u{1}",
+    "\u{8}",
+    "\u{1B}",
+    "\u{7F}",
+    "\u{80}",
+    "\u{85}",
+    "\u{92}",
+    "\u{9F}",
+    "\u{FEFF}",
+    "\u{FFFD}",
+    "\u{FFFE}",
+    "\u{FFFF}",
+    "\u{10FFFF}",
+    // Other scripts and symbols.
+    "북한",
+    "한",
+    "東京",
+    "ロイター",
+    "ＡＢＣ１２３",
+    "😀",
+    "👩\u{200D}👩\u{200D}👧",
+    "①",
+    "½",
+    // Markup and entities.
+    "<",
+    ">",
+    "&",
+    "<p>",
+    "</p>",
+    "<div>",
+    "<script>",
+    "</SCRIPT>",
+    "<style>",
+    "<!--",
+    "-->",
+    "<a href=\"javascript:alert(1)\">",
+    "<img src=x onerror=alert(1)>",
+    "&amp;",
+    "&lt;b&gt;",
+    "&amp;quot;",
+    "&#0;",
+    "&#xD800;",
+    "&#X41;",
+    "&nbsp;",
+    "&eacute;",
+    "&",
+    "]]>",
+    "<![CDATA[",
+    // What the dedup and text code looks for.
+    "read more",
+    "READ MORE",
+    "Read More",
+    "Advertisement",
+    "Send to",
+    "ⓒ",
+    "©",
+    "기사보기",
+    "(Yonhap)",
+    "(YONHAP)",
+    "(END)",
+    "(end)",
+    "(연합뉴스)",
+    "(終)",
+    "SEOUL, April 5 (Yonhap) -- ",
+    "WASHINGTON (AP) — ",
+    "[서울=뉴시스] 홍길동 기자 = ",
+    "(서울=연합뉴스) ",
+    "[東京 ２１日 ロイター] - ",
+    "By Robin Martin of RNZ ",
+    " - Reuters",
+    " | Yonhap News Agency",
+    " — BBC News",
+    "[속보]",
+    "BREAKING:",
+    "LIVE -",
+    "live:",
+    "kim@yna.co.kr",
+    "1,897.3",
+    "33.1%",
+    " -- ",
+    "=",
+    "[",
+    "]",
+    "(",
+    ")",
+    "【",
+    "】",
+    // URLs.
+    "http://",
+    "https://Example.COM:443/",
+    "?utm_source=x&",
+    "#frag",
+    "user:pw@",
+    "?apikey=s",
+    "javascript:",
+    "data:text/html,",
+    "%",
+    "%zz",
+    "//",
+    "\\",
+    // Whitespace of every kind.
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\r\n",
+    "\u{A0}",
+    "\u{3000}",
+    "\u{2028}",
+];
+
+/// Hostile text: fragments and arbitrary characters at random places, sometimes a very long
+/// word.
+fn hostile() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        6 => proptest::sample::select(FRAGMENTS).prop_map(str::to_owned),
+        3 => any::<char>().prop_map(String::from),
+        1 => "[a-zA-Z]{1,12}",
+        1 => (1usize..3000).prop_map(|n| "w".repeat(n)),
+    ];
+    proptest::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+}
+
+/// Byte sequences that are not text, or that declare how to read text.
+const BYTE_FRAGMENTS: &[&[u8]] = &[
+    b"\xED\xA0\x80", // a lone surrogate, as UTF-8-style bytes
+    b"\xED\xBF\xBF",
+    b"\xC0\xAF", // overlong
+    b"\xFF\xFE",
+    b"\xFE\xFF",
+    b"\xEF\xBB\xBF",
+    b"\x00\x00\xFE\xFF",
+    b"\x80\x81",
+    b"\xE2\x82", // truncated
+    b"<?xml version=\"1.0\" encoding=\"EUC-KR\"?>",
+    b"<?xml version='1.0' encoding='cp037'?>",
+    b"<?xml version=\"1.0\" encoding=\"utf-16\"?>",
+    b"<?xml encoding=\"x-unknown\"?>",
+    b"<rss version=\"2.0\"><channel>",
+    b"<feed xmlns=\"http://www.w3.org/2005/Atom\">",
+];
+
+/// Hostile bytes: hostile text's bytes, lone surrogates as UTF-8-style bytes, invalid bytes,
+/// BOMs and XML declarations with charsets.
+fn hostile_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        4 => hostile().prop_map(String::into_bytes),
+        1 => proptest::sample::select(BYTE_FRAGMENTS).prop_map(<[u8]>::to_vec),
+        1 => proptest::collection::vec(any::<u8>(), 0..64),
+    ];
+    proptest::collection::vec(piece, 0..12).prop_map(|v| v.concat())
+}
+
+fn content_type() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        Just(None),
+        Just(Some("text/xml".to_owned())),
+        Just(Some("text/xml; charset=EUC-KR".to_owned())),
+        Just(Some(
+            "application/rss+xml; charset=\"Shift_JIS\"".to_owned()
+        )),
+        Just(Some("text/xml; charset=utf-16".to_owned())),
+        hostile().prop_map(|h| Some(format!("text/xml; charset={h}"))),
+    ]
+}
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn html_to_text_gives_collapsed_text_without_controls(s in hostile()) {
+        let out = html_to_text(&s);
+        prop_assert!(!has_control(&out), "{out:?}");
+        prop_assert_eq!(collapse_whitespace(&out), out.clone());
+        prop_assert_eq!(out.trim(), out.as_str());
+    }
+
+    #[test]
+    fn collapse_whitespace_is_idempotent(s in hostile()) {
+        let once = collapse_whitespace(&s);
+        prop_assert_eq!(collapse_whitespace(&once), once);
+    }
+
+    #[test]
+    fn sanitised_html_has_no_active_content(s in hostile()) {
+        let base = Url::parse("https://news.example/feed.xml").ok();
+        for b in [None, base.as_ref()] {
+            let out = sanitise_html(&s, b).to_ascii_lowercase();
+            prop_assert!(!out.contains("<script"), "{out}");
+            prop_assert!(!out.contains("<style"), "{out}");
+            prop_assert!(!out.contains("href=\"javascript:"), "{out}");
+            prop_assert!(!out.contains(" onerror="), "{out}");
+        }
+    }
+
+    #[test]
+    fn canonical_urls_are_http_and_idempotent(s in hostile(), tail in hostile()) {
+        let base = Url::parse("https://news.example/rss/all.xml").ok();
+        for raw in [s.clone(), format!("https://news.example/{s}"), format!("{s}?utm_source=x&a={tail}#f")] {
+            for b in [None, base.as_ref()] {
+                if let Some(c) = canonical_url(&raw, b) {
+                    let u = Url::parse(&c).expect("a canonical URL parses");
+                    prop_assert!(matches!(u.scheme(), "http" | "https"), "{c}");
+                    prop_assert!(u.fragment().is_none(), "{c}");
+                    prop_assert!(!u.query_pairs().any(|(k, _)| k.starts_with("utm_")), "{c}");
+                    prop_assert_eq!(canonical_url(&c, None), Some(c.clone()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn redacted_urls_hold_no_secret(s in hostile(), secret in "[a-z0-9]{12}") {
+        // Hostile path and values, with a secret in each place a URL can carry one.
+        let mut u = Url::parse("https://wire.example/").expect("base URL");
+        let _ = u.set_username("user");
+        let _ = u.set_password(Some(&secret));
+        if let Ok(mut segments) = u.path_segments_mut() {
+            segments.push(&s);
+        }
+        u.query_pairs_mut()
+            .append_pair("q", &s)
+            .append_pair("API-Key", &secret)
+            .append_pair(&s, "v");
+        u.set_fragment(Some(&format!("access_token={secret}")));
+        let out = redact_url(&u);
+        prop_assert!(!out.contains(&secret), "{out}");
+        let again = redact_url(&Url::parse(&out).expect("redacted URL parses"));
+        prop_assert_eq!(again, out);
+    }
+
+    #[test]
+    fn repair_text_leaves_ascii_alone_and_no_c1_controls(s in hostile()) {
+        let out = repair_text(&s);
+        if s.is_ascii() {
+            prop_assert_eq!(out.as_ref(), s.as_str());
+        }
+        prop_assert!(!out.chars().any(|c| ('\u{80}'..='\u{9F}').contains(&c)), "{out:?}");
+    }
+
+    #[test]
+    fn text_stripping_never_panics_and_keeps_its_forms(s in hostile()) {
+        // The text as given and with its case changed (which changes UTF-8 lengths): no
+        // offset of a lowercased copy may ever be applied to the original.
+        for s in [s.clone(), s.to_uppercase(), s.to_lowercase()] {
+            let body = clean_body(&s);
+            prop_assert_eq!(body.trim(), body.as_str());
+            prop_assert!(!body.contains("  "), "{body:?}");
+            let title = clean_title(&s);
+            prop_assert_eq!(title.trim(), title.as_str());
+            let _ = is_rolling_format(&s);
+            for t in tokenise(&s).iter().chain(tokenise(&body).iter()) {
+                prop_assert!(!t.is_empty());
+                prop_assert!(!t.chars().any(char::is_whitespace), "{t:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn xml_repair_is_idempotent_and_leaves_no_forbidden_characters(s in hostile()) {
+        let once = wiredesk::parse::repair(&s);
+        prop_assert!(!once.chars().any(|c| (c < ' ' && !matches!(c, '\t' | '\n' | '\r'))
+            || c == '\u{FFFE}' || c == '\u{FFFF}'), "{once:?}");
+        prop_assert_eq!(wiredesk::parse::repair(&once), once);
+    }
+
+    #[test]
+    fn any_bytes_decode_to_utf8(bytes in hostile_bytes(), ct in content_type()) {
+        let decoded = wiredesk::charset::to_utf8(&bytes, ct.as_deref());
+        prop_assert!(std::str::from_utf8(&decoded.bytes).is_ok());
+    }
+
+    #[test]
+    fn any_feed_parses_or_fails_cleanly_within_bounds(
+        title in hostile(), body in hostile(), link in hostile(), guid in hostile(),
+        date in hostile(), bytes in hostile_bytes(),
+    ) {
+        let esc = |s: &str| html_escape::encode_text(s).into_owned();
+        let now = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        let base = Url::parse("https://news.example/rss.xml").ok();
+        let rss = format!(
+            "<rss version=\"2.0\"><channel><title>{}</title><item><title>{}</title>\
+             <link>{}</link><guid>{}</guid><pubDate>{}</pubDate><description>{}</description>\
+             </item><item><title>{title}</title><description>{body}</description></item>\
+             </channel></rss>",
+            esc(&title), esc(&title), esc(&link), esc(&guid), esc(&date), esc(&body)
+        );
+        let atom = format!(
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title><entry><id>{}</id>\
+             <title type=\"html\">{}</title><link href=\"{}\"/><content type=\"html\">{}</content>\
+             </entry></feed>",
+            esc(&guid), esc(&title), esc(&link), esc(&body)
+        );
+        for doc in [rss.into_bytes(), atom.into_bytes(), bytes] {
+            if let Ok(feed) = wiredesk::parse::parse_feed(&doc, None, base.as_ref(), now) {
+                for e in &feed.entries {
+                    prop_assert!(e.title.len() <= wiredesk::parse::MAX_TITLE_BYTES);
+                    prop_assert!(e.key.len() <= 4096);
+                    prop_assert!(!has_control(&e.title), "{:?}", e.title);
+                    if let Some(l) = &e.link {
+                        let u = Url::parse(l).expect("links are absolute URLs");
+                        prop_assert!(matches!(u.scheme(), "http" | "https"), "{l}");
+                    }
+                    prop_assert!(e.published.is_none_or(|d| d <= now + chrono::Duration::days(1)));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn any_config_text_is_read_or_refused_with_positions(
+        s in hostile(), key in hostile(), value in hostile(),
+    ) {
+        let texts = [
+            s.clone(),
+            format!("[poll]\nschedule = {value:?}\n[[feed]]\nid = {key:?}\nurl = {value:?}\n"),
+            format!("[server]\n{key} = 1\n[[feed]]\nid = \"a\"\nurl = \"https://e.com/{s}\"\ntags = [{value:?}]\n"),
+            format!("[[feed]]\nid = \"a\"\nurl = \"https://e.com/\"\nschedule = {s:?}\nheaders = {{ {key:?} = {value:?} }}\n"),
+        ];
+        for text in texts {
+            if let Err(e) = wiredesk::Config::parse(&text, Path::new("feeds.toml")) {
+                prop_assert!(!e.problems.is_empty());
+                let lines = text.lines().count().max(1);
+                for p in &e.problems {
+                    prop_assert!(p.line >= 1 && p.line <= lines + 1, "{p:?} in {lines} lines");
+                    prop_assert!(p.column >= 1, "{p:?}");
+                }
+            }
+        }
+    }
+}
