@@ -154,7 +154,7 @@ pub struct DedupConfig {
     pub threshold: f64,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct FeedConfig {
     pub id: FeedId,
     pub name: String,
@@ -165,6 +165,24 @@ pub struct FeedConfig {
     pub enabled: bool,
     /// Extra request headers (e.g. `Authorization` for a paid wire). Never logged or shown.
     pub headers: Vec<(String, String)>,
+}
+
+/// Written by hand so that a `Debug` print (a log line, a panic message, a test failure)
+/// never shows a feed's credentials: the URL is redacted and header values are hidden.
+impl fmt::Debug for FeedConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("FeedConfig")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("url", &crate::normalise::redact_url(&self.url))
+            .field("schedule", &self.schedule)
+            .field("tags", &self.tags)
+            .field("priority", &self.priority)
+            .field("enabled", &self.enabled)
+            .field("headers (values hidden)", &header_names)
+            .finish()
+    }
 }
 
 /// One problem found in a config file, at a line and column (both 1-based).
@@ -936,6 +954,17 @@ priority = "high"
     fn missing_url_is_reported() {
         let p = problems("[[feed]]\nid = \"x\"\n");
         assert_eq!(p, vec!["1:1 [[feed]] `x` is missing `url`"]);
+    }
+
+    #[test]
+    fn a_feed_printed_for_debugging_shows_no_credential() {
+        let text = "[[feed]]\nid = \"paid\"\nurl = \"https://user:pa55word@wire.example/rss?apikey=k3y&s=1\"\nheaders = { Authorization = \"Bearer t0ken\" }\n";
+        let cfg = Config::parse(text, Path::new("t.toml")).unwrap();
+        let shown = format!("{:?} {:#?}", cfg.feeds[0], cfg);
+        for secret in ["pa55word", "k3y", "t0ken"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("Authorization"), "{shown}");
     }
 
     #[test]

@@ -481,3 +481,165 @@ fn import_opml_prints_feed_tables_that_check_clean() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not an OPML document"));
 }
+
+/// Runs `wiredesk ARGS` in `cwd` with an optional `STATE_DIRECTORY`, to its end.
+fn run_in(
+    cwd: &Path,
+    state_directory: Option<&Path>,
+    args: &[&str],
+) -> tokio::task::JoinHandle<std::process::Output> {
+    let mut cmd = wiredesk();
+    cmd.current_dir(cwd).args(args);
+    if let Some(dir) = state_directory {
+        cmd.env("STATE_DIRECTORY", dir);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_commands_find_the_database_or_say_where_they_looked_and_create_nothing() {
+    let server = FixtureServer::start().await;
+    server.set(
+        "/a.xml",
+        Route::feed(rss("A", &[("a1", "One", "https://n.example/1", "x")])),
+    );
+    let cwd = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let cfg = cwd.path().join("feeds.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[storage]\npath = \"wiredesk.db\"\n[[feed]]\nid = \"a\"\nurl = \"{}\"\n",
+            server.url("/a.xml")
+        ),
+    )
+    .unwrap();
+    let cfg_arg = cfg.display().to_string();
+    let dest = cwd.path().join("copy.db");
+    let dest_arg = dest.display().to_string();
+    // Before the daemon ever ran: every read-only command and backup fail, saying where
+    // they looked and how to point elsewhere, and leave no file behind.
+    for args in [
+        vec!["status"],
+        vec!["stories"],
+        vec!["explain", "s0000000000000000"],
+        vec!["backup", &dest_arg],
+    ] {
+        let mut full = args.clone();
+        full.extend(["--config", &cfg_arg]);
+        let out = run_in(cwd.path(), Some(state.path()), &full).await.unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        let looked = state.path().join("wiredesk.db");
+        assert!(
+            err.contains(&format!("no database at {}", looked.display()))
+                && err.contains("$STATE_DIRECTORY")
+                && err.contains("--database PATH"),
+            "{args:?}: {err}"
+        );
+    }
+    for dir in [cwd.path(), state.path()] {
+        let files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "feeds.toml")
+            .collect();
+        assert!(files.is_empty(), "created {files:?} in {}", dir.display());
+    }
+    // The daemon's rule and the admin commands' rule agree: a relative path under
+    // $STATE_DIRECTORY for both.
+    let out = run_in(
+        cwd.path(),
+        Some(state.path()),
+        &["poll-once", "--config", &cfg_arg],
+    )
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(state.path().join("wiredesk.db").is_file());
+    let out = run_in(
+        cwd.path(),
+        Some(state.path()),
+        &["stories", "--config", &cfg_arg],
+    )
+    .await
+    .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("One"));
+    // --database names the file whatever the config says.
+    let elsewhere = state.path().join("wiredesk.db").display().to_string();
+    let out = run_in(
+        cwd.path(),
+        None,
+        &["status", "--config", &cfg_arg, "--database", &elsewhere],
+    )
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("a "));
+    assert!(!cwd.path().join("wiredesk.db").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_credential_reaches_the_database_or_a_backup_and_both_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let server = FixtureServer::start().await;
+    server.set(
+        "/paid.xml",
+        Route::feed(rss(
+            "P",
+            &[("p1", "Paid story", "https://p.example/1", "x")],
+        )),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = server
+        .url("/paid.xml?apikey=k3ysecret7&section=world")
+        .replace("http://", "http://wireuser:pa55word7@");
+    let cfg = write_config(dir.path(), &[("paid", url)]);
+    let run = |args: &[&str]| run_with_config(&cfg, args);
+    let out = run(&["poll-once"]).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Twice, so that the stored URL is compared and rewritten, not only inserted.
+    let out = run(&["poll-once"]).await.unwrap();
+    assert!(out.status.success());
+    let copy = dir.path().join("copy.db");
+    let out = run(&["backup", &copy.display().to_string()]).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut checked = 0;
+    for name in ["w.db", "w.db-wal", "w.db-shm", "copy.db"] {
+        let path = dir.path().join(name);
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        checked += 1;
+        for secret in ["k3ysecret7", "pa55word7", "wireuser"] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} stored in {name}"
+            );
+        }
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o007, 0, "{name} is readable by others: {mode:o}");
+    }
+    assert!(checked >= 2, "the database and its backup were checked");
+    // The status shows the feed, redacted, and the refresh used the credentials' URL.
+    let out = run(&["status", "--json"]).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("apikey=REDACTED"), "{text}");
+    assert!(server.hits("/paid.xml") >= 2);
+}
