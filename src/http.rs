@@ -29,6 +29,7 @@ pub async fn serve(
         .fallback(document)
         .layer(axum::middleware::from_fn_with_state(app.clone(), count))
         .layer(axum::middleware::from_fn(contain_panics))
+        .layer(axum::middleware::from_fn(security_headers))
         .with_state(app);
     if let Err(e) = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
@@ -36,6 +37,26 @@ pub async fn serve(
     {
         tracing::error!("HTTP server failed: {e}");
     }
+}
+
+/// Headers every answer carries: no MIME sniffing, no framing, no referrer sent to the
+/// outlets the page links to, and a Content-Security-Policy that allows no script at all.
+async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if let Ok(csp) = HeaderValue::from_str(crate::publish::content_security_policy()) {
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    resp
 }
 
 /// A panic while answering one request (a bug of ours that some request or stored text
@@ -274,6 +295,54 @@ mod tests {
             h.insert(k.clone(), HeaderValue::from_str(v).unwrap());
         }
         h
+    }
+
+    #[tokio::test]
+    async fn every_answer_carries_the_security_headers() {
+        let router = Router::new()
+            .route("/", get(|| async { "page" }))
+            .layer(axum::middleware::from_fn(security_headers));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, router).await });
+        for path in ["/", "/missing"] {
+            let r = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
+            let h = r.headers();
+            assert_eq!(h["x-content-type-options"], "nosniff");
+            assert_eq!(h["x-frame-options"], "DENY");
+            assert_eq!(h["referrer-policy"], "no-referrer");
+            let csp = h["content-security-policy"].to_str().unwrap();
+            assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"), "{csp}");
+            assert!(!csp.contains("script-src"), "no script is allowed: {csp}");
+        }
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_panicking_request_gets_a_500_and_the_server_carries_on() {
+        async fn boom() -> &'static str {
+            panic!("a handler bug")
+        }
+        let router = Router::new()
+            .route("/boom", get(boom))
+            .route("/ok", get(|| async { "fine" }))
+            .layer(axum::middleware::from_fn(contain_panics));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, router).await });
+        let client = reqwest::Client::new();
+        let boom = client
+            .get(format!("http://{addr}/boom"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(boom.status(), 500);
+        assert_eq!(boom.text().await.unwrap(), "internal error\n");
+        for _ in 0..2 {
+            let ok = client.get(format!("http://{addr}/ok")).send().await.unwrap();
+            assert_eq!(ok.text().await.unwrap(), "fine");
+        }
+        server.abort();
     }
 
     #[test]

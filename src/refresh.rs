@@ -373,3 +373,62 @@ fn log_report(r: &RefreshReport) {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A feed server on loopback answering every request with `body`.
+    async fn serve(body: String) -> String {
+        let router = axum::Router::new().fallback(move || {
+            let body = body.clone();
+            async move { ([("content-type", "application/rss+xml")], body) }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        format!("http://{addr}/feed.xml")
+    }
+
+    fn rss(guid: &str) -> String {
+        format!(
+            "<rss version=\"2.0\"><channel><title>T</title><item><guid>{guid}</guid><title>Story {guid}</title><link>https://e.example/{guid}</link></item></channel></rss>"
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_while_storing_fails_that_feed_only_and_is_recorded_on_its_row() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let poisoned = serve(rss(crate::store::PANIC_KEY)).await;
+        let healthy = serve(rss("fine-1")).await;
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[storage]\npath = \"{}\"\n[[feed]]\nid = \"poison\"\nurl = \"{poisoned}\"\n[[feed]]\nid = \"fine\"\nurl = \"{healthy}\"\n",
+            dir.path().join("w.db").display()
+        );
+        let config =
+            crate::Config::parse(&text, std::path::Path::new("t.toml")).expect("valid config");
+        let app = App::open(config.clone()).await.unwrap();
+        let (poison, fine) = (&config.feeds[0], &config.feeds[1]);
+        let report = refresh_feed(&app, poison, Trigger::Manual).await;
+        let Outcome::Failed(message) = &report.outcome else {
+            panic!("{report:?}")
+        };
+        assert!(
+            message.starts_with(
+                "internal error while storing feed poison: item \"wiredesk-test-panic\""
+            ),
+            "{message}"
+        );
+        // The store thread lives on: the other feed refreshes, and the failure is on the row.
+        let report = refresh_feed(&app, fine, Trigger::Manual).await;
+        assert!(
+            matches!(report.outcome, Outcome::Stored(s) if s.new == 1),
+            "{report:?}"
+        );
+        let health = app.store.run(|db| db.feed_health()).await.unwrap();
+        let row = health.iter().find(|h| h.id == "poison").unwrap();
+        assert_eq!(row.last_error.as_deref(), Some(message.as_str()));
+        assert_eq!(row.consecutive_failures, 1);
+    }
+}

@@ -174,6 +174,10 @@ pub struct Db {
 
 type Job = Box<dyn FnOnce(&mut Db) + Send>;
 
+/// In test builds, an entry with this key makes `ingest` panic, to test containment.
+#[cfg(test)]
+pub(crate) const PANIC_KEY: &str = "wiredesk-test-panic";
+
 /// A handle to the store thread. Cloning shares the thread; it stops when the last handle drops.
 #[derive(Clone)]
 pub struct Store {
@@ -667,7 +671,7 @@ impl Db {
         stats: &mut IngestStats,
     ) -> Result<Option<(i64, String, DateTime<Utc>)>, StoreError> {
         #[cfg(test)]
-        if entry.key == tests::PANIC_KEY {
+        if entry.key == PANIC_KEY {
             panic!("a test entry that makes ingest panic");
         }
         let existing = tx

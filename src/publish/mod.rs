@@ -16,7 +16,7 @@ mod rss;
 
 pub use json::render_json;
 pub use opml::render_opml;
-pub use page::render_page;
+pub use page::{content_security_policy, render_page};
 pub use rss::render_rss;
 
 /// What a merged feed says about itself.

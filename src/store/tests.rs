@@ -6,9 +6,6 @@ use super::*;
 use crate::config::{DedupConfig, FeedConfig};
 use crate::schedule::Schedule;
 
-/// An entry with this key makes `ingest` panic (test builds only), to test containment.
-pub(super) const PANIC_KEY: &str = "wiredesk-test-panic";
-
 fn dedup() -> DedupConfig {
     DedupConfig {
         near_duplicates: true,
