@@ -67,7 +67,11 @@ fn document(case: &str) -> String {
             "Scripts",
             &esc(&"<script>x()</script>text ".repeat(20_000)),
         )),
-        "entities-1mb" => body(item(0, "Entities", &"&amp;amp;lt;b&amp;amp;gt;".repeat(40_000))),
+        "entities-1mb" => body(item(
+            0,
+            "Entities",
+            &"&amp;amp;lt;b&amp;amp;gt;".repeat(40_000),
+        )),
         other => panic!("unknown case {other}"),
     }
 }

@@ -299,6 +299,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_answer_carries_the_security_headers() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let router = Router::new()
             .route("/", get(|| async { "page" }))
             .layer(axum::middleware::from_fn(security_headers));
@@ -312,7 +313,10 @@ mod tests {
             assert_eq!(h["x-frame-options"], "DENY");
             assert_eq!(h["referrer-policy"], "no-referrer");
             let csp = h["content-security-policy"].to_str().unwrap();
-            assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"), "{csp}");
+            assert!(
+                csp.starts_with("default-src 'none'; style-src 'sha256-"),
+                "{csp}"
+            );
             assert!(!csp.contains("script-src"), "no script is allowed: {csp}");
         }
         server.abort();
@@ -320,6 +324,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_request_gets_a_500_and_the_server_carries_on() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         async fn boom() -> &'static str {
             panic!("a handler bug")
         }
@@ -339,7 +344,11 @@ mod tests {
         assert_eq!(boom.status(), 500);
         assert_eq!(boom.text().await.unwrap(), "internal error\n");
         for _ in 0..2 {
-            let ok = client.get(format!("http://{addr}/ok")).send().await.unwrap();
+            let ok = client
+                .get(format!("http://{addr}/ok"))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(ok.text().await.unwrap(), "fine");
         }
         server.abort();
