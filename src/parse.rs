@@ -221,7 +221,7 @@ fn bounded_key(key: String) -> String {
 
 /// Only http(s) links leave wiredesk: `javascript:`, `data:`, `vbscript:`, `file:` and the
 /// like are dropped (an entry without a link is linked to another member, or to nothing).
-fn is_web_link(link: &str) -> bool {
+pub fn is_web_link(link: &str) -> bool {
     Url::parse(link).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
 }
 

@@ -153,7 +153,11 @@ impl Db {
                         priority: r.get(3)?,
                         key: r.get(4)?,
                         guid: r.get(5)?,
-                        link: r.get(6)?,
+                        // Only http(s) links leave wiredesk; an item stored before that
+                        // rule with a `javascript:` or `data:` link is shown without one.
+                        link: r
+                            .get::<_, Option<String>>(6)?
+                            .filter(|l| crate::parse::is_web_link(l)),
                         title: r.get(7)?,
                         summary_html: r.get(8)?,
                         text: r.get(9)?,

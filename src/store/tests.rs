@@ -306,3 +306,31 @@ async fn a_panicking_job_fails_alone_and_the_database_thread_carries_on() {
         .unwrap();
     assert_eq!(stats.new, 1);
 }
+
+#[test]
+fn a_stored_non_web_link_is_never_read_back_for_output() {
+    // Items stored before parsing dropped such links (or written by other tools) keep them in
+    // the table, but stories never carry them to an output.
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = open(&dir);
+    let mut e = entry("a1", "Scripted", "https://n.example/s");
+    e.link = Some("javascript:alert(1)".into());
+    ingest(
+        &mut db,
+        "a",
+        &[e, entry("a2", "Fine", "https://n.example/f")],
+        t(0),
+    );
+    let links: Vec<Option<String>> = db
+        .all_stories()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s.members.iter().map(|m| m.link.clone()))
+        .collect();
+    assert_eq!(links.len(), 2);
+    assert!(links.contains(&None), "{links:?}");
+    assert!(
+        links.contains(&Some("https://n.example/f".into())),
+        "{links:?}"
+    );
+}
