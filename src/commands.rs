@@ -50,7 +50,9 @@ pub async fn poll_once(config: Config, out: &mut impl Write) -> anyhow::Result<b
         };
         writeln!(out, "{:width$}  {line}", r.feed.as_str())?;
     }
-    drop(app);
+    // Checkpointed and closed before the process exits (dropping the handle would leave the
+    // store thread racing the exit).
+    app.store.close().await;
     Ok(all_ok)
 }
 

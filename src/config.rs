@@ -58,6 +58,11 @@ pub struct ServerConfig {
     pub title: String,
     /// How many stories the merged feeds carry.
     pub feed_size: usize,
+    /// Connections served at once; one more is accepted and closed at once.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers, and how long a kept-alive
+    /// connection may wait idle for its next request.
+    pub header_timeout: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -142,6 +147,9 @@ pub struct PollConfig {
     /// The longest one refresh may take from start to commit, after which it fails with a
     /// clear error (the fetch has its own, shorter `timeout`).
     pub refresh_timeout: Duration,
+    /// A reload that would stop polling every feed, or most of them, is applied only when the
+    /// new file says this (an emptied or truncated feeds.toml is otherwise refused).
+    pub allow_mass_removal: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -224,7 +232,14 @@ impl fmt::Display for ConfigError {
 }
 
 const SECTIONS: &[&str] = &["server", "storage", "poll", "dedup", "feed"];
-const SERVER_KEYS: &[&str] = &["listen", "base_url", "title", "feed_size"];
+const SERVER_KEYS: &[&str] = &[
+    "listen",
+    "base_url",
+    "title",
+    "feed_size",
+    "max_connections",
+    "header_timeout",
+];
 const STORAGE_KEYS: &[&str] = &["path", "retention_days"];
 const POLL_KEYS: &[&str] = &[
     "schedule",
@@ -237,6 +252,7 @@ const POLL_KEYS: &[&str] = &[
     "max_backoff",
     "max_items",
     "refresh_timeout",
+    "allow_mass_removal",
 ];
 const DEDUP_KEYS: &[&str] = &["near_duplicates", "window_hours", "threshold"];
 const FEED_KEYS: &[&str] = &[
@@ -249,6 +265,25 @@ pub const DEFAULT_SCHEDULE: &str = "*/5 * * * *";
 pub const DEFAULT_MAX_ITEMS: usize = 1000;
 /// The default verification threshold of the near-duplicate layer (see `dedup`).
 pub const DEFAULT_THRESHOLD: f64 = 0.64;
+
+/// Why a new config is not applied to a running daemon although it is valid: it would stop
+/// polling every feed, or more than half of at least four, without saying so.
+pub fn mass_removal(old: &Config, new: &Config) -> Option<String> {
+    let before = old.enabled_feeds().count();
+    let kept = new
+        .enabled_feeds()
+        .filter(|f| old.enabled_feeds().any(|o| o.id == f.id))
+        .count();
+    let dropped = before - kept;
+    let most = kept == 0 || (before >= 4 && dropped * 2 > before);
+    (before > 0 && dropped > 0 && most && !new.poll.allow_mass_removal).then(|| {
+        format!(
+            "{} would stop polling {dropped} of the {before} feeds now polled; if that is meant, \
+             set `allow_mass_removal = true` in [poll]",
+            new.source.display()
+        )
+    })
+}
 
 impl Config {
     /// Reads and validates a config file.
@@ -268,6 +303,7 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let mut r = Reader {
             src: text,
+            line_starts: line_starts(text),
             problems: Vec::new(),
         };
         let config = r.document(path);
@@ -300,6 +336,9 @@ impl Config {
 /// Walks the spanned document, collecting problems.
 struct Reader<'s> {
     src: &'s str,
+    /// Byte offsets where each line starts, so that a problem's position costs a binary search
+    /// (rescanning the file per problem made `check` quadratic in the number of problems).
+    line_starts: Vec<usize>,
     problems: Vec<Problem>,
 }
 
@@ -307,7 +346,7 @@ type Table<'i> = DeTable<'i>;
 
 impl<'s> Reader<'s> {
     fn problem(&mut self, span: Range<usize>, message: String) {
-        let (line, column) = line_column(self.src, span.start);
+        let (line, column) = line_column(self.src, &self.line_starts, span.start);
         self.problems.push(Problem {
             line,
             column,
@@ -449,7 +488,11 @@ impl<'s> Reader<'s> {
             .map(Spanned::into_inner)
             .unwrap_or_else(|| "wiredesk".to_owned());
         let feed_size = self.int(t, "feed_size", 1, 10_000).unwrap_or(100) as usize;
+        let max_connections = self.int(t, "max_connections", 1, 1_000_000).unwrap_or(512) as usize;
+        let header_timeout = self.duration(t, "header_timeout", Duration::from_secs(10));
         Some(ServerConfig {
+            max_connections,
+            header_timeout: header_timeout?,
             listen: listen?,
             base_url: base_url?,
             title,
@@ -494,7 +537,9 @@ impl<'s> Reader<'s> {
             .int(t, "max_items", 1, 100_000)
             .unwrap_or(DEFAULT_MAX_ITEMS as i64) as usize;
         let refresh_timeout = self.duration(t, "refresh_timeout", Duration::from_secs(120));
+        let allow_mass_removal = self.boolean(t, "allow_mass_removal").unwrap_or(false);
         Some(PollConfig {
+            allow_mass_removal,
             max_items,
             refresh_timeout: refresh_timeout?,
             max_backoff: max_backoff?,
@@ -806,13 +851,22 @@ fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
         .map(|(_, k)| k)
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-fn line_column(src: &str, offset: usize) -> (usize, usize) {
+/// The byte offset where each line of `src` starts.
+fn line_starts(src: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(src.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
+}
+
+/// 1-based line and column (in characters) of a byte offset, given [`line_starts`].
+fn line_column(src: &str, starts: &[usize], offset: usize) -> (usize, usize) {
     let offset = offset.min(src.len());
-    let before = src.get(..offset).unwrap_or(src);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let column = before[line_start..].chars().count() + 1;
+    let line = starts.partition_point(|&s| s <= offset).max(1);
+    let line_start = starts[line - 1];
+    let column = src
+        .get(line_start..offset)
+        .map_or(0, |text| text.chars().count())
+        + 1;
     (line, column)
 }
 
@@ -895,7 +949,7 @@ priority = "high"
         assert_eq!(
             p,
             vec![
-                "2:1 unknown key `schedual` in [poll] (did you mean `schedule`?); valid keys: schedule, timeout, connect_timeout, max_body_bytes, concurrency, per_host, user_agent, max_backoff, max_items, refresh_timeout",
+                "2:1 unknown key `schedual` in [poll] (did you mean `schedule`?); valid keys: schedule, timeout, connect_timeout, max_body_bytes, concurrency, per_host, user_agent, max_backoff, max_items, refresh_timeout, allow_mass_removal",
                 "6:7 invalid URL for feed `a`: relative URL without a base",
                 "9:6 duplicate feed id `a`: each [[feed]] needs its own id",
                 "11:12 invalid schedule `*/5 * * *`: expected 5 fields (minute hour day month weekday) or 6 (with seconds first), found 4",
@@ -968,6 +1022,39 @@ priority = "high"
     }
 
     #[test]
+    fn reloads_that_drop_most_feeds_must_say_so() {
+        let conf = |ids: &[&str], extra: &str| {
+            let mut text = format!("[poll]\n{extra}\n");
+            for id in ids {
+                text.push_str(&format!(
+                    "[[feed]]\nid = \"{id}\"\nurl = \"https://{id}.example/rss\"\n"
+                ));
+            }
+            Config::parse(&text, Path::new("f.toml")).unwrap()
+        };
+        let old = conf(&["a", "b", "c", "d", "e"], "");
+        assert!(mass_removal(&old, &conf(&[], "")).is_some(), "all gone");
+        assert!(
+            mass_removal(&old, &conf(&["a", "b"], "")).is_some(),
+            "3 of 5 gone"
+        );
+        assert!(
+            mass_removal(&old, &conf(&["a", "b", "c"], "")).is_none(),
+            "2 of 5"
+        );
+        assert!(mass_removal(&old, &conf(&["a", "b", "c", "d", "e", "f"], "")).is_none());
+        assert!(mass_removal(&old, &conf(&[], "allow_mass_removal = true")).is_none());
+        let two = conf(&["a", "b"], "");
+        assert!(
+            mass_removal(&two, &conf(&["a"], "")).is_none(),
+            "few feeds: one may go"
+        );
+        assert!(mass_removal(&two, &conf(&["x"], "")).is_some(), "none kept");
+        let msg = mass_removal(&old, &conf(&[], "")).unwrap();
+        assert!(msg.contains("stop polling 5 of the 5 feeds"), "{msg}");
+    }
+
+    #[test]
     fn database_paths_resolve_by_the_documented_rule() {
         let rel = Path::new("wiredesk.db");
         let state = std::ffi::OsStr::new("/run/state/wiredesk:/other");
@@ -991,7 +1078,11 @@ priority = "high"
 
     #[test]
     fn line_column_counts_characters() {
-        assert_eq!(line_column("ab\n한글x", 9), (2, 3));
-        assert_eq!(line_column("", 0), (1, 1));
+        let at = |src: &str, offset| line_column(src, &line_starts(src), offset);
+        assert_eq!(at("ab\n한글x", 9), (2, 3));
+        assert_eq!(at("ab\n한글x", 3), (2, 1));
+        assert_eq!(at("ab\n한글x", 2), (1, 3));
+        assert_eq!(at("", 0), (1, 1));
+        assert_eq!(at("a\n\n", 4), (3, 1));
     }
 }

@@ -378,6 +378,9 @@ impl Daemon {
     /// next refreshes. A new `[server] listen` address needs a restart, and the log says so.
     pub async fn reload(&mut self, new: Config) -> anyhow::Result<ReloadSummary> {
         let old = self.app.config();
+        if let Some(why) = crate::config::mass_removal(&old, &new) {
+            anyhow::bail!("{why}");
+        }
         let mut summary = ReloadSummary::default();
         if new.server.listen != old.server.listen {
             tracing::warn!(
@@ -497,10 +500,9 @@ impl Daemon {
         // The scheduler's jobs may still hold the store: fold the WAL into the database now
         // rather than rely on the store thread ending before the process does.
         let _ = self.app.store.call(|db| db.checkpoint()).await;
-        match Arc::try_unwrap(self.app) {
-            Ok(app) => app.store.close().await,
-            Err(app) => app.store.clone().close().await,
-        }
+        // Closed even while scheduler jobs still hold the app: the database and its lock are
+        // let go of here, not whenever the last handle happens to drop.
+        self.app.store.close().await;
         tracing::info!("stopped");
     }
 }
@@ -562,6 +564,12 @@ pub async fn run_with_reload(
         }
     };
     let mut hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+    // The file as last read (applied or refused): the last edit always wins, even when its
+    // watcher event was lost or merged into an earlier one, because a periodic look at the
+    // file reloads whenever its content differs from what was last read.
+    let mut last_read = file_fingerprint(&path);
+    let mut settle_tick = tokio::time::interval(Duration::from_secs(2));
+    settle_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     crate::systemd::ready(&daemon.status_line().await);
     let watchdog = crate::systemd::watchdog_interval();
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
@@ -572,14 +580,21 @@ pub async fn run_with_reload(
             _ = &mut shutdown => break,
             _ = hangup.recv() => {
                 tracing::info!("SIGHUP received: reloading {}", path.display());
-                reload_from_file(&mut daemon, &path).await;
+                last_read = reload_from_file(&mut daemon, &path).await;
             }
             Some(()) = changes.recv() => {
                 // Editors write in several steps: wait for the file to settle, then reload once.
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 while changes.try_recv().is_ok() {}
                 tracing::info!("{} changed: reloading", path.display());
-                reload_from_file(&mut daemon, &path).await;
+                last_read = reload_from_file(&mut daemon, &path).await;
+            }
+            _ = settle_tick.tick() => {
+                let now = file_fingerprint(&path);
+                if now.is_some() && now != last_read {
+                    tracing::info!("{} differs from the config last read: reloading", path.display());
+                    last_read = reload_from_file(&mut daemon, &path).await;
+                }
             }
             _ = watchdog_tick.tick(), if watchdog.is_some() => {
                 if daemon.healthy().await {
@@ -596,9 +611,27 @@ pub async fn run_with_reload(
     Ok(())
 }
 
-async fn reload_from_file(daemon: &mut Daemon, path: &std::path::Path) {
+/// A fingerprint of the config file's content (`None` if it cannot be read).
+fn file_fingerprint(path: &std::path::Path) -> Option<[u8; 32]> {
+    use sha2::Digest as _;
+    std::fs::read(path)
+        .ok()
+        .map(|b| sha2::Sha256::digest(&b).into())
+}
+
+/// Reloads from `path`; returns the fingerprint of the content read (applied or refused).
+async fn reload_from_file(daemon: &mut Daemon, path: &std::path::Path) -> Option<[u8; 32]> {
     crate::systemd::reloading();
-    let outcome = match Config::load(path) {
+    let text = std::fs::read_to_string(path);
+    let fingerprint = text.as_ref().ok().map(|t| {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(t.as_bytes()).into()
+    });
+    let loaded = match text {
+        Ok(text) => Config::parse(&text, path),
+        Err(_) => Config::load(path),
+    };
+    let outcome = match loaded {
         Ok(new) => match daemon.reload(new).await {
             Ok(_) => None,
             Err(e) => {
@@ -631,6 +664,7 @@ async fn reload_from_file(daemon: &mut Daemon, path: &std::path::Path) {
         None => crate::systemd::ready(&status),
         Some(problem) => crate::systemd::ready(&format!("{status}; {problem}")),
     }
+    fingerprint
 }
 
 /// Watches the directory of `path` and sends `()` whenever an event touches that file.

@@ -16,12 +16,25 @@ use chrono::{DateTime, Utc};
 use crate::daemon::App;
 use crate::publish::Rendered;
 
-/// Serves until `shutdown` completes, then finishes the requests in progress.
+/// The longest one connection is kept, however busy: a client that stops reading a response
+/// must not hold its slot for ever (hyper has no write timeout).
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(300);
+/// How long requests in progress may run on after a shutdown request.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Serves until `shutdown` completes, then finishes the requests in progress (within a bound).
+///
+/// An accept loop of our own rather than `axum::serve`, which sets no timeouts: every
+/// connection gets hyper's header-read timeout (`[server] header_timeout`, which hyper also
+/// applies to a kept-alive connection waiting for its next request) and a lifetime bound, and
+/// at most `[server] max_connections` are served at once — so idle or half-sent connections
+/// can neither pile up nor exhaust the process's file descriptors.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    let server = app.config().server.clone();
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/", get(index))
@@ -30,12 +43,45 @@ pub async fn serve(
         .layer(axum::middleware::from_fn_with_state(app.clone(), count))
         .layer(axum::middleware::from_fn(contain_panics))
         .layer(axum::middleware::from_fn(security_headers))
-        .with_state(app);
-    if let Err(e) = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
+        .with_state(app.clone());
+    let slots = Arc::new(tokio::sync::Semaphore::new(server.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, say: wait a moment rather than spin.
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            app.metrics.connection_refused();
+            drop(stream);
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(server.header_timeout)
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
+        .is_err()
     {
-        tracing::error!("HTTP server failed: {e}");
+        tracing::warn!("HTTP connections still open at shutdown were closed");
     }
 }
 

@@ -114,6 +114,12 @@ fn main() -> ExitCode {
     }
     let command = cli.command.unwrap_or(Command::Run);
     if let Command::Check = command {
+        if config.enabled_feeds().count() == 0 {
+            eprintln!(
+                "warning: {} enables no feed: a daemon started on it polls nothing, and a running daemon refuses it on reload unless [poll] allow_mass_removal = true",
+                cli.config.display()
+            );
+        }
         println!(
             "{}: ok, {} feeds ({} enabled)",
             cli.config.display(),

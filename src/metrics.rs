@@ -27,6 +27,8 @@ pub struct Metrics {
     /// Gauge: the last render's duration in microseconds.
     render_micros: AtomicU64,
     http: Mutex<BTreeMap<(String, u16), u64>>,
+    /// Connections closed at once because `[server] max_connections` were being served.
+    connections_refused: AtomicU64,
 }
 
 impl Metrics {
@@ -56,6 +58,11 @@ impl Metrics {
         self.renders.fetch_add(1, Ordering::Relaxed);
         self.render_micros
             .store(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Counts one connection refused over `[server] max_connections`.
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one HTTP answer.
@@ -122,6 +129,19 @@ impl Metrics {
                 "wiredesk_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {v}"
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP wiredesk_http_connections_refused_total Connections closed unanswered: max_connections were being served."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE wiredesk_http_connections_refused_total counter"
+        );
+        let _ = writeln!(
+            out,
+            "wiredesk_http_connections_refused_total {}",
+            get(&self.connections_refused)
+        );
         for (name, help, v) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} gauge");

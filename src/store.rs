@@ -56,6 +56,17 @@ pub enum StoreError {
     #[error("no database at {}", path.display())]
     Missing { path: PathBuf },
     #[error(
+        "database {} {what} while wiredesk was running: nothing more is written to it; restart wiredesk (it starts a new database there, or restore a backup first)",
+        path.display()
+    )]
+    Vanished { path: PathBuf, what: &'static str },
+    #[error(
+        "database {} is in use by another wiredesk process (it holds {}): run one daemon per database; `poll-once` cannot run beside a running daemon, which polls on its own schedule (`systemctl reload wiredesk` re-reads feeds.toml)",
+        path.display(),
+        lock.display()
+    )]
+    Locked { path: PathBuf, lock: PathBuf },
+    #[error(
         "the copy at {} fails SQLite's integrity check ({report}); the source database is damaged: nothing was written",
         path.display()
     )]
@@ -166,6 +177,13 @@ impl FeedHealth {
 /// The database and everything that must change with it in step.
 pub struct Db {
     conn: Connection,
+    /// The database file, and its device and inode when opened: a file deleted or replaced
+    /// under a running daemon is noticed (see [`Db::check_file`]) instead of written into.
+    path: PathBuf,
+    identity: Option<(u64, u64)>,
+    /// The lock that keeps a second writer (another daemon, `poll-once`) off this database;
+    /// released when the store thread ends (or the process dies).
+    _lock: Option<std::fs::File>,
     near: NearDuplicates,
     /// Set when a panic was caught part-way through a job: the in-memory index may no longer
     /// match the database, so it is rebuilt before the next job.
@@ -174,6 +192,12 @@ pub struct Db {
 
 type Job = Box<dyn FnOnce(&mut Db) + Send>;
 
+/// What the store thread is sent: a job, or the request to close.
+enum Msg {
+    Job(Job),
+    Close(oneshot::Sender<()>),
+}
+
 /// In test builds, an entry with this key makes `ingest` panic, to test containment.
 #[cfg(test)]
 pub(crate) const PANIC_KEY: &str = "wiredesk-test-panic";
@@ -181,7 +205,7 @@ pub(crate) const PANIC_KEY: &str = "wiredesk-test-panic";
 /// A handle to the store thread. Cloning shares the thread; it stops when the last handle drops.
 #[derive(Clone)]
 pub struct Store {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Msg>,
 }
 
 impl Store {
@@ -192,11 +216,19 @@ impl Store {
     }
 
     fn spawn(mut db: Db) -> Store {
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::channel::<Msg>();
         std::thread::Builder::new()
             .name("wiredesk-store".into())
             .spawn(move || {
-                for job in rx {
+                let mut closed_by = None;
+                for msg in rx {
+                    let job = match msg {
+                        Msg::Job(job) => job,
+                        Msg::Close(done) => {
+                            closed_by = Some(done);
+                            break;
+                        }
+                    };
                     // A panic in one job (our bug, reached by some input) fails that job only:
                     // the thread, and every feed that depends on it, carries on.
                     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -213,11 +245,16 @@ impl Store {
                         db.recover();
                     }
                 }
-                // All handles dropped: checkpoint so the -wal file does not outlive us.
+                // Closed, or every handle dropped: checkpoint so the -wal file does not outlive
+                // us, then let go of the database and its lock before saying so.
                 if !db.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
                     let _ = db
                         .conn
                         .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA optimize;");
+                }
+                drop(db);
+                if let Some(done) = closed_by {
+                    let _ = done.send(());
                 }
             })
             .map(|_| ())
@@ -238,7 +275,7 @@ impl Store {
     {
         let (tx, rx) = oneshot::channel();
         self.jobs
-            .send(Box::new(move |db| {
+            .send(Msg::Job(Box::new(move |db| {
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(db)))
                     .map_err(|payload| {
                         db.needs_recovery = true;
@@ -248,7 +285,7 @@ impl Store {
                         ))
                     });
                 let _ = tx.send(result);
-            }))
+            })))
             .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
@@ -263,15 +300,54 @@ impl Store {
         self.call(f).await?
     }
 
-    /// Waits until every job sent so far has run and the thread has let go of the database,
-    /// provided this is the last handle.
-    pub async fn close(self) {
+    /// Runs every job sent so far, then closes the database (releasing its lock) whatever
+    /// other handles exist: their later calls fail with [`StoreError::Closed`]. Returns once
+    /// the database is closed.
+    pub async fn close(&self) {
         let (tx, rx) = oneshot::channel::<()>();
-        let sent = self.jobs.send(Box::new(move |_| drop(tx)));
-        drop(self);
-        if sent.is_ok() {
+        if self.jobs.send(Msg::Close(tx)).is_ok() {
             let _ = rx.await;
         }
+    }
+}
+
+/// The device and inode of a file, if it exists.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Takes the exclusive lock beside the database (`PATH.lock`, an advisory `flock`): a second
+/// daemon, or `poll-once` beside a running daemon, is refused with a clear message instead of
+/// both writing and failing each other's refreshes with "database is locked".
+fn lock_database(path: &Path) -> Result<std::fs::File, StoreError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(|e| StoreError::ReadOnly {
+            path: path.to_owned(),
+            reason: format!("cannot create the lock file {}: {e}", lock_path.display()),
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+            path: path.to_owned(),
+            lock: lock_path,
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Open {
+            path: path.to_owned(),
+            source: rusqlite::Error::InvalidPath(PathBuf::from(format!(
+                "{} ({e})",
+                lock_path.display()
+            ))),
+        }),
     }
 }
 
@@ -400,6 +476,7 @@ impl Db {
             });
         }
         restrict_mode(path);
+        let lock = lock_database(path)?;
         let mut conn = Connection::open(path).map_err(open_err)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;
@@ -410,6 +487,9 @@ impl Db {
         redact_stored_urls(&conn)?;
         let mut db = Db {
             conn,
+            path: path.to_owned(),
+            identity: file_identity(path),
+            _lock: Some(lock),
             near: NearDuplicates::new(dedup.clone()),
             needs_recovery: false,
         };
@@ -452,6 +532,9 @@ impl Db {
         }
         Ok(Db {
             conn,
+            path: path.to_owned(),
+            identity: file_identity(path),
+            _lock: None,
             near: NearDuplicates::new(crate::config::DedupConfig {
                 near_duplicates: false,
                 window_hours: 48,
@@ -506,6 +589,7 @@ impl Db {
     /// and `enabled` updated. Feeds no longer configured keep their row (their stories stay
     /// until retention removes them) but are marked disabled.
     pub fn sync_feeds(&mut self, feeds: &[FeedConfig]) -> Result<(), StoreError> {
+        self.check_file()?;
         let tx = self.conn.transaction()?;
         tx.execute("UPDATE feeds SET enabled = 0", [])?;
         tx.execute("DELETE FROM feed_tags", [])?;
@@ -558,6 +642,7 @@ impl Db {
 
     /// Records that a feed configured at `from` moved permanently to `to`.
     pub fn record_move(&mut self, feed: &FeedId, from: &str, to: &str) -> Result<(), StoreError> {
+        self.check_file()?;
         self.conn.execute(
             "UPDATE feeds SET moved_from = ?2, moved_to = ?3 WHERE id = ?1",
             params![feed.as_str(), from, to],
@@ -583,6 +668,7 @@ impl Db {
         now: DateTime<Utc>,
         next_attempt: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
+        self.check_file()?;
         self.conn.execute(
             "UPDATE feeds SET last_status = ?2, last_attempt = ?3, last_success = ?3,
                last_error = NULL, consecutive_failures = 0, next_attempt = ?4 WHERE id = ?1",
@@ -600,6 +686,7 @@ impl Db {
         now: DateTime<Utc>,
         next_attempt: Option<DateTime<Utc>>,
     ) -> Result<u32, StoreError> {
+        self.check_file()?;
         let n = self
             .conn
             .query_row(
@@ -626,6 +713,7 @@ impl Db {
         now: DateTime<Utc>,
         next_attempt: Option<DateTime<Utc>>,
     ) -> Result<IngestStats, StoreError> {
+        self.check_file()?;
         let tx = self.conn.transaction()?;
         let near = &mut self.near;
         let mut stats = IngestStats::default();
@@ -938,10 +1026,32 @@ impl Db {
         Ok(())
     }
 
-    /// Quick liveness check for `/healthz` and the watchdog.
+    /// Quick liveness check for `/healthz` and the watchdog: the database answers, and its
+    /// file is still the one opened.
     pub fn ping(&self) -> Result<(), StoreError> {
+        self.check_file()?;
         self.conn.query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())
+    }
+
+    /// Whether the database file is still the one this connection opened. SQLite keeps
+    /// writing into a deleted (unlinked) file without complaint, so every write first checks
+    /// that the path still names the same device and inode.
+    pub fn check_file(&self) -> Result<(), StoreError> {
+        let Some(opened) = self.identity else {
+            return Ok(());
+        };
+        match file_identity(&self.path) {
+            Some(now) if now == opened => Ok(()),
+            Some(_) => Err(StoreError::Vanished {
+                path: self.path.clone(),
+                what: "was replaced by another file",
+            }),
+            None => Err(StoreError::Vanished {
+                path: self.path.clone(),
+                what: "was deleted",
+            }),
+        }
     }
 }
 

@@ -27,6 +27,7 @@ impl Db {
     /// back as new. Tombstones older than twice the retention are dropped (no source lists an
     /// item that long). Then `PRAGMA optimize` and a WAL checkpoint keep the files small.
     pub fn prune(&mut self, retention_days: u32, now: DateTime<Utc>) -> Result<Pruned, StoreError> {
+        self.check_file()?;
         let cutoff = now - chrono::Duration::days(i64::from(retention_days));
         let mut pruned = Pruned::default();
         loop {
