@@ -7,7 +7,13 @@
 //!
 //! ```sh
 //! cargo run --release --example dedup_bench [-- 10000 100000 1000000]
+//! cargo run --release --example dedup_bench -- --memory
 //! ```
+//!
+//! `--memory` measures the index's resident memory per item instead, each case in a fresh
+//! child process (so that one case's allocations do not colour the next): items inside the
+//! window (nothing evicted), and a stream of three times `[dedup] max_indexed_items` over ten
+//! days (evicted by the window and by the cap), whose memory must stay flat.
 
 use std::time::Instant;
 
@@ -91,7 +97,117 @@ fn entry(title: String, text: String) -> Entry {
     }
 }
 
+fn rss_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// One memory case in this process: fills an index with `n` items of 8-word titles and
+/// 120-word bodies (a news summary's length), published `spread_hours` apart in all, and prints
+/// `indexed rss_before_kib rss_after_kib text_bytes rss_at_cap_kib rss_at_twice_cap_kib`.
+fn memory_case(n: usize, spread_hours: i64, cap: usize) {
+    let zipf = Zipf::new(VOCAB);
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let base: DateTime<Utc> = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    let mut ix = NearDuplicates::new(DedupConfig {
+        near_duplicates: true,
+        window_hours: 48,
+        threshold: DEFAULT_THRESHOLD,
+        max_indexed_items: cap,
+    });
+    let feeds: Vec<FeedId> = (0..200).map(|i| FeedId(format!("feed{i}"))).collect();
+    let before = rss_kib("VmRSS:");
+    let mut text_bytes = 0usize;
+    let mut at_cap = 0;
+    let mut at_twice = 0;
+    for i in 0..n {
+        let title = zipf.text(&mut rng, 8);
+        let text = zipf.text(&mut rng, 120);
+        text_bytes += title.len() + text.len();
+        let published = base + chrono::Duration::seconds(i as i64 * spread_hours * 3600 / n as i64);
+        ix.insert_text(
+            i as i64,
+            &feeds[i % feeds.len()],
+            &format!("s{i}"),
+            "",
+            &title,
+            &text,
+            published,
+        );
+        if i + 1 == cap.min(n) {
+            at_cap = rss_kib("VmRSS:");
+        }
+        if i + 1 == 2 * cap {
+            at_twice = rss_kib("VmRSS:");
+        }
+    }
+    println!(
+        "{} {before} {} {text_bytes} {at_cap} {at_twice}",
+        ix.len(),
+        rss_kib("VmRSS:")
+    );
+}
+
+fn memory() {
+    println!(
+        "| case | items streamed | items indexed at the end | index RSS at the end | per indexed item | their text alone | RSS at 1× / 2× the cap streamed |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let cap = wiredesk::config::DEFAULT_MAX_INDEXED_ITEMS;
+    for (name, n, hours) in [
+        ("inside the window", 50_000usize, 40i64),
+        ("10 days, 3× the cap", 3 * cap, 240),
+    ] {
+        let out = std::process::Command::new(std::env::current_exe().expect("own path"))
+            .args(["--memory-case", &n.to_string(), &hours.to_string()])
+            .output()
+            .expect("child runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let f: Vec<u64> = text
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let [indexed, before, after, text_bytes, at_cap, at_twice] = f[..] else {
+            println!("| {name} | could not be measured | | | | | |");
+            std::process::exit(1);
+        };
+        let grown = after.saturating_sub(before) * 1024;
+        println!(
+            "| {name} | {n} | {indexed} | {} MiB | {} bytes | {} bytes | {} |",
+            grown / 1_048_576,
+            grown / indexed.max(1),
+            text_bytes / n as u64,
+            if n > cap {
+                format!(
+                    "{} / {} MiB",
+                    at_cap.saturating_sub(before) / 1024,
+                    at_twice.saturating_sub(before) / 1024
+                )
+            } else {
+                "-".to_owned()
+            }
+        );
+    }
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--memory") {
+        memory();
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("--memory-case") {
+        let n = args[2].parse().expect("n");
+        let hours = args[3].parse().expect("hours");
+        memory_case(n, hours, wiredesk::config::DEFAULT_MAX_INDEXED_ITEMS);
+        return;
+    }
     let sizes: Vec<usize> = {
         let args: Vec<usize> = std::env::args()
             .skip(1)
@@ -116,6 +232,7 @@ fn main() {
             near_duplicates: true,
             window_hours: 48,
             threshold: DEFAULT_THRESHOLD,
+            max_indexed_items: n.max(1_000),
         });
         let feeds: Vec<FeedId> = (0..200).map(|i| FeedId(format!("feed{i}"))).collect();
         let mut kept = Vec::new();

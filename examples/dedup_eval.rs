@@ -60,6 +60,7 @@ fn main() -> anyhow::Result<()> {
         near_duplicates: near,
         window_hours: 48,
         threshold,
+        max_indexed_items: wiredesk::config::DEFAULT_MAX_INDEXED_ITEMS,
     };
     let mut db = Db::open(&tmp.path().join("eval.db"), &config)?;
     if let Some(w) = weights {

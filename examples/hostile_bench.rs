@@ -111,6 +111,7 @@ fn run_case(case: &str, feed_rs_only: bool) {
         near_duplicates: true,
         window_hours: 48,
         threshold: wiredesk::config::DEFAULT_THRESHOLD,
+        max_indexed_items: wiredesk::config::DEFAULT_MAX_INDEXED_ITEMS,
     };
     let mut db = Db::open(&dir.path().join("b.db"), &dedup).expect("database");
     let feed = FeedConfig {

@@ -160,6 +160,9 @@ pub struct DedupConfig {
     pub window_hours: u32,
     /// Verification score at or above which two items are the same story.
     pub threshold: f64,
+    /// The most items the near-duplicate index holds; past it the oldest are forgotten first
+    /// (memory is bounded by this, whatever the window and the feeds' volume).
+    pub max_indexed_items: usize,
 }
 
 #[derive(Clone, PartialEq)]
@@ -254,7 +257,12 @@ const POLL_KEYS: &[&str] = &[
     "refresh_timeout",
     "allow_mass_removal",
 ];
-const DEDUP_KEYS: &[&str] = &["near_duplicates", "window_hours", "threshold"];
+const DEDUP_KEYS: &[&str] = &[
+    "near_duplicates",
+    "window_hours",
+    "threshold",
+    "max_indexed_items",
+];
 const FEED_KEYS: &[&str] = &[
     "id", "name", "url", "schedule", "tags", "priority", "enabled", "headers",
 ];
@@ -263,6 +271,8 @@ const FEED_KEYS: &[&str] = &[
 pub const DEFAULT_SCHEDULE: &str = "*/5 * * * *";
 /// The default of `[poll] max_items`: the most entries one refresh takes from a feed.
 pub const DEFAULT_MAX_ITEMS: usize = 1000;
+/// The default of `[dedup] max_indexed_items`.
+pub const DEFAULT_MAX_INDEXED_ITEMS: usize = 100_000;
 /// The default verification threshold of the near-duplicate layer (see `dedup`).
 pub const DEFAULT_THRESHOLD: f64 = 0.64;
 
@@ -576,10 +586,14 @@ impl<'s> Reader<'s> {
                 }
             }
         };
+        let max_indexed_items = self
+            .int(t, "max_indexed_items", 1_000, 100_000_000)
+            .unwrap_or(DEFAULT_MAX_INDEXED_ITEMS as i64) as usize;
         Some(DedupConfig {
             near_duplicates,
             window_hours,
             threshold,
+            max_indexed_items,
         })
     }
 

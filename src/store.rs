@@ -539,6 +539,7 @@ impl Db {
                 near_duplicates: false,
                 window_hours: 48,
                 threshold: crate::config::DEFAULT_THRESHOLD,
+                max_indexed_items: crate::config::DEFAULT_MAX_INDEXED_ITEMS,
             }),
             needs_recovery: false,
         })

@@ -73,6 +73,7 @@ fn merged(case: &Case, dir: &Path) -> bool {
             near_duplicates: true,
             window_hours: 48,
             threshold: DEFAULT_THRESHOLD,
+            max_indexed_items: wiredesk::config::DEFAULT_MAX_INDEXED_ITEMS,
         },
     )
     .unwrap();

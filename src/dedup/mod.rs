@@ -88,8 +88,15 @@ pub struct NearDuplicates {
     config: DedupConfig,
     weights: [f64; N_FEATURES + 1],
     vocab: HashMap<String, u32>,
-    /// Per token: how many indexed items (ever, since start) carried it.
+    /// Per token: how many indexed items (ever, since start) carried it. Kept for tokens no
+    /// indexed item carries any more, too: a word that comes back after weeks keeps its
+    /// rarity (freeing them cost ghdev 0.008 precision and 0.02 recall). The vocabulary grows
+    /// with distinct tokens, which grow far slower than items (Heaps' law).
     df: Vec<u32>,
+    /// Posting entries of items no longer indexed (removed in bulk by the sweep).
+    dead_postings: usize,
+    /// Posting entries of indexed items.
+    live_postings: usize,
     docs_seen: u32,
     feeds: HashMap<String, u32>,
     feed_stats: Vec<FeedStats>,
@@ -175,6 +182,8 @@ impl NearDuplicates {
             weights,
             vocab: HashMap::default(),
             df: Vec::new(),
+            dead_postings: 0,
+            live_postings: 0,
             docs_seen: 0,
             feeds: HashMap::default(),
             feed_stats: Vec::new(),
@@ -471,13 +480,16 @@ impl NearDuplicates {
             // Drop entries of evicted items now and then, so lists do not grow without bound.
             if list.len() >= 64 && list.len().is_power_of_two() {
                 let slots = &self.slots;
+                let before = list.len();
                 list.retain(|&(s, g)| {
                     let s = &slots[s as usize];
                     s.alive && s.generation == g
                 });
+                self.dead_postings = self.dead_postings.saturating_sub(before - list.len());
             }
             list.push((slot, generation));
         }
+        self.live_postings += distinct.len();
         self.story_slots
             .entry(story_id.to_owned())
             .or_default()
@@ -495,30 +507,80 @@ impl NearDuplicates {
         2 * self.window_secs()
     }
 
-    /// Forgets items published more than [`Self::horizon_secs`] before the newest one.
+    /// Forgets items published more than [`Self::horizon_secs`] before the newest one, and
+    /// the oldest items past `[dedup] max_indexed_items`; then sweeps dead postings when they have
+    /// reached half the live ones.
     fn evict(&mut self) {
         let horizon = self.newest.saturating_sub(self.horizon_secs());
         while let Some(Reverse((published, slot, generation))) = self.by_time.peek().copied() {
-            if published >= horizon {
+            if published >= horizon && self.len() <= self.config.max_indexed_items {
                 break;
             }
             self.by_time.pop();
-            let s = &mut self.slots[slot as usize];
-            if s.alive && s.generation == generation {
-                s.alive = false;
-                s.doc = Doc::default();
-                self.free.push(slot);
-                // No posting matches this generation any more.
-                self.meta[slot as usize].generation = u32::MAX;
-                let story = std::mem::take(&mut s.story);
-                if let Some(members) = self.story_slots.get_mut(&story) {
-                    members.retain(|&(m, g)| (m, g) != (slot, generation));
-                    if members.is_empty() {
-                        self.story_slots.remove(&story);
+            self.forget(slot, generation);
+        }
+        if self.dead_postings > 4096 && self.dead_postings * 2 > self.live_postings {
+            self.sweep();
+        }
+    }
+
+    /// Removes one item from the index (if `slot` still holds that generation of it).
+    fn forget(&mut self, slot: u32, generation: u32) {
+        let s = &mut self.slots[slot as usize];
+        if !(s.alive && s.generation == generation) {
+            return;
+        }
+        s.alive = false;
+        let doc = std::mem::take(&mut s.doc);
+        self.free.push(slot);
+        // No posting matches this generation any more.
+        self.meta[slot as usize].generation = u32::MAX;
+        let story = std::mem::take(&mut s.story);
+        let feed_ix = s.feed;
+        if let Some(members) = self.story_slots.get_mut(&story) {
+            members.retain(|&(m, g)| (m, g) != (slot, generation));
+            if members.is_empty() {
+                self.story_slots.remove(&story);
+            }
+        }
+        // The feed's token counts describe the items indexed now, as after a restart.
+        let mut distinct: Vec<u32> = doc.title.iter().chain(doc.body.iter()).copied().collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if let Some(stats) = self.feed_stats.get_mut(feed_ix as usize) {
+            stats.items = stats.items.saturating_sub(1);
+            for t in &distinct {
+                if let Some(c) = stats.counts.get_mut(t) {
+                    *c -= 1;
+                    if *c == 0 {
+                        stats.counts.remove(t);
                     }
                 }
             }
         }
+        self.live_postings = self.live_postings.saturating_sub(distinct.len());
+        self.dead_postings += distinct.len();
+    }
+
+    /// Drops every posting of an item no longer indexed, and the posting lists left empty.
+    /// Linear in the index's size, and run only when dead postings reach half the live ones, so its
+    /// cost per item is constant: postings follow the items indexed, not the items ever seen.
+    fn sweep(&mut self) {
+        let slots = &self.slots;
+        self.postings.retain(|_, list| {
+            list.retain(|&(s, g)| {
+                let s = &slots[s as usize];
+                s.alive && s.generation == g
+            });
+            list.shrink_to_fit();
+            !list.is_empty()
+        });
+        self.dead_postings = 0;
+        for stats in &mut self.feed_stats {
+            stats.counts.shrink_to_fit();
+        }
+        self.postings.shrink_to_fit();
+        self.story_slots.shrink_to_fit();
     }
 
     /// The index of a feed, allocating one for a feed not seen before.

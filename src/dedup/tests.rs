@@ -9,6 +9,7 @@ fn config() -> DedupConfig {
         near_duplicates: true,
         window_hours: 48,
         threshold: crate::config::DEFAULT_THRESHOLD,
+        max_indexed_items: crate::config::DEFAULT_MAX_INDEXED_ITEMS,
     }
 }
 
@@ -247,4 +248,51 @@ fn recurring_formats_and_live_pages_never_join_by_text() {
     assert_eq!(ix.find(&FeedId("nyt".into()), &other_live, at(2)), None);
     assert!(text::is_rolling_format("LIVE: Election night"));
     assert!(!text::is_rolling_format("Quake hits the coast"));
+}
+
+#[test]
+fn the_index_holds_at_most_max_indexed_items_forgetting_the_oldest_first() {
+    let mut ix = NearDuplicates::new(DedupConfig {
+        max_indexed_items: 50,
+        ..config()
+    });
+    let feed = FeedId("wire".into());
+    // 120 distinct stories, an hour apart in publication, all within the window.
+    let title = |i: usize| format!("Story {i} about harbour number {i} and its ferry {i}");
+    let text = |i: usize| {
+        format!("The harbour {i} reopened after repairs to ferry {i} were finished on time {i}.")
+    };
+    for i in 0..120 {
+        ix.insert_text(
+            i as i64,
+            &feed,
+            &format!("s{i}"),
+            "",
+            &title(i),
+            &text(i),
+            at(i as i64 / 4),
+        );
+    }
+    assert_eq!(ix.len(), 50);
+    let other = FeedId("republisher".into());
+    // The newest items can still be matched; the oldest were forgotten.
+    let newest = ix.find(&other, &entry(&title(119), &text(119)), at(30));
+    assert_eq!(newest.map(|j| j.story_id), Some("s119".to_owned()));
+    assert_eq!(ix.find(&other, &entry(&title(3), &text(3)), at(30)), None);
+    // The accounting holds (entries of forgotten items are dead until swept), and a sweep
+    // leaves exactly what the live items carry.
+    let entries = |ix: &NearDuplicates| ix.postings.values().map(Vec::len).sum::<usize>();
+    assert!(ix.dead_postings > 0);
+    assert!(entries(&ix) <= ix.live_postings + ix.dead_postings);
+    ix.sweep();
+    assert_eq!(ix.dead_postings, 0);
+    assert_eq!(entries(&ix), ix.live_postings);
+    assert!(ix.postings.values().all(|l| !l.is_empty()));
+    // The feed's token counts describe the indexed items only.
+    assert_eq!(ix.feed_stats[0].items, 50);
+    let harbour = ix.vocab["harbour"];
+    assert_eq!(ix.feed_stats[0].counts[&harbour], 50);
+    // Matching works as before after the sweep.
+    let again = ix.find(&other, &entry(&title(100), &text(100)), at(30));
+    assert_eq!(again.map(|j| j.story_id), Some("s100".to_owned()));
 }

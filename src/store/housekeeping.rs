@@ -153,6 +153,7 @@ mod tests {
             near_duplicates: false,
             window_hours: 48,
             threshold: 0.65,
+            max_indexed_items: crate::config::DEFAULT_MAX_INDEXED_ITEMS,
         };
         let mut db = Db::open(&dir.path().join("w.db"), &cfg).unwrap();
         db.sync_feeds(&[FeedConfig {

@@ -11,6 +11,7 @@ fn dedup() -> DedupConfig {
         near_duplicates: true,
         window_hours: 48,
         threshold: crate::config::DEFAULT_THRESHOLD,
+        max_indexed_items: crate::config::DEFAULT_MAX_INDEXED_ITEMS,
     }
 }
 
