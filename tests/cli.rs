@@ -643,3 +643,38 @@ async fn no_credential_reaches_the_database_or_a_backup_and_both_are_owner_only(
     assert!(text.contains("apikey=REDACTED"), "{text}");
     assert!(server.hits("/paid.xml") >= 2);
 }
+
+#[test]
+fn check_warns_about_a_config_that_enables_no_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("feeds.toml");
+    std::fs::write(
+        &path,
+        "[[feed]]\nid = \"a\"\nurl = \"https://e.example/rss\"\nenabled = false\n",
+    )
+    .unwrap();
+    let out = wiredesk()
+        .arg("check")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("enables no feed") && err.contains("allow_mass_removal"),
+        "{err}"
+    );
+    std::fs::write(
+        &path,
+        "[[feed]]\nid = \"a\"\nurl = \"https://e.example/rss\"\n",
+    )
+    .unwrap();
+    let out = wiredesk()
+        .arg("check")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).is_empty());
+}
