@@ -6,9 +6,9 @@ use anyhow::Context as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
+use crate::app::App;
 use crate::config::Config;
-use crate::daemon::App;
-use crate::refresh::{Outcome, Trigger, refresh_feed};
+use crate::refresh::{Outcome, Trigger};
 use crate::store::{FeedHealth, Store, Story};
 
 /// `wiredesk poll-once`: fetches every enabled feed once (concurrently, within the configured
@@ -18,7 +18,7 @@ pub async fn poll_once(config: Config, out: &mut impl Write) -> anyhow::Result<b
     let mut tasks = tokio::task::JoinSet::new();
     for (i, feed) in config.enabled_feeds().cloned().enumerate() {
         let app = app.clone();
-        tasks.spawn(async move { (i, refresh_feed(&app, &feed, Trigger::Manual).await) });
+        tasks.spawn(async move { (i, app.refresh(&feed, Trigger::Manual).await) });
     }
     let mut reports = Vec::new();
     while let Some(r) = tasks.join_next().await {
@@ -131,7 +131,7 @@ fn story_json(s: &Story) -> StoryJson<'_> {
 /// `wiredesk stories`: every stored story (newest first), as JSON or as text.
 pub async fn stories(config: Config, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
     let store = open_store(&config)?;
-    let mut stories = store.call(|db| db.all_stories()).await??;
+    let mut stories = store.call(|db| db.all_stories()).await?;
     stories.reverse();
     if json {
         let list: Vec<_> = stories.iter().map(story_json).collect();
@@ -158,7 +158,7 @@ pub async fn stories(config: Config, json: bool, out: &mut impl Write) -> anyhow
 /// `wiredesk status`: every feed's health.
 pub async fn status(config: Config, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
     let store = open_store(&config)?;
-    let health: Vec<FeedHealth> = store.call(|db| db.feed_health()).await??;
+    let health: Vec<FeedHealth> = store.call(|db| db.feed_health()).await?;
     store.close().await;
     let configured: Vec<&str> = config.feeds.iter().map(|f| f.id.as_str()).collect();
     let health: Vec<FeedHealth> = health
@@ -214,7 +214,7 @@ pub async fn explain(
 ) -> anyhow::Result<bool> {
     let store = open_store(&config)?;
     let id = story.trim_start_matches("urn:wiredesk:story:").to_owned();
-    let found = store.call(move |db| db.story(&id)).await??;
+    let found = store.call(move |db| db.story(&id)).await?;
     store.close().await;
     let Some(story) = found else {
         writeln!(out, "no story with id {story}")?;

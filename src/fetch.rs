@@ -19,8 +19,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::config::PollConfig;
+use crate::model::Validators;
 use crate::normalise::redact_url;
-use crate::store::Validators;
 
 /// Why a fetch failed. The variant decides the back-off; the message is shown to operators
 /// and never contains credentials.

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 
-use crate::daemon::App;
+use crate::app::App;
 use crate::publish::Rendered;
 
 /// The longest one connection is kept, however busy: a client that stops reading a response
@@ -152,7 +152,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
             Ok((stories, items, enabled, failing))
         })
         .await;
-    let Ok(Ok((stories, items, feeds, failing))) = counts else {
+    let Ok((stories, items, feeds, failing)) = counts else {
         return (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response();
     };
     let text = app.metrics.render_text(&[
@@ -178,7 +178,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 async fn healthz(State(app): State<Arc<App>>) -> Response {
     let ping = tokio::time::timeout(Duration::from_secs(5), app.store.call(|db| db.ping())).await;
     match ping {
-        Ok(Ok(Ok(()))) => (StatusCode::OK, "ok\n").into_response(),
+        Ok(Ok(())) => (StatusCode::OK, "ok\n").into_response(),
         _ => (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response(),
     }
 }
@@ -195,7 +195,7 @@ async fn index(State(app): State<Arc<App>>, method: Method, headers: HeaderMap) 
         })
         .await;
     match page {
-        Ok(Ok((stories, health))) => {
+        Ok((stories, health)) => {
             let page = crate::publish::render_page(&config.server.title, &stories, &health);
             respond(&page, &headers, method == Method::HEAD, 0)
         }

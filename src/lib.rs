@@ -29,6 +29,7 @@
 //! - [`opml`]: reading OPML subscription lists into `[[feed]]` tables.
 //! - [`commands`]: the other CLI subcommands (`check`, `poll-once`, `stories`, `status`).
 
+pub mod app;
 pub mod backoff;
 pub mod charset;
 pub mod commands;
@@ -38,6 +39,7 @@ pub mod dedup;
 pub mod fetch;
 pub mod http;
 pub mod metrics;
+pub mod model;
 pub mod normalise;
 pub mod opml;
 pub mod parse;

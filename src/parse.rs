@@ -7,9 +7,9 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use url::Url;
 
+use crate::model::hex_digest;
 use crate::normalise::{canonical_url, clamp_date, html_to_text, repair_text, sanitise_html};
 
 /// How much plain text of an entry is kept for matching.
@@ -606,17 +606,6 @@ fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
             Cow::Owned(o)
         }
     }
-}
-
-/// Hex SHA-256 of the parts, each followed by a NUL separator (so ("ab","c") ≠ ("a","bc")).
-pub fn hex_digest(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0u8]);
-    }
-    let d = h.finalize();
-    d.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -17,8 +17,8 @@ use chrono::Utc;
 use tokio_cron_scheduler::{Job, JobScheduler};
 use uuid::Uuid;
 
+use crate::app::App;
 use crate::config::{Config, FeedConfig, FeedId};
-use crate::daemon::App;
 
 /// The running scheduler and the job of each feed.
 pub struct Scheduler {

@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 
 use crate::config::{FeedConfig, FeedId};
 use crate::dedup::{self, JoinLayer, NearDuplicates};
+use crate::model::Validators;
 use crate::parse::Entry;
 
 pub use housekeeping::{Pruned, backup};
@@ -122,18 +123,6 @@ impl IngestStats {
     pub fn changed(&self) -> bool {
         self.new > 0 || self.updated > 0
     }
-}
-
-/// The validators and hash of the last good fetch, for conditional GET.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Validators {
-    pub url: Option<String>,
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-    pub body_hash: Option<String>,
-    /// The feed's state for back-off: failures in a row and when the next attempt is due.
-    pub consecutive_failures: u32,
-    pub next_attempt: Option<DateTime<Utc>>,
 }
 
 /// A feed's health, as `wiredesk status` and the HTML page show it.
@@ -267,8 +256,8 @@ impl Store {
         Ok(Store::spawn(Db::open_read_only(path)?))
     }
 
-    /// Runs `f` on the store thread and returns its result.
-    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    /// Runs `f` on the store thread; a panic in it is caught and returned as an error.
+    async fn submit<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&mut Db) -> R + Send + 'static,
@@ -290,14 +279,14 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// [`Store::call`] for jobs that return a store result: one `Result`, whether the job
-    /// failed, panicked or the thread is gone.
-    pub async fn run<R, F>(&self, f: F) -> Result<R, StoreError>
+    /// Runs `f` on the store thread and returns its result: one `Result`, whether the job
+    /// failed, panicked ([`StoreError::Internal`]) or the thread is gone ([`StoreError::Closed`]).
+    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&mut Db) -> Result<R, StoreError> + Send + 'static,
     {
-        self.call(f).await?
+        self.submit(f).await?
     }
 
     /// Runs every job sent so far, then closes the database (releasing its lock) whatever
@@ -929,7 +918,7 @@ impl Db {
     ) -> Result<String, StoreError> {
         for attempt in 0u32.. {
             let salt = attempt.to_string();
-            let digest = crate::parse::hex_digest(&[feed.as_str(), key, &salt]);
+            let digest = crate::model::hex_digest(&[feed.as_str(), key, &salt]);
             let id = format!("s{}", &digest[..16]);
             let inserted = tx.execute(
                 "INSERT OR IGNORE INTO stories (id, first_seen, updated) VALUES (?1, ?2, ?2)",

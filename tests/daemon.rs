@@ -50,13 +50,7 @@ async fn two_feeds_sharing_a_url_publish_one_entry_with_both_outlets() {
     rx.wait_for("a", stored).await;
     rx.wait_for("b", stored).await;
 
-    let stories = daemon
-        .app
-        .store
-        .call(|db| db.all_stories())
-        .await
-        .unwrap()
-        .unwrap();
+    let stories = stories(&daemon).await;
     assert_eq!(stories.len(), 2, "{stories:#?}");
     let merged = stories
         .iter()
@@ -120,25 +114,16 @@ async fn an_unchanged_feed_is_a_304_and_writes_nothing() {
     let (mut daemon, _addr) = start(config(dir.path(), &[("a", server.url("/a.xml"))])).await;
     let mut rx = Reports::new(daemon.reports());
     rx.wait_for("a", stored).await;
-    let changes_before = daemon
-        .app
-        .store
-        .call(|db| {
-            db.conn()
-                .query_row("SELECT total_changes()", [], |r| r.get::<_, i64>(0))
-        })
-        .await
-        .unwrap()
-        .unwrap();
+    let changes_before = query_i64(&daemon, "SELECT total_changes()").await;
     let r = rx.wait_for("a", |r| r.outcome == Outcome::Unchanged).await;
     assert_eq!(r.status, Some(304));
     assert!(server.not_modified("/a.xml") >= 1);
     // Only the feed's health row is touched by a 304: no item or story is written.
-    let (stories, items, updated) = daemon
+    let (n_stories, items, updated) = daemon
         .app
         .store
         .call(|db| {
-            db.conn().query_row(
+            Ok(db.conn().query_row(
                 "SELECT (SELECT COUNT(*) FROM stories), (SELECT COUNT(*) FROM items),
                         (SELECT MAX(updated) FROM stories)",
                 [],
@@ -149,30 +134,14 @@ async fn an_unchanged_feed_is_a_304_and_writes_nothing() {
                         r.get::<_, i64>(2)?,
                     ))
                 },
-            )
+            )?)
         })
         .await
-        .unwrap()
         .unwrap();
-    assert_eq!((stories, items), (1, 1));
-    let first = daemon
-        .app
-        .store
-        .call(|db| db.all_stories())
-        .await
-        .unwrap()
-        .unwrap();
+    assert_eq!((n_stories, items), (1, 1));
+    let first = stories(&daemon).await;
     assert_eq!(first[0].updated.timestamp(), updated);
-    let changes_after = daemon
-        .app
-        .store
-        .call(|db| {
-            db.conn()
-                .query_row("SELECT total_changes()", [], |r| r.get::<_, i64>(0))
-        })
-        .await
-        .unwrap()
-        .unwrap();
+    let changes_after = query_i64(&daemon, "SELECT total_changes()").await;
     // total_changes counts rows changed by this connection: one feeds row per 304 at most.
     assert!(
         changes_after - changes_before <= 2,
@@ -195,13 +164,7 @@ async fn an_edited_entry_updates_its_story_instead_of_adding_one() {
     let (mut daemon, addr) = start(config(dir.path(), &[("a", server.url("/a.xml"))])).await;
     let mut rx = Reports::new(daemon.reports());
     rx.wait_for("a", stored).await;
-    let before = daemon
-        .app
-        .store
-        .call(|db| db.all_stories())
-        .await
-        .unwrap()
-        .unwrap();
+    let before = stories(&daemon).await;
 
     server.set(
         "/a.xml",
@@ -217,13 +180,7 @@ async fn an_edited_entry_updates_its_story_instead_of_adding_one() {
         )
         .await;
     assert!(matches!(r.outcome, Outcome::Stored(s) if s.new == 0));
-    let after = daemon
-        .app
-        .store
-        .call(|db| db.all_stories())
-        .await
-        .unwrap()
-        .unwrap();
+    let after = stories(&daemon).await;
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].id, before[0].id);
     assert_eq!(after[0].representative().title, "Corrected title");
@@ -251,24 +208,12 @@ async fn stories_survive_a_restart_with_the_same_ids() {
     let (mut daemon, _) = start(cfg.clone()).await;
     let mut rx = Reports::new(daemon.reports());
     rx.wait_for("a", stored).await;
-    let before = daemon
-        .app
-        .store
-        .call(|db| db.all_stories())
-        .await
-        .unwrap()
-        .unwrap();
+    let before = stories(&daemon).await;
     daemon.stop().await;
 
     server.set("/a.xml", Route::status(500));
     let (daemon, addr) = start(cfg).await;
-    let after = daemon
-        .app
-        .store
-        .call(|db| db.all_stories())
-        .await
-        .unwrap()
-        .unwrap();
+    let after = stories(&daemon).await;
     assert_eq!(before, after);
     let body = get(addr, "/feed.atom").await.text().await.unwrap();
     assert!(
@@ -352,13 +297,7 @@ async fn broken_and_unreachable_feeds_are_reported_and_others_still_update() {
         |r| matches!(r.outcome, Outcome::Stored(s) if s.new == 1),
     )
     .await;
-    let health = daemon
-        .app
-        .store
-        .call(|db| db.feed_health())
-        .await
-        .unwrap()
-        .unwrap();
+    let health = health(&daemon).await;
     let by_id = |id: &str| health.iter().find(|h| h.id == id).unwrap().clone();
     let amp = by_id("amp");
     assert_eq!(amp.items, 1, "the broken-but-readable feed was read");
@@ -474,13 +413,7 @@ async fn the_same_wire_story_under_two_headlines_is_one_entry_with_both_outlets(
         summary.contains("https://www.koreaherald.com/view.php?ud=1"),
         "{summary}"
     );
-    let stories = daemon
-        .app
-        .store
-        .call(|db| db.all_stories())
-        .await
-        .unwrap()
-        .unwrap();
+    let stories = stories(&daemon).await;
     let merged = stories.iter().find(|s| s.members.len() == 2).unwrap();
     // Whichever outlet was stored second joined the first one's story by its text.
     let mut how: Vec<&str> = merged
@@ -547,13 +480,7 @@ async fn a_reload_adds_removes_and_changes_feeds_without_a_restart() {
     rx.wait_for("a", |_| true).await;
     assert_eq!(server.hits("/b.xml"), b_hits);
     // b's story stays; c's is added; the new priority is in force.
-    let stories = daemon
-        .app
-        .store
-        .call(|db| db.all_stories())
-        .await
-        .unwrap()
-        .unwrap();
+    let stories = stories(&daemon).await;
     let feeds: Vec<&str> = stories
         .iter()
         .map(|s| s.representative().feed.as_str())
@@ -627,13 +554,7 @@ async fn failing_feeds_back_off_and_honour_retry_after_while_others_keep_updatin
     );
     assert_eq!(before, (1, 1, 1));
 
-    let health = daemon
-        .app
-        .store
-        .call(|db| db.feed_health())
-        .await
-        .unwrap()
-        .unwrap();
+    let health = health(&daemon).await;
     let wait = |id: &str| {
         let h = health.iter().find(|h| h.id == id).unwrap();
         assert_eq!(h.consecutive_failures, 1, "{id}");
@@ -919,7 +840,7 @@ async fn permanent_redirects_move_the_feed_temporary_ones_do_not_and_loops_fail(
     let moved_to = |daemon: &wiredesk::Daemon| {
         let store = daemon.app.store.clone();
         async move {
-            let health = store.call(|db| db.feed_health()).await.unwrap().unwrap();
+            let health = store.call(|db| db.feed_health()).await.unwrap();
             let h = health.iter().find(|h| h.id == "moved").unwrap();
             h.moved_to.clone()
         }
@@ -982,13 +903,7 @@ async fn credentials_are_sent_and_never_shown() {
     for secret in ["pa55word", "k3y", "s3cret"] {
         assert!(!shown.contains(secret), "{secret} leaked in {shown}");
     }
-    let health = daemon
-        .app
-        .store
-        .call(|db| db.feed_health())
-        .await
-        .unwrap()
-        .unwrap();
+    let health = health(&daemon).await;
     let wrong_health = health.iter().find(|h| h.id == "wrong").unwrap();
     let err = wrong_health.last_error.as_deref().unwrap();
     assert!(!err.contains("pa55word") && !err.contains("k3y"), "{err}");
@@ -1007,13 +922,22 @@ async fn lenient_reads_are_logged_once_per_change_of_kind() {
     let cfg = config(dir.path(), &[("a", "http://127.0.0.1:9/a.xml".into())]);
     let app = wiredesk::daemon::App::open(cfg).await.unwrap();
     let a = wiredesk::config::FeedId("a".into());
-    assert!(!app.warning_kinds_changed(&a, &[]), "clean from the start");
-    assert!(app.warning_kinds_changed(&a, &["not well-formed"]));
     assert!(
-        !app.warning_kinds_changed(&a, &["not well-formed"]),
+        !app.runtime.warning_kinds_changed(&a, &[]),
+        "clean from the start"
+    );
+    assert!(app.runtime.warning_kinds_changed(&a, &["not well-formed"]));
+    assert!(
+        !app.runtime.warning_kinds_changed(&a, &["not well-formed"]),
         "said once"
     );
-    assert!(app.warning_kinds_changed(&a, &["not well-formed", "charset guessed"]));
-    assert!(app.warning_kinds_changed(&a, &[]), "clean again is news");
-    assert!(!app.warning_kinds_changed(&a, &[]));
+    assert!(
+        app.runtime
+            .warning_kinds_changed(&a, &["not well-formed", "charset guessed"])
+    );
+    assert!(
+        app.runtime.warning_kinds_changed(&a, &[]),
+        "clean again is news"
+    );
+    assert!(!app.runtime.warning_kinds_changed(&a, &[]));
 }

@@ -203,7 +203,7 @@ async fn hostile_feeds_are_bounded_and_fail_nothing_else() {
     for f in feeds {
         rx.wait_for(f, stored).await;
     }
-    let stories = daemon.app.store.run(|db| db.all_stories()).await.unwrap();
+    let stories = daemon.app.store.call(|db| db.all_stories()).await.unwrap();
     let title_of = |feed: &str| {
         stories
             .iter()
@@ -230,7 +230,7 @@ async fn hostile_feeds_are_bounded_and_fail_nothing_else() {
         many.iter().all(|m| m.title.starts_with("Item 2")),
         "newest first"
     );
-    let health = daemon.app.store.run(|db| db.feed_health()).await.unwrap();
+    let health = daemon.app.store.call(|db| db.feed_health()).await.unwrap();
     let row = health.iter().find(|h| h.id == "many").unwrap();
     let note = row.note().unwrap_or_default();
     assert!(

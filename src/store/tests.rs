@@ -39,7 +39,7 @@ fn entry(key: &str, title: &str, link: &str) -> Entry {
         text: String::new(),
         published: Some(t(0)),
         updated: None,
-        content_hash: crate::parse::hex_digest(&[title]),
+        content_hash: crate::model::hex_digest(&[title]),
     }
 }
 
@@ -279,11 +279,11 @@ async fn a_panicking_job_fails_alone_and_the_database_thread_carries_on() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("w.db"), &dedup()).unwrap();
     store
-        .run(|db| db.sync_feeds(&[feed("a", 0)]))
+        .call(|db| db.sync_feeds(&[feed("a", 0)]))
         .await
         .unwrap();
     let err = store
-        .call(|_db| -> u32 { panic!("boom in a job") })
+        .call(|_db| -> Result<u32, StoreError> { panic!("boom in a job") })
         .await
         .unwrap_err();
     assert!(
@@ -291,9 +291,9 @@ async fn a_panicking_job_fails_alone_and_the_database_thread_carries_on() {
         "{err}"
     );
     // The thread is alive: later jobs run, including a refresh's ingest.
-    store.run(|db| db.ping()).await.unwrap();
+    store.call(|db| db.ping()).await.unwrap();
     let stats = store
-        .run(|db| {
+        .call(|db| {
             db.ingest(
                 &FeedId("a".into()),
                 "https://a.example/rss",

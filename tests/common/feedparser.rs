@@ -17,9 +17,9 @@ use serde::Deserialize;
 use url::Url;
 use wiredesk::config::PollConfig;
 use wiredesk::fetch::{Fetched, Fetcher};
+use wiredesk::model::Validators;
 use wiredesk::normalise::{html_to_text, sanitise_html};
 use wiredesk::parse::{ParsedFeed, parse_feed};
-use wiredesk::store::Validators;
 
 use crate::common::{FixtureServer, Route};
 

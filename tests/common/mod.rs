@@ -354,6 +354,36 @@ pub async fn start(config: Config) -> (wiredesk::Daemon, SocketAddr) {
     (daemon, addr)
 }
 
+/// Every stored story of a running daemon.
+pub async fn stories(daemon: &wiredesk::Daemon) -> Vec<wiredesk::store::Story> {
+    daemon
+        .app
+        .store
+        .call(|db| db.all_stories())
+        .await
+        .expect("stories read")
+}
+
+/// Every feed's health row of a running daemon.
+pub async fn health(daemon: &wiredesk::Daemon) -> Vec<wiredesk::store::FeedHealth> {
+    daemon
+        .app
+        .store
+        .call(|db| db.feed_health())
+        .await
+        .expect("health read")
+}
+
+/// One integer from a query against a running daemon's database.
+pub async fn query_i64(daemon: &wiredesk::Daemon, sql: &'static str) -> i64 {
+    daemon
+        .app
+        .store
+        .call(move |db| Ok(db.conn().query_row(sql, [], |r| r.get::<_, i64>(0))?))
+        .await
+        .expect("query runs")
+}
+
 /// Sends signal `name` (`"HUP"`, `"TERM"`…) to process `pid` with kill(1), which must succeed.
 pub fn signal(pid: impl std::fmt::Display, name: &str) {
     let ok = std::process::Command::new("kill")

@@ -1,7 +1,13 @@
 //! `refresh_feed`: one feed's refresh, calling the stages in order —
-//! fetch → parse → normalise (inside parse) → dedup and store (one transaction) → ask for a
-//! render. Every failure stays inside this feed's refresh: it is recorded on the feed's row,
-//! logged, reported, and nothing else is affected.
+//! fetch → parse → normalise (inside parse) → dedup and store (one transaction). Every failure
+//! stays inside this feed's refresh: it is recorded on the feed's row, logged, reported, and
+//! nothing else is affected.
+//!
+//! A refresh gets a narrow [`RefreshContext`] — the store, the HTTP client, the `[poll]`
+//! settings and the per-feed [`runtime::FeedRuntime`] — and hands its [`RefreshReport`] back;
+//! asking for a render and broadcasting the report are the caller's business.
+
+pub mod runtime;
 
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
@@ -11,12 +17,13 @@ use futures_util::FutureExt as _;
 use sha2::{Digest, Sha256};
 
 use crate::backoff;
-use crate::config::{FeedConfig, FeedId};
-use crate::daemon::App;
-use crate::fetch::Fetched;
+use crate::config::{FeedConfig, FeedId, PollConfig};
+use crate::fetch::{Body, Fetched, Fetcher};
+use crate::model::Validators;
 use crate::normalise::redact_url;
 use crate::parse::{Limits, ParsedFeed, parse_feed_limited};
-use crate::store::{FetchMeta, IngestStats, StoreError, panic_message};
+use crate::store::{FetchMeta, IngestStats, Store, StoreError, panic_message};
+use runtime::FeedRuntime;
 
 /// How a refresh ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,11 +56,33 @@ pub struct RefreshReport {
     pub duration: Duration,
 }
 
+impl RefreshReport {
+    /// Whether the merged feeds need rendering again after this refresh.
+    pub fn changed_stories(&self) -> bool {
+        matches!(&self.outcome, Outcome::Stored(s) if s.changed())
+    }
+}
+
+/// What a refresh uses, and nothing more.
+pub struct RefreshContext<'a> {
+    pub store: &'a Store,
+    pub fetcher: &'a Fetcher,
+    pub poll: &'a PollConfig,
+    pub runtime: &'a FeedRuntime,
+}
+
+/// A refresh's result so far: the HTTP status (if any) and how it ended.
+type Staged = (Option<u16>, Outcome);
+
 /// Refreshes one feed now. Never panics on bad input; never blocks other feeds (the fetch
 /// limits are shared, but each feed's work is its own task).
-pub async fn refresh_feed(app: &App, feed: &FeedConfig, trigger: Trigger) -> RefreshReport {
+pub async fn refresh_feed(
+    ctx: &RefreshContext<'_>,
+    feed: &FeedConfig,
+    trigger: Trigger,
+) -> RefreshReport {
     let started = Instant::now();
-    let guard = app.feed_guard(&feed.id);
+    let guard = ctx.runtime.feed_guard(&feed.id);
     // tokio-cron-scheduler starts a job again even when its previous run has not finished:
     // refreshes of one feed must never overlap, so a tick that finds one running is skipped.
     let Ok(_running) = guard.try_lock() else {
@@ -67,8 +96,8 @@ pub async fn refresh_feed(app: &App, feed: &FeedConfig, trigger: Trigger) -> Ref
     };
     // A refresh is bounded in time, and a panic inside it (a bug of ours that some input
     // reached) fails this refresh only: both are recorded on the feed's row like any failure.
-    let limit = app.config().poll.refresh_timeout;
-    let staged = AssertUnwindSafe(tokio::time::timeout(limit, run_stages(app, feed, trigger)))
+    let limit = ctx.poll.refresh_timeout;
+    let staged = AssertUnwindSafe(tokio::time::timeout(limit, run_stages(ctx, feed, trigger)))
         .catch_unwind()
         .await;
     let (status, outcome) = match staged {
@@ -79,7 +108,7 @@ pub async fn refresh_feed(app: &App, feed: &FeedConfig, trigger: Trigger) -> Ref
                 feed.id,
                 humantime::format_duration(limit)
             );
-            record_failure(app, feed, None, None, message).await
+            record_failure(ctx, feed, None, None, message).await
         }
         Err(payload) => {
             let message = format!(
@@ -87,7 +116,7 @@ pub async fn refresh_feed(app: &App, feed: &FeedConfig, trigger: Trigger) -> Ref
                 feed.id,
                 panic_message(payload.as_ref())
             );
-            record_failure(app, feed, None, None, message).await
+            record_failure(ctx, feed, None, None, message).await
         }
     };
     let report = RefreshReport {
@@ -97,15 +126,14 @@ pub async fn refresh_feed(app: &App, feed: &FeedConfig, trigger: Trigger) -> Ref
         duration: started.elapsed(),
     };
     log_report(&report);
-    app.report(report.clone());
     report
 }
 
-async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u16>, Outcome) {
+/// The stages in order; each returns early with the refresh's end when it has one.
+async fn run_stages(ctx: &RefreshContext<'_>, feed: &FeedConfig, trigger: Trigger) -> Staged {
     let now = Utc::now();
-    let scheduled = feed.schedule.next_after(now);
     let id = feed.id.clone();
-    let validators = match app.store.run(move |db| db.validators(&id)).await {
+    let validators = match ctx.store.call(move |db| db.validators(&id)).await {
         Ok(v) => v,
         Err(e) => return (None, Outcome::Failed(e.to_string())),
     };
@@ -117,53 +145,14 @@ async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u
         tracing::debug!(feed = %feed.id, next_attempt = %due, "not due yet; tick skipped");
         return (None, Outcome::Skipped);
     }
-
-    let fail = |status: Option<u16>, retry_after: Option<Duration>, message: String| {
-        record_failure(app, feed, status, retry_after, message)
-    };
-
-    let target = app.poll_url(feed);
-    let body = match app
-        .fetcher()
-        .fetch(&target, &feed.headers, &validators)
-        .await
-    {
-        Ok(Fetched::Body(b)) => b,
-        Ok(Fetched::NotModified(min_interval)) => {
-            let id = feed.id.clone();
-            let next = backoff::after_success(scheduled, now, min_interval);
-            let written = app
-                .store
-                .run(move |db| db.record_unchanged(&id, 304, now, next))
-                .await;
-            log_health_write(&feed.id, written);
-            return (Some(304), Outcome::Unchanged);
-        }
-        Err(e) => return fail(e.status(), e.retry_after(), e.to_string()).await,
+    let scheduled = feed.schedule.next_after(now);
+    let target = ctx.runtime.poll_url(feed);
+    let body = match fetch_stage(ctx, feed, &target, &validators, scheduled, now).await {
+        Ok(body) => body,
+        Err(done) => return done,
     };
     let next = backoff::after_success(scheduled, now, body.min_interval);
-    if let Some(to) = &body.moved_to
-        && app.record_move(feed, to.clone())
-    {
-        tracing::warn!(
-            feed = %feed.id,
-            from = %redact_url(&feed.url),
-            to = %redact_url(to),
-            "feed moved permanently (301/308): polling the new URL; update its url in feeds.toml"
-        );
-        // Remembered across restarts only when the new URL carries no credential (the
-        // database keeps none); otherwise the redirect is followed again after a restart.
-        if redact_url(to) == to.as_str() {
-            let (id, from, to) = (feed.id.clone(), redact_url(&feed.url), to.to_string());
-            if let Err(e) = app
-                .store
-                .run(move |db| db.record_move(&id, &from, &to))
-                .await
-            {
-                tracing::warn!(feed = %feed.id, error = %e, "could not remember the move");
-            }
-        }
-    }
+    note_permanent_move(ctx, feed, &body).await;
 
     let body_hash = hex(&Sha256::digest(&body.bytes));
     let status = body.status;
@@ -171,92 +160,190 @@ async fn run_stages(app: &App, feed: &FeedConfig, trigger: Trigger) -> (Option<u
     if validators.url.as_deref() == Some(stored_url.as_str())
         && validators.body_hash.as_deref() == Some(body_hash.as_str())
     {
-        let id = feed.id.clone();
-        let written = app
-            .store
-            .run(move |db| db.record_unchanged(&id, status, now, next))
-            .await;
-        log_health_write(&feed.id, written);
-        return (Some(status), Outcome::Unchanged);
+        return record_unchanged(ctx, feed, status, now, next).await;
     }
-
-    let base = body.final_url.clone();
-    let bytes = body.bytes;
-    let content_type = body.content_type.clone();
+    let body_warning = body.warning.clone();
+    let parsed = match parse_stage(ctx, feed, *body, now).await {
+        Ok(parsed) => parsed,
+        Err(done) => return done,
+    };
     let limits = Limits {
-        max_items: app.config().poll.max_items,
+        max_items: ctx.poll.max_items,
+    };
+    let warnings = lenient_read_warnings(body_warning.as_deref(), &parsed.feed, limits);
+    log_warning_change(ctx, feed, &warnings);
+    let meta = FetchMeta {
+        status,
+        etag: parsed.etag,
+        last_modified: parsed.last_modified,
+        body_hash: Some(body_hash),
+        feed_title: parsed.feed.title.clone(),
+        warning: (!warnings.is_empty()).then(|| {
+            let texts: Vec<&str> = warnings.iter().map(|(_, w)| w.as_str()).collect();
+            texts.join("; ")
+        }),
+    };
+    store_stage(ctx, feed, stored_url, parsed.feed, meta, now, next).await
+}
+
+/// Fetches the feed (conditional GET). A 304 or a failure ends the refresh here (recorded on
+/// the feed's row); a body goes on.
+async fn fetch_stage(
+    ctx: &RefreshContext<'_>,
+    feed: &FeedConfig,
+    target: &url::Url,
+    validators: &Validators,
+    scheduled: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Box<Body>, Staged> {
+    match ctx.fetcher.fetch(target, &feed.headers, validators).await {
+        Ok(Fetched::Body(b)) => Ok(b),
+        Ok(Fetched::NotModified(min_interval)) => {
+            let next = backoff::after_success(scheduled, now, min_interval);
+            Err(record_unchanged(ctx, feed, 304, now, next).await)
+        }
+        Err(e) => Err(record_failure(ctx, feed, e.status(), e.retry_after(), e.to_string()).await),
+    }
+}
+
+/// A permanent redirect: polled at the new URL from now on, logged once per change, and
+/// remembered across restarts when the new URL carries no credential (the database keeps
+/// none; otherwise the redirect is followed again after a restart).
+async fn note_permanent_move(ctx: &RefreshContext<'_>, feed: &FeedConfig, body: &Body) {
+    let Some(to) = &body.moved_to else { return };
+    if !ctx.runtime.record_move(feed, to.clone()) {
+        return;
+    }
+    tracing::warn!(
+        feed = %feed.id,
+        from = %redact_url(&feed.url),
+        to = %redact_url(to),
+        "feed moved permanently (301/308): polling the new URL; update its url in feeds.toml"
+    );
+    if redact_url(to) == to.as_str() {
+        let (id, from, to) = (feed.id.clone(), redact_url(&feed.url), to.to_string());
+        if let Err(e) = ctx
+            .store
+            .call(move |db| db.record_move(&id, &from, &to))
+            .await
+        {
+            tracing::warn!(feed = %feed.id, error = %e, "could not remember the move");
+        }
+    }
+}
+
+/// A parsed body with the validators its response carried.
+struct Parsed {
+    feed: ParsedFeed,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+/// Parses the body on the blocking pool (it can be large, and hostile).
+async fn parse_stage(
+    ctx: &RefreshContext<'_>,
+    feed: &FeedConfig,
+    body: Body,
+    now: DateTime<Utc>,
+) -> Result<Parsed, Staged> {
+    let status = body.status;
+    let base = body.final_url.clone();
+    let shown = redact_url(&body.final_url);
+    let (bytes, content_type) = (body.bytes, body.content_type);
+    let limits = Limits {
+        max_items: ctx.poll.max_items,
     };
     let parsed = tokio::task::spawn_blocking(move || {
         parse_feed_limited(&bytes, content_type.as_deref(), Some(&base), now, limits)
     })
     .await;
-    let parsed = match parsed {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => {
-            return fail(
-                Some(status),
-                None,
-                format!("{} from {}", e, redact_url(&body.final_url)),
-            )
-            .await;
+    let message = match parsed {
+        Ok(Ok(p)) => {
+            return Ok(Parsed {
+                feed: p,
+                etag: body.etag,
+                last_modified: body.last_modified,
+            });
         }
-        Err(e) => {
-            let message = match e.try_into_panic() {
-                Ok(payload) => format!(
-                    "internal error while parsing feed {}: {}",
-                    feed.id,
-                    panic_message(payload.as_ref())
-                ),
-                Err(e) => format!("parsing feed {} did not finish: {e}", feed.id),
-            };
-            return fail(Some(status), None, message).await;
-        }
+        Ok(Err(e)) => format!("{e} from {shown}"),
+        Err(e) => match e.try_into_panic() {
+            Ok(payload) => format!(
+                "internal error while parsing feed {}: {}",
+                feed.id,
+                panic_message(payload.as_ref())
+            ),
+            Err(e) => format!("parsing feed {} did not finish: {e}", feed.id),
+        },
     };
+    Err(record_failure(ctx, feed, Some(status), None, message).await)
+}
 
-    let warnings = lenient_read_warnings(body.warning.as_deref(), &parsed, limits);
+/// The lenient reads of this refresh, logged when their kinds differ from the last refresh's.
+fn log_warning_change(ctx: &RefreshContext<'_>, feed: &FeedConfig, warnings: &[(&str, String)]) {
     let kinds: Vec<&str> = warnings.iter().map(|(k, _)| *k).collect();
-    let warnings: Vec<String> = warnings.into_iter().map(|(_, w)| w).collect();
-    if app.warning_kinds_changed(&feed.id, &kinds) {
-        if warnings.is_empty() {
-            tracing::info!(feed = %feed.id, "feed reads cleanly again");
-        } else {
-            tracing::warn!(
-                feed = %feed.id,
-                warning = %warnings.join("; "),
-                "feed read leniently (shown on its status row; logged again when this changes)"
-            );
-        }
+    if !ctx.runtime.warning_kinds_changed(&feed.id, &kinds) {
+        return;
     }
-    let warning = (!warnings.is_empty()).then(|| warnings.join("; "));
-    let meta = FetchMeta {
-        status,
-        etag: body.etag,
-        last_modified: body.last_modified,
-        body_hash: Some(body_hash),
-        feed_title: parsed.title,
-        warning,
-    };
+    if warnings.is_empty() {
+        tracing::info!(feed = %feed.id, "feed reads cleanly again");
+    } else {
+        let texts: Vec<&str> = warnings.iter().map(|(_, w)| w.as_str()).collect();
+        tracing::warn!(
+            feed = %feed.id,
+            warning = %texts.join("; "),
+            "feed read leniently (shown on its status row; logged again when this changes)"
+        );
+    }
+}
+
+/// Stores the entries and the feed's fetch state in one transaction.
+async fn store_stage(
+    ctx: &RefreshContext<'_>,
+    feed: &FeedConfig,
+    stored_url: String,
+    parsed: ParsedFeed,
+    meta: FetchMeta,
+    now: DateTime<Utc>,
+    next: Option<DateTime<Utc>>,
+) -> Staged {
+    let status = meta.status;
     let id = feed.id.clone();
-    let url = stored_url;
     let entries = parsed.entries;
-    let stored = app
+    let stored = ctx
         .store
-        .run(move |db| db.ingest(&id, &url, &entries, &meta, now, next))
+        .call(move |db| db.ingest(&id, &stored_url, &entries, &meta, now, next))
         .await;
     match stored {
-        Ok(stats) => {
-            if stats.changed() {
-                app.request_render();
-            }
-            (Some(status), Outcome::Stored(stats))
-        }
+        Ok(stats) => (Some(status), Outcome::Stored(stats)),
         Err(StoreError::Closed) => (
             Some(status),
             Outcome::Failed(StoreError::Closed.to_string()),
         ),
-        Err(e @ StoreError::Internal(_)) => fail(Some(status), None, e.to_string()).await,
-        Err(e) => fail(Some(status), None, format!("storing entries: {e}")).await,
+        Err(e @ StoreError::Internal(_)) => {
+            record_failure(ctx, feed, Some(status), None, e.to_string()).await
+        }
+        Err(e) => {
+            let message = format!("storing entries: {e}");
+            record_failure(ctx, feed, Some(status), None, message).await
+        }
     }
+}
+
+/// Records a refresh that changed nothing (304, or the same body again).
+async fn record_unchanged(
+    ctx: &RefreshContext<'_>,
+    feed: &FeedConfig,
+    status: u16,
+    now: DateTime<Utc>,
+    next: Option<DateTime<Utc>>,
+) -> Staged {
+    let id = feed.id.clone();
+    let written = ctx
+        .store
+        .call(move |db| db.record_unchanged(&id, status, now, next))
+        .await;
+    log_health_write(&feed.id, written);
+    (Some(status), Outcome::Unchanged)
 }
 
 /// What a lenient reader let pass, by kind (each kind is logged once per change; all are shown
@@ -317,19 +404,19 @@ pub fn lenient_read_warnings(
 /// Records a failed refresh on the feed's row, with the next attempt after a back-off that
 /// grows with the failures in a row (or follows the server's Retry-After).
 async fn record_failure(
-    app: &App,
+    ctx: &RefreshContext<'_>,
     feed: &FeedConfig,
     status: Option<u16>,
     retry_after: Option<Duration>,
     message: String,
 ) -> (Option<u16>, Outcome) {
     let id = feed.id.clone();
-    let max_backoff = app.config().poll.max_backoff;
+    let max_backoff = ctx.poll.max_backoff;
     let msg = message.clone();
     let now: DateTime<Utc> = Utc::now();
-    let written = app
+    let written = ctx
         .store
-        .run(move |db| {
+        .call(move |db| {
             let failures = db.validators(&id)?.consecutive_failures + 1;
             let next = backoff::after_failure(
                 now,
@@ -408,9 +495,19 @@ mod tests {
         );
         let config =
             crate::Config::parse(&text, std::path::Path::new("t.toml")).expect("valid config");
-        let app = App::open(config.clone()).await.unwrap();
+        let store = Store::open(&config.storage.database_path(), &config.dedup).unwrap();
+        let feeds = config.feeds.clone();
+        store.call(move |db| db.sync_feeds(&feeds)).await.unwrap();
+        let fetcher = Fetcher::new(&config.poll).unwrap();
+        let runtime = FeedRuntime::default();
+        let ctx = RefreshContext {
+            store: &store,
+            fetcher: &fetcher,
+            poll: &config.poll,
+            runtime: &runtime,
+        };
         let (poison, fine) = (&config.feeds[0], &config.feeds[1]);
-        let report = refresh_feed(&app, poison, Trigger::Manual).await;
+        let report = refresh_feed(&ctx, poison, Trigger::Manual).await;
         let Outcome::Failed(message) = &report.outcome else {
             panic!("{report:?}")
         };
@@ -421,12 +518,12 @@ mod tests {
             "{message}"
         );
         // The store thread lives on: the other feed refreshes, and the failure is on the row.
-        let report = refresh_feed(&app, fine, Trigger::Manual).await;
+        let report = refresh_feed(&ctx, fine, Trigger::Manual).await;
         assert!(
             matches!(report.outcome, Outcome::Stored(s) if s.new == 1),
             "{report:?}"
         );
-        let health = app.store.run(|db| db.feed_health()).await.unwrap();
+        let health = store.call(|db| db.feed_health()).await.unwrap();
         let row = health.iter().find(|h| h.id == "poison").unwrap();
         assert_eq!(row.last_error.as_deref(), Some(message.as_str()));
         assert_eq!(row.consecutive_failures, 1);

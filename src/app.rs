@@ -1,0 +1,409 @@
+//! [`App`]: what the scheduler's jobs, the render loop and the HTTP handlers share — the
+//! config in force, the store, the HTTP client, the rendered documents, the per-feed runtime
+//! state, counters and the refresh tasks. It sits below the daemon (which starts and stops it)
+//! and above the stages: a refresh is handed a narrow [`RefreshContext`] built from it, and
+//! never reaches back up.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use tokio::sync::{Notify, broadcast, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, FeedConfig, FeedId};
+use crate::fetch::Fetcher;
+use crate::metrics::Metrics;
+use crate::publish::{FeedMeta, Rendered, render_atom, render_json, render_opml, render_rss};
+use crate::refresh::runtime::FeedRuntime;
+use crate::refresh::{RefreshContext, RefreshReport, Trigger, refresh_feed};
+use crate::store::{Store, Story};
+
+/// The rendered documents, by URL path (`/feed.atom`, `/tags/korea.atom`, …).
+pub type Outputs = HashMap<String, Rendered>;
+
+/// A render function of the merged feed's formats.
+type RenderFn = fn(&[Story], &FeedMeta) -> Rendered;
+
+/// The formats each merged feed is rendered in, by file extension.
+const FORMATS: [(&str, RenderFn); 3] = [
+    ("atom", render_atom),
+    ("rss", render_rss),
+    ("json", render_json),
+];
+
+/// State shared by the scheduler's jobs, the render loop and the HTTP handlers.
+pub struct App {
+    config: Mutex<Arc<Config>>,
+    pub store: Store,
+    fetcher: Mutex<Arc<Fetcher>>,
+    outputs: watch::Sender<Arc<Outputs>>,
+    /// Per merged feed (`/feed`, `/tags/TAG`), a signature of the stories it was last rendered
+    /// from: an unchanged feed is not rendered or compressed again.
+    signatures: Mutex<HashMap<String, u64>>,
+    render_needed: Notify,
+    reports: broadcast::Sender<RefreshReport>,
+    /// Per-feed state of the refresh layer (overlap guards, permanent moves, warnings).
+    pub runtime: FeedRuntime,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    /// `Cache-Control: max-age` of the merged feeds, from the config (see [`fastest_interval`]).
+    max_age: AtomicU64,
+    /// Refresh tasks in flight.
+    pub tasks: TaskTracker,
+    /// Cancelled when in-flight refreshes must stop (after the shutdown grace).
+    pub hard_stop: CancellationToken,
+}
+
+impl App {
+    /// Opens the store (creating and migrating it), records the configured feeds in it and
+    /// builds the HTTP client: everything a refresh needs, without scheduler or server.
+    pub async fn open(config: Config) -> anyhow::Result<Arc<App>> {
+        let db_path = config.storage.database_path();
+        let store = Store::open(&db_path, &config.dedup)
+            .with_context(|| format!("opening database at {}", db_path.display()))?;
+        let feeds = config.feeds.clone();
+        store.call(move |db| db.sync_feeds(&feeds)).await?;
+        // Permanent moves learnt before a restart still apply (while the configured URL is the
+        // one that moved). The database keeps the configured URL redacted: match it so.
+        let moved: HashMap<FeedId, (url::Url, url::Url)> = store
+            .call(|db| db.moves())
+            .await?
+            .into_iter()
+            .filter_map(|(id, from, to)| {
+                let feed = config.feeds.iter().find(|f| f.id.as_str() == id)?;
+                (crate::normalise::redact_url(&feed.url) == from)
+                    .then(|| Some((FeedId(id), (feed.url.clone(), url::Url::parse(&to).ok()?))))
+                    .flatten()
+            })
+            .collect();
+        let fetcher = Fetcher::new(&config.poll).context("building the HTTP client")?;
+        let (reports, _) = broadcast::channel(1024);
+        let max_age = fastest_interval(&config);
+        Ok(Arc::new(App {
+            config: Mutex::new(Arc::new(config)),
+            store,
+            fetcher: Mutex::new(Arc::new(fetcher)),
+            outputs: watch::Sender::new(Arc::new(Outputs::new())),
+            signatures: Mutex::new(HashMap::new()),
+            render_needed: Notify::new(),
+            reports,
+            runtime: FeedRuntime::with_moves(moved),
+            metrics: Metrics::default(),
+            max_age: AtomicU64::new(max_age),
+            tasks: TaskTracker::new(),
+            hard_stop: CancellationToken::new(),
+        }))
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts a new config in force (on reload): every document is rendered afresh next time.
+    pub fn set_config(&self, config: Config) {
+        self.max_age
+            .store(fastest_interval(&config), Ordering::Relaxed);
+        *self.config.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+        self.signatures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// The HTTP client in force (rebuilt when `[poll]` changes on reload).
+    pub fn fetcher(&self) -> Arc<Fetcher> {
+        self.fetcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the HTTP client for the next fetches.
+    pub fn set_fetcher(&self, fetcher: Fetcher) {
+        *self.fetcher.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(fetcher);
+    }
+
+    /// A receiver of refresh reports from now on.
+    pub fn subscribe_reports(&self) -> broadcast::Receiver<RefreshReport> {
+        self.reports.subscribe()
+    }
+
+    /// Asks the render loop to render the merged feeds again (coalesced).
+    pub fn request_render(&self) {
+        self.render_needed.notify_one();
+    }
+
+    /// The current rendered documents.
+    pub fn outputs(&self) -> Arc<Outputs> {
+        self.outputs.borrow().clone()
+    }
+
+    /// `Cache-Control: max-age` for the merged feeds: the shortest interval between two polls of
+    /// any enabled feed (between 60 s and an hour), so readers poll no faster than news can come.
+    pub fn max_age(&self) -> u64 {
+        self.max_age.load(Ordering::Relaxed)
+    }
+
+    /// Refreshes one feed now with the config and client in force; asks for a render when
+    /// stories changed, counts and broadcasts the report.
+    pub async fn refresh(&self, feed: &FeedConfig, trigger: Trigger) -> RefreshReport {
+        let config = self.config();
+        let fetcher = self.fetcher();
+        let ctx = RefreshContext {
+            store: &self.store,
+            fetcher: &fetcher,
+            poll: &config.poll,
+            runtime: &self.runtime,
+        };
+        let report = refresh_feed(&ctx, feed, trigger).await;
+        if report.changed_stories() {
+            self.request_render();
+        }
+        self.metrics.refresh(&report);
+        let _ = self.reports.send(report.clone());
+        report
+    }
+
+    /// Starts a refresh of `feed` as its own task, unless shutting down.
+    pub fn spawn_refresh(self: &Arc<Self>, feed: FeedConfig) {
+        let app = self.clone();
+        let stop = self.hard_stop.clone();
+        self.tasks.spawn(async move {
+            tokio::select! {
+                _ = app.refresh(&feed, Trigger::Scheduled) => {}
+                _ = stop.cancelled() => {
+                    tracing::warn!(feed = %feed.id, "refresh abandoned at shutdown");
+                }
+            }
+        });
+    }
+
+    /// Prunes stories older than `[storage] retention_days` (in small transactions) and
+    /// maintains the database; logs what it did.
+    pub async fn housekeeping(&self) {
+        let days = self.config().storage.retention_days;
+        match self
+            .store
+            .call(move |db| db.prune(days, chrono::Utc::now()))
+            .await
+        {
+            Ok(p) => {
+                tracing::info!(
+                    stories = p.stories,
+                    items = p.items,
+                    tombstones_expired = p.tombstones_expired,
+                    retention_days = days,
+                    "housekeeping done"
+                );
+                if p.stories > 0 {
+                    self.request_render();
+                }
+            }
+            Err(e) => tracing::error!("housekeeping failed: {e}"),
+        }
+    }
+
+    /// A merged feed (`/feed.EXT` or `/tags/TAG.EXT`) with at most `limit` stories, rendered on
+    /// request (for `?limit=` below the configured size), off the async workers. `None` for an
+    /// unknown path.
+    pub async fn render_limited(&self, path: &str, limit: usize) -> Option<Rendered> {
+        let config = self.config();
+        let (base_path, ext) = path.rsplit_once('.')?;
+        let tag = match base_path {
+            "/feed" => None,
+            other => Some(other.strip_prefix("/tags/")?.to_owned()),
+        };
+        if tag.as_ref().is_some_and(|t| !config.tags().contains(t)) {
+            return None;
+        }
+        let render = FORMATS.iter().find(|(e, _)| *e == ext)?.1;
+        let title = match &tag {
+            None => config.server.title.clone(),
+            Some(t) => format!("{}: {t}", config.server.title),
+        };
+        let stories = self
+            .store
+            .call(move |db| db.latest_stories(limit, tag.as_deref()))
+            .await
+            .ok()?;
+        let meta = feed_meta(&config.server.base_url, path, title);
+        tokio::task::spawn_blocking(move || render(&stories, &meta))
+            .await
+            .ok()
+    }
+
+    /// Renders every merged feed whose stories changed since its last render, and the OPML.
+    /// The store only reads the stories; rendering and compression run on the blocking pool,
+    /// so that neither the database nor the async workers wait on them.
+    async fn render_all(&self) -> anyhow::Result<()> {
+        let started = std::time::Instant::now();
+        let config = self.config();
+        let size = config.server.feed_size;
+        let title = &config.server.title;
+        let mut feeds: Vec<(String, String, Option<String>)> =
+            vec![("/feed".to_owned(), title.clone(), None)];
+        for tag in config.tags() {
+            feeds.push((format!("/tags/{tag}"), format!("{title}: {tag}"), Some(tag)));
+        }
+        let tags: Vec<Option<String>> = feeds.iter().map(|f| f.2.clone()).collect();
+        let lists = self
+            .store
+            .call(move |db| {
+                tags.iter()
+                    .map(|tag| db.latest_stories(size, tag.as_deref()))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
+        let previous = self.outputs();
+        let mut signatures = self
+            .signatures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let cfg = config.clone();
+        let (rendered, signatures) = tokio::task::spawn_blocking(move || {
+            let mut out = Outputs::new();
+            for ((base_path, title, _), stories) in feeds.iter().zip(lists) {
+                let signature = stories_signature(&stories);
+                let unchanged = signatures.get(base_path) == Some(&signature)
+                    && FORMATS
+                        .iter()
+                        .all(|(ext, _)| previous.contains_key(&format!("{base_path}.{ext}")));
+                for (ext, render) in FORMATS {
+                    let path = format!("{base_path}.{ext}");
+                    let doc = match previous.get(&path) {
+                        Some(doc) if unchanged => doc.clone(),
+                        _ => render(
+                            &stories,
+                            &feed_meta(&cfg.server.base_url, &path, title.clone()),
+                        ),
+                    };
+                    out.insert(path, doc);
+                }
+                signatures.insert(base_path.clone(), signature);
+            }
+            out.insert(
+                "/sources.opml".into(),
+                render_opml(&cfg, config_loaded_at(&cfg)),
+            );
+            (out, signatures)
+        })
+        .await
+        .context("rendering the merged feeds")?;
+        *self.signatures.lock().unwrap_or_else(|e| e.into_inner()) = signatures;
+        self.outputs.send_replace(Arc::new(rendered));
+        self.metrics.render(started.elapsed());
+        Ok(())
+    }
+}
+
+/// Renders the merged feeds whenever asked (requests coalesce: a burst of refreshes renders
+/// once or twice, not once per feed).
+pub async fn render_loop(app: Arc<App>) {
+    use futures_util::FutureExt as _;
+    loop {
+        app.render_needed.notified().await;
+        // A panic while rendering (a bug of ours that some stored text reached) fails this
+        // render only: the documents served stay the last good ones and the loop carries on.
+        match std::panic::AssertUnwindSafe(app.render_all())
+            .catch_unwind()
+            .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("rendering the merged feeds failed: {e:#}"),
+            Err(payload) => tracing::error!(
+                "internal error while rendering the merged feeds: {}",
+                crate::store::panic_message(payload.as_ref())
+            ),
+        }
+    }
+}
+
+/// Renders the merged feeds once, now (at start, before serving).
+pub async fn render_now(app: &App) -> anyhow::Result<()> {
+    app.render_all().await
+}
+
+/// What decides a merged feed's bytes: its stories, their members and when each last changed.
+fn stories_signature(stories: &[Story]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for s in stories {
+        s.id.hash(&mut h);
+        s.updated.timestamp().hash(&mut h);
+        for m in &s.members {
+            m.item_id.hash(&mut h);
+            m.updated.timestamp().hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
+/// When the config file was last written (for the OPML's Last-Modified), else the epoch.
+fn config_loaded_at(config: &Config) -> chrono::DateTime<chrono::Utc> {
+    std::fs::metadata(&config.source)
+        .and_then(|m| m.modified())
+        .map(chrono::DateTime::<chrono::Utc>::from)
+        .unwrap_or(chrono::DateTime::UNIX_EPOCH)
+}
+
+/// What a merged feed at `path` says about itself.
+fn feed_meta(base: &url::Url, path: &str, title: String) -> FeedMeta {
+    FeedMeta {
+        title,
+        self_url: base
+            .join(path.trim_start_matches('/'))
+            .map(|u| u.to_string())
+            .unwrap_or_default(),
+        home_url: base.to_string(),
+    }
+}
+
+/// The shortest interval between two scheduled polls of any enabled feed, in seconds, clamped
+/// to [60, 3600]. Computed when a config comes into force, not per render.
+fn fastest_interval(config: &Config) -> u64 {
+    let now = chrono::Utc::now();
+    config
+        .enabled_feeds()
+        .filter_map(|f| {
+            let a = f.schedule.next_after(now)?;
+            let b = f.schedule.next_after(a)?;
+            Some((b - a).num_seconds().max(0) as u64)
+        })
+        .min()
+        .unwrap_or(300)
+        .clamp(60, 3600)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_story_change_changes_the_signature() {
+        let a = Story {
+            id: crate::store::StoryId("s1".into()),
+            first_seen: chrono::DateTime::UNIX_EPOCH,
+            updated: chrono::DateTime::UNIX_EPOCH,
+            members: Vec::new(),
+        };
+        let mut b = a.clone();
+        assert_eq!(
+            stories_signature(std::slice::from_ref(&a)),
+            stories_signature(std::slice::from_ref(&b))
+        );
+        b.updated += chrono::Duration::seconds(1);
+        assert_ne!(
+            stories_signature(std::slice::from_ref(&a)),
+            stories_signature(std::slice::from_ref(&b))
+        );
+        assert_ne!(stories_signature(&[]), stories_signature(&[a]));
+    }
+}

@@ -1,0 +1,98 @@
+//! What the refresh layer remembers about each feed between refreshes, in memory only: the
+//! lock that keeps one feed's refreshes from overlapping, where a feed moved permanently, and
+//! which kinds of lenient read were last logged. Owned here, below the daemon, so that a
+//! refresh needs nothing from the layers above it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::config::{FeedConfig, FeedId};
+
+/// The per-feed runtime state (see the module docs).
+#[derive(Default)]
+pub struct FeedRuntime {
+    guards: Mutex<HashMap<FeedId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Feeds that moved permanently: (configured URL, new URL) by feed id.
+    moved: Mutex<HashMap<FeedId, (url::Url, url::Url)>>,
+    /// The kinds of warning last logged per feed (see [`FeedRuntime::warning_kinds_changed`]).
+    warned: Mutex<HashMap<FeedId, Vec<String>>>,
+}
+
+impl FeedRuntime {
+    /// Runtime state that starts from the permanent moves remembered in the database.
+    pub fn with_moves(moved: HashMap<FeedId, (url::Url, url::Url)>) -> FeedRuntime {
+        FeedRuntime {
+            moved: Mutex::new(moved),
+            ..FeedRuntime::default()
+        }
+    }
+
+    /// The lock that keeps refreshes of one feed from overlapping.
+    pub fn feed_guard(&self, feed: &FeedId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut guards = self.guards.lock().unwrap_or_else(|e| e.into_inner());
+        guards.entry(feed.clone()).or_default().clone()
+    }
+
+    /// The URL to poll for a feed: where it moved permanently, else the configured one.
+    pub fn poll_url(&self, feed: &FeedConfig) -> url::Url {
+        let moved = self.moved.lock().unwrap_or_else(|e| e.into_inner());
+        match moved.get(&feed.id) {
+            Some((configured, new)) if *configured == feed.url => new.clone(),
+            _ => feed.url.clone(),
+        }
+    }
+
+    /// Records that a feed moved permanently; true when this is news (to warn once per change).
+    pub fn record_move(&self, feed: &FeedConfig, to: url::Url) -> bool {
+        let mut moved = self.moved.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = (feed.url.clone(), to);
+        if moved.get(&feed.id) == Some(&entry) {
+            return false;
+        }
+        moved.insert(feed.id.clone(), entry);
+        true
+    }
+
+    /// Records the kinds of warning a feed's latest refresh had; true when they differ from the
+    /// previous refresh's (a feed never warned about counts as having had none), so that the
+    /// log says it once per change rather than on every refresh.
+    pub fn warning_kinds_changed(&self, feed: &FeedId, kinds: &[&str]) -> bool {
+        let mut warned = self.warned.lock().unwrap_or_else(|e| e.into_inner());
+        let before = warned.get(feed).map(Vec::as_slice).unwrap_or_default();
+        if before.iter().map(String::as_str).eq(kinds.iter().copied()) {
+            return false;
+        }
+        warned.insert(
+            feed.clone(),
+            kinds.iter().map(|k| (*k).to_owned()).collect(),
+        );
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(url: &str) -> FeedConfig {
+        let text = format!("[[feed]]\nid = \"a\"\nurl = \"{url}\"\n");
+        crate::Config::parse(&text, std::path::Path::new("t.toml"))
+            .unwrap()
+            .feeds
+            .remove(0)
+    }
+
+    #[test]
+    fn a_move_applies_while_the_config_names_the_url_that_moved() {
+        let rt = FeedRuntime::default();
+        let old = feed("https://old.example/rss");
+        let to = url::Url::parse("https://new.example/rss").unwrap();
+        assert_eq!(rt.poll_url(&old), old.url);
+        assert!(rt.record_move(&old, to.clone()));
+        assert!(!rt.record_move(&old, to.clone()), "told once per change");
+        assert_eq!(rt.poll_url(&old), to);
+        // The operator updated feeds.toml: the configured URL is polled again.
+        let edited = feed("https://elsewhere.example/rss");
+        assert_eq!(rt.poll_url(&edited), edited.url);
+    }
+}
