@@ -135,7 +135,6 @@ fn memory_case(n: usize, spread_hours: i64, cap: usize) {
             i as i64,
             &feeds[i % feeds.len()],
             &format!("s{i}"),
-            "",
             &title,
             &text,
             published,
@@ -243,15 +242,7 @@ fn main() {
             // Spread over the window so that every item stays a candidate.
             let published = base + chrono::Duration::seconds((i as i64 * 40 * 3600) / n as i64);
             let feed = &feeds[i % feeds.len()];
-            ix.insert_text(
-                i as i64,
-                feed,
-                &format!("s{i}"),
-                "",
-                &title,
-                &text,
-                published,
-            );
+            ix.insert_text(i as i64, feed, &format!("s{i}"), &title, &text, published);
             if i % (n / 1000).max(1) == 0 {
                 kept.push((title, text));
             }

@@ -156,74 +156,9 @@ impl Fetcher {
     ) -> Result<Fetched, FetchError> {
         let _permits = self.permits(url).await;
         let shown = redact_url(url);
-        // Redirects are followed here rather than by reqwest, to see each hop: loops are
-        // reported as such, and a chain of permanent redirects (301/308, RFC 9110 §15.4) is
-        // reported so that the daemon can poll the new URL and tell the operator.
-        let mut current = url.clone();
-        let mut visited = vec![current.clone()];
-        let mut all_permanent = true;
-        let mut moved_to: Option<Url> = None;
-        let mut resp = loop {
-            let mut req = self
-                .client
-                .get(current.clone())
-                .header(
-                    header::ACCEPT,
-                    "application/atom+xml, application/rss+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
-                )
-                .header(header::ACCEPT_ENCODING, "gzip, deflate, br");
-            // The feed's own headers (credentials) go only to the configured host.
-            if current.host_str() == url.host_str() {
-                for (name, value) in extra_headers {
-                    req = req.header(name.as_str(), value.as_str());
-                }
-            }
-            // The stored URL is redacted (the database keeps no credential): compare so.
-            if validators.url.as_deref() == Some(redact_url(&current).as_str()) {
-                if let Some(etag) = &validators.etag {
-                    req = req.header(header::IF_NONE_MATCH, etag);
-                }
-                if let Some(lm) = &validators.last_modified {
-                    req = req.header(header::IF_MODIFIED_SINCE, lm);
-                }
-            }
-            let resp = req.send().await.map_err(|e| classify(e, &shown))?;
-            let status = resp.status();
-            if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
-                break resp;
-            }
-            let next = resp
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .and_then(|l| current.join(l).ok())
-                .ok_or_else(|| FetchError::Other {
-                    url: shown.clone(),
-                    reason: format!(
-                        "HTTP {} redirect without a usable Location",
-                        status.as_u16()
-                    ),
-                })?;
-            all_permanent &= matches!(status.as_u16(), 301 | 308);
-            if all_permanent {
-                moved_to = Some(next.clone());
-            }
-            if visited.contains(&next) {
-                let chain: Vec<String> = visited.iter().chain([&next]).map(redact_url).collect();
-                return Err(FetchError::Other {
-                    url: shown,
-                    reason: format!("redirect loop: {}", chain.join(" → ")),
-                });
-            }
-            if visited.len() > MAX_REDIRECTS {
-                return Err(FetchError::Other {
-                    url: shown,
-                    reason: format!("more than {MAX_REDIRECTS} redirects"),
-                });
-            }
-            visited.push(next.clone());
-            current = next;
-        };
+        let (resp, moved_to) = self
+            .follow_redirects(url, extra_headers, validators, &shown)
+            .await?;
         let status = resp.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified(min_interval(
@@ -246,48 +181,16 @@ impl Fetcher {
         }
         let headers = resp.headers().clone();
         let final_url = resp.url().clone();
-        if resp.content_length().is_some_and(|n| n > self.max_body) {
-            return Err(FetchError::TooLarge {
-                url: shown,
-                limit: self.max_body,
-            });
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| classify(e, &shown))? {
-            if bytes.len() as u64 + chunk.len() as u64 > self.max_body {
-                return Err(FetchError::TooLarge {
-                    url: shown,
-                    limit: self.max_body,
-                });
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let raw = self.read_capped(resp, &shown).await?;
         let text_header = |name: header::HeaderName| {
             headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let coding = text_header(header::CONTENT_ENCODING);
-        // Decompression is CPU work (up to the cap): off the async workers, like parsing.
-        let max = self.max_body;
-        let decoded =
-            tokio::task::spawn_blocking(move || decode_body(bytes, coding.as_deref(), max))
-                .await
-                .map_err(|e| FetchError::Other {
-                    url: shown.clone(),
-                    reason: format!("decompressing the body failed: {e}"),
-                })?;
-        let (bytes, warning) = decoded.map_err(|e| match e {
-            DecodeError::TooLarge => FetchError::TooLarge {
-                url: shown.clone(),
-                limit: self.max_body,
-            },
-            DecodeError::Unsupported(c) => FetchError::Other {
-                url: shown.clone(),
-                reason: format!("unsupported Content-Encoding {c:?}"),
-            },
-        })?;
+        let (bytes, warning) = self
+            .decode(raw, text_header(header::CONTENT_ENCODING), &shown)
+            .await?;
         Ok(Fetched::Body(Box::new(Body {
             status: status.as_u16(),
             final_url,
@@ -299,6 +202,134 @@ impl Fetcher {
             bytes,
             warning,
         })))
+    }
+
+    /// Sends the request and follows redirects hop by hop (not by reqwest, to see each hop):
+    /// loops are reported as such, and a chain of permanent redirects (301/308, RFC 9110
+    /// §15.4) is returned as where the feed moved, so that the daemon can poll the new URL and
+    /// tell the operator. The feed's own headers (credentials) go only to its configured host.
+    async fn follow_redirects(
+        &self,
+        url: &Url,
+        extra_headers: &[(String, String)],
+        validators: &Validators,
+        shown: &str,
+    ) -> Result<(reqwest::Response, Option<Url>), FetchError> {
+        let mut current = url.clone();
+        let mut visited = vec![current.clone()];
+        let mut all_permanent = true;
+        let mut moved_to: Option<Url> = None;
+        loop {
+            let mut req = self
+                .client
+                .get(current.clone())
+                .header(
+                    header::ACCEPT,
+                    "application/atom+xml, application/rss+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
+                )
+                .header(header::ACCEPT_ENCODING, "gzip, deflate, br");
+            if current.host_str() == url.host_str() {
+                for (name, value) in extra_headers {
+                    req = req.header(name.as_str(), value.as_str());
+                }
+            }
+            // The stored URL is redacted (the database keeps no credential): compare so.
+            if validators.url.as_deref() == Some(redact_url(&current).as_str()) {
+                if let Some(etag) = &validators.etag {
+                    req = req.header(header::IF_NONE_MATCH, etag);
+                }
+                if let Some(lm) = &validators.last_modified {
+                    req = req.header(header::IF_MODIFIED_SINCE, lm);
+                }
+            }
+            let resp = req.send().await.map_err(|e| classify(e, shown))?;
+            let status = resp.status();
+            if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+                return Ok((resp, moved_to));
+            }
+            let next = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| current.join(l).ok())
+                .ok_or_else(|| FetchError::Other {
+                    url: shown.to_owned(),
+                    reason: format!(
+                        "HTTP {} redirect without a usable Location",
+                        status.as_u16()
+                    ),
+                })?;
+            all_permanent &= matches!(status.as_u16(), 301 | 308);
+            if all_permanent {
+                moved_to = Some(next.clone());
+            }
+            if visited.contains(&next) {
+                let chain: Vec<String> = visited.iter().chain([&next]).map(redact_url).collect();
+                return Err(FetchError::Other {
+                    url: shown.to_owned(),
+                    reason: format!("redirect loop: {}", chain.join(" → ")),
+                });
+            }
+            if visited.len() > MAX_REDIRECTS {
+                return Err(FetchError::Other {
+                    url: shown.to_owned(),
+                    reason: format!("more than {MAX_REDIRECTS} redirects"),
+                });
+            }
+            visited.push(next.clone());
+            current = next;
+        }
+    }
+
+    /// The body as received, streamed and refused as soon as it passes the size cap (and at
+    /// once when its declared length does).
+    async fn read_capped(
+        &self,
+        mut resp: reqwest::Response,
+        shown: &str,
+    ) -> Result<Vec<u8>, FetchError> {
+        let too_large = || FetchError::TooLarge {
+            url: shown.to_owned(),
+            limit: self.max_body,
+        };
+        if resp.content_length().is_some_and(|n| n > self.max_body) {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| classify(e, shown))? {
+            if bytes.len() as u64 + chunk.len() as u64 > self.max_body {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+
+    /// The body decoded from its content coding, capped again after decoding (no gzip bombs).
+    /// Decompression is CPU work (up to the cap): off the async workers, like parsing.
+    async fn decode(
+        &self,
+        raw: Vec<u8>,
+        coding: Option<String>,
+        shown: &str,
+    ) -> Result<(Vec<u8>, Option<String>), FetchError> {
+        let max = self.max_body;
+        let decoded = tokio::task::spawn_blocking(move || decode_body(raw, coding.as_deref(), max))
+            .await
+            .map_err(|e| FetchError::Other {
+                url: shown.to_owned(),
+                reason: format!("decompressing the body failed: {e}"),
+            })?;
+        decoded.map_err(|e| match e {
+            DecodeError::TooLarge => FetchError::TooLarge {
+                url: shown.to_owned(),
+                limit: self.max_body,
+            },
+            DecodeError::Unsupported(c) => FetchError::Other {
+                url: shown.to_owned(),
+                reason: format!("unsupported Content-Encoding {c:?}"),
+            },
+        })
     }
 }
 

@@ -194,12 +194,18 @@ async fn index(State(app): State<Arc<App>>, method: Method, headers: HeaderMap) 
             Ok((db.latest_stories(size, None)?, db.feed_health()?))
         })
         .await;
-    match page {
-        Ok((stories, health)) => {
-            let page = crate::publish::render_page(&config.server.title, &stories, &health);
-            respond(&page, &headers, method == Method::HEAD, 0)
-        }
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response(),
+    let Ok((stories, health)) = page else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response();
+    };
+    // Rendering and compressing are CPU work: off the async workers.
+    let title = config.server.title.clone();
+    match tokio::task::spawn_blocking(move || {
+        crate::publish::render_page(&title, &stories, &health)
+    })
+    .await
+    {
+        Ok(page) => respond(&page, &headers, method == Method::HEAD, 0),
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
 

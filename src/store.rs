@@ -938,7 +938,7 @@ impl Db {
         }
         let since = now - chrono::Duration::seconds(self.near.horizon_secs());
         let mut stmt = self.conn.prepare(
-            "SELECT id, feed_id, story_id, key, title, text, published FROM items
+            "SELECT id, feed_id, story_id, title, text, published FROM items
              WHERE published >= ?1 ORDER BY id",
         )?;
         let rows = stmt.query_map([ts(since)], |r| {
@@ -948,21 +948,13 @@ impl Db {
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, i64>(6)?,
+                r.get::<_, i64>(5)?,
             ))
         })?;
         for row in rows {
-            let (id, feed, story, key, title, text, published) = row?;
-            self.near.insert_text(
-                id,
-                &FeedId(feed),
-                &story,
-                &key,
-                &title,
-                &text,
-                from_ts(published),
-            );
+            let (id, feed, story, title, text, published) = row?;
+            self.near
+                .insert_text(id, &FeedId(feed), &story, &title, &text, from_ts(published));
         }
         Ok(())
     }
@@ -994,19 +986,6 @@ impl Db {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Sets when a feed's next attempt is expected (shown by `status`).
-    pub fn set_next_attempt(
-        &mut self,
-        feed: &FeedId,
-        next: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE feeds SET next_attempt = ?2 WHERE id = ?1",
-            params![feed.as_str(), next.map(ts)],
-        )?;
-        Ok(())
     }
 
     /// Folds the WAL into the database file and truncates it (at shutdown).

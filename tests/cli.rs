@@ -375,6 +375,19 @@ fn wait_log(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> String {
     }
 }
 
+/// Waits (up to 30 s) until a log line has contained each of `needles`, in any order.
+fn wait_logs(rx: &std::sync::mpsc::Receiver<String>, needles: &[&str]) {
+    let mut missing: Vec<&str> = needles.to_vec();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !missing.is_empty() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => missing.retain(|n| !line.contains(n)),
+            Err(_) => panic!("no log lines with {missing:?} within 30 s"),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_running_daemon_picks_up_config_edits_and_refuses_bad_ones() {
     let server = FixtureServer::start().await;
@@ -408,8 +421,8 @@ async fn the_running_daemon_picks_up_config_edits_and_refuses_bad_ones() {
         let tmp = cfg2.with_extension("toml.new");
         std::fs::write(&tmp, format!("{head}{feed_a}{feed_b}")).unwrap();
         std::fs::rename(&tmp, &cfg2).unwrap();
-        wait_log(&logs, "config reloaded");
-        wait_log(&logs, "refreshed feed=b");
+        // The new feed's first refresh may log before the reload's summary does.
+        wait_logs(&logs, &["config reloaded", "refreshed feed=b"]);
         // A bad edit is refused with line and column; the daemon goes on.
         std::fs::write(
             &cfg2,

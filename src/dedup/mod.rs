@@ -207,10 +207,6 @@ impl NearDuplicates {
         self.config.near_duplicates
     }
 
-    pub fn window_hours(&self) -> u32 {
-        self.config.window_hours
-    }
-
     /// How many items the index holds.
     pub fn len(&self) -> usize {
         self.slots.len() - self.free.len()
@@ -285,21 +281,29 @@ impl NearDuplicates {
         None
     }
 
-    /// Every candidate of a would-be item with its verification, best first.
-    pub fn verify(&mut self, feed: &str, title: &str, text: &str, published: i64) -> Vec<Verified> {
-        let feed_ix = self.feed_index(feed);
-        let doc = self.make_doc(title, text, published);
-        self.candidates(&doc, feed_ix)
-    }
-
     /// Candidates of `doc` from the index, verified, best first.
     fn candidates(&self, doc: &Doc, feed_ix: u32) -> Vec<Verified> {
+        let mut out: Vec<Verified> = self
+            .ranked_slots(doc, feed_ix)
+            .into_iter()
+            .map(|slot| self.verify_slot(doc, feed_ix, slot))
+            .collect();
+        out.sort_by(|a, b| {
+            b.probability
+                .total_cmp(&a.probability)
+                .then(a.item_id.cmp(&b.item_id))
+        });
+        out
+    }
+
+    /// Candidate generation: the indexed items from other feeds, within the window, that share
+    /// the most IDF-weighted rare tokens with `doc` (at least [`MIN_SHARED_TOKENS`]; at most
+    /// [`MAX_CANDIDATES`], best first). A dense per-slot accumulator, stamped per query so that
+    /// it never needs clearing (a hash map here costs more than everything else in a lookup).
+    fn ranked_slots(&self, doc: &Doc, feed_ix: u32) -> Vec<u32> {
         let published = doc.published;
         let window = self.window_secs();
         let n = self.n_for_idf();
-        // Candidate generation: accumulate the weight of shared rare tokens per item.
-        // A dense per-slot accumulator, stamped per query so that it never needs clearing
-        // (a hash map here costs more than everything else in a lookup).
         let mut scratch = self.scratch.borrow_mut();
         let (acc, stamp) = &mut *scratch;
         *stamp = stamp.wrapping_add(1);
@@ -314,13 +318,10 @@ impl NearDuplicates {
             (&doc.body, 1.0, MAX_POSTINGS / 4),
         ] {
             for &t in tokens.iter() {
-                if !self.keeps(feed_ix, t) {
-                    continue;
-                }
                 let Some(list) = self.postings.get(&t) else {
                     continue;
                 };
-                if list.len() > cap {
+                if list.len() > cap || !self.keeps(feed_ix, t) {
                     continue;
                 }
                 let w = idf(n, self.df[t as usize]) * boost;
@@ -348,32 +349,26 @@ impl NearDuplicates {
             .filter(|slot| acc[*slot as usize].1 >= MIN_SHARED_TOKENS)
             .map(|slot| (slot, acc[slot as usize].0))
             .collect();
-        drop(scratch);
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         ranked.truncate(MAX_CANDIDATES);
-        let mut out: Vec<Verified> = ranked
-            .into_iter()
-            .map(|(slot, _)| {
-                let s = &self.slots[slot as usize];
-                let f = self.pair_features(doc, feed_ix, &s.doc, s.feed);
-                let mut probability = score::probability(&f, &self.weights);
-                if score::is_body_copy(&f, doc, &s.doc) {
-                    probability = probability.max(COPY_PROBABILITY);
-                }
-                Verified {
-                    item_id: s.item_id,
-                    story_id: s.story.clone(),
-                    probability,
-                    features: f,
-                }
-            })
-            .collect();
-        out.sort_by(|a, b| {
-            b.probability
-                .total_cmp(&a.probability)
-                .then(a.item_id.cmp(&b.item_id))
-        });
-        out
+        ranked.into_iter().map(|(slot, _)| slot).collect()
+    }
+
+    /// Verification of one candidate: the model's probability, raised to
+    /// [`COPY_PROBABILITY`] for the same body under another headline.
+    fn verify_slot(&self, doc: &Doc, feed_ix: u32, slot: u32) -> Verified {
+        let s = &self.slots[slot as usize];
+        let f = self.pair_features(doc, feed_ix, &s.doc, s.feed);
+        let mut probability = score::probability(&f, &self.weights);
+        if score::is_body_copy(&f, doc, &s.doc) {
+            probability = probability.max(COPY_PROBABILITY);
+        }
+        Verified {
+            item_id: s.item_id,
+            story_id: s.story.clone(),
+            probability,
+            features: f,
+        }
     }
 
     /// The features of two docs from two feeds (by feed index), with this index's weights.
@@ -398,7 +393,6 @@ impl NearDuplicates {
             item_id,
             feed,
             story_id,
-            &entry.key,
             &entry.title,
             &entry.text,
             published,
@@ -406,13 +400,11 @@ impl NearDuplicates {
     }
 
     /// Adds a stored item to the index from its stored fields.
-    #[allow(clippy::too_many_arguments)]
     pub fn insert_text(
         &mut self,
         item_id: i64,
         feed: &FeedId,
         story_id: &str,
-        _key: &str,
         title: &str,
         text: &str,
         published: DateTime<Utc>,

@@ -45,15 +45,7 @@ fn index() -> NearDuplicates {
     ];
     for (i, t) in topics.iter().enumerate() {
         let feed = FeedId(format!("bg{}", i % 3));
-        ix.insert_text(
-            i as i64 + 1000,
-            &feed,
-            &format!("s-bg{i}"),
-            "",
-            t,
-            "",
-            at(0),
-        );
+        ix.insert_text(i as i64 + 1000, &feed, &format!("s-bg{i}"), t, "", at(0));
     }
     ix
 }
@@ -68,7 +60,6 @@ fn wire_copy_with_another_headline_joins_the_story() {
         1,
         &FeedId("yonhap".into()),
         "s-wire",
-        "",
         WIRE_TITLE,
         WIRE_TEXT,
         at(1),
@@ -93,7 +84,6 @@ fn a_different_story_does_not_join() {
         1,
         &FeedId("yonhap".into()),
         "s-wire",
-        "",
         WIRE_TITLE,
         WIRE_TEXT,
         at(1),
@@ -112,7 +102,6 @@ fn the_same_source_and_items_outside_the_window_are_not_candidates() {
         1,
         &FeedId("yonhap".into()),
         "s-wire",
-        "",
         WIRE_TITLE,
         WIRE_TEXT,
         at(1),
@@ -131,7 +120,6 @@ fn old_items_are_evicted() {
         1,
         &FeedId("yonhap".into()),
         "s-wire",
-        "",
         WIRE_TITLE,
         WIRE_TEXT,
         at(1),
@@ -141,7 +129,6 @@ fn old_items_are_evicted() {
         2,
         &FeedId("yonhap".into()),
         "s-late",
-        "",
         "Later news",
         "",
         at(60),
@@ -151,7 +138,6 @@ fn old_items_are_evicted() {
         3,
         &FeedId("yonhap".into()),
         "s-later",
-        "",
         "Even later news",
         "",
         at(100),
@@ -165,15 +151,7 @@ fn switched_off_it_never_matches() {
         near_duplicates: false,
         ..config()
     });
-    ix.insert_text(
-        1,
-        &FeedId("a".into()),
-        "s",
-        "",
-        WIRE_TITLE,
-        WIRE_TEXT,
-        at(1),
-    );
+    ix.insert_text(1, &FeedId("a".into()), "s", WIRE_TITLE, WIRE_TEXT, at(1));
     assert_eq!(
         ix.find(&FeedId("b".into()), &entry(WIRE_TITLE, WIRE_TEXT), at(1)),
         None
@@ -189,7 +167,6 @@ fn a_sources_own_boilerplate_is_learnt() {
             100 + i,
             &feed,
             &format!("s{i}"),
-            "",
             &format!("Topic number{i} headline"),
             "Subscribe to DailyKorea premium newsletter today",
             at(1),
@@ -208,7 +185,7 @@ fn a_sources_own_boilerplate_is_learnt() {
 #[test]
 fn one_shared_word_is_not_enough() {
     let mut ix = index();
-    ix.insert_text(1, &FeedId("a".into()), "s-a", "", "Shared story", "", at(1));
+    ix.insert_text(1, &FeedId("a".into()), "s-a", "Shared story", "", at(1));
     assert_eq!(
         ix.find(&FeedId("b".into()), &entry("Own story", ""), at(1)),
         None
@@ -222,7 +199,6 @@ fn recurring_formats_and_live_pages_never_join_by_text() {
         1,
         &FeedId("chosun".into()),
         "s-weather",
-        "",
         "[오늘의 날씨] 2022년 8월 1일 전국 흐리고 비",
         "전국이 흐리고 곳곳에 비가 내리겠다",
         at(1),
@@ -236,7 +212,6 @@ fn recurring_formats_and_live_pages_never_join_by_text() {
         2,
         &FeedId("cnn".into()),
         "s-live",
-        "",
         "Coronavirus pandemic: Live updates from around the world",
         "The latest on the coronavirus pandemic",
         at(1),
@@ -267,7 +242,6 @@ fn the_index_holds_at_most_max_indexed_items_forgetting_the_oldest_first() {
             i as i64,
             &feed,
             &format!("s{i}"),
-            "",
             &title(i),
             &text(i),
             at(i as i64 / 4),

@@ -101,6 +101,16 @@ pub fn last_change(stories: &[Story]) -> DateTime<Utc> {
 pub fn render_atom(stories: &[Story], meta: &FeedMeta) -> Rendered {
     let updated = last_change(stories);
     let mut out = String::with_capacity(1024 + stories.len() * 1024);
+    write_atom_head(&mut out, meta, updated);
+    for story in stories {
+        write_atom_entry(&mut out, story);
+    }
+    out.push_str("</feed>\n");
+    Rendered::new(out, "application/atom+xml; charset=utf-8", updated)
+}
+
+/// The feed's own elements: id, title, updated, self and home links, generator.
+fn write_atom_head(out: &mut String, meta: &FeedMeta, updated: DateTime<Utc>) {
     out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
     out.push_str("<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
     let _ = writeln!(out, "  <id>{}</id>", xml_escape(&meta.self_url));
@@ -121,64 +131,60 @@ pub fn render_atom(stories: &[Story], meta: &FeedMeta) -> Rendered {
         "  <generator version=\"{}\">wiredesk</generator>",
         env!("CARGO_PKG_VERSION")
     );
-    for story in stories {
-        let rep = story.representative();
-        out.push_str("  <entry>\n");
-        let _ = writeln!(out, "    <id>{}</id>", story_urn(story));
+}
+
+/// One story as an entry: the representative's title and link, the outlets as authors (each
+/// name once) and as categories (each feed once), and the summary with "Also reported by".
+fn write_atom_entry(out: &mut String, story: &Story) {
+    let rep = story.representative();
+    out.push_str("  <entry>\n");
+    let _ = writeln!(out, "    <id>{}</id>", story_urn(story));
+    let _ = writeln!(
+        out,
+        "    <title type=\"text\">{}</title>",
+        xml_escape(&rep.title)
+    );
+    if let Some(link) = &rep.link {
         let _ = writeln!(
             out,
-            "    <title type=\"text\">{}</title>",
-            xml_escape(&rep.title)
+            "    <link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>",
+            xml_escape(&redact_url_str(link))
         );
-        if let Some(link) = &rep.link {
-            let _ = writeln!(
-                out,
-                "    <link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>",
-                xml_escape(&redact_url_str(link))
-            );
-        }
-        let _ = writeln!(
-            out,
-            "    <published>{}</published>",
-            rfc3339(story.first_seen)
-        );
-        let _ = writeln!(out, "    <updated>{}</updated>", rfc3339(story.updated));
-        let mut outlets: Vec<&str> = Vec::new();
-        for m in &story.members {
-            if !outlets.contains(&m.feed_name.as_str()) {
-                outlets.push(&m.feed_name);
-            }
-        }
-        for name in &outlets {
-            let _ = writeln!(
-                out,
-                "    <author><name>{}</name></author>",
-                xml_escape(name)
-            );
-        }
-        let mut feeds: Vec<(&str, &str)> = Vec::new();
-        for m in &story.members {
-            if !feeds.iter().any(|(id, _)| *id == m.feed) {
-                feeds.push((&m.feed, &m.feed_name));
-            }
-        }
-        for (id, name) in feeds {
-            let _ = writeln!(
-                out,
-                "    <category term=\"{}\" label=\"{}\"/>",
-                xml_escape(id),
-                xml_escape(name)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "    <summary type=\"html\">{}</summary>",
-            xml_escape(&summary_html(story))
-        );
-        out.push_str("  </entry>\n");
     }
-    out.push_str("</feed>\n");
-    Rendered::new(out, "application/atom+xml; charset=utf-8", updated)
+    let _ = writeln!(
+        out,
+        "    <published>{}</published>",
+        rfc3339(story.first_seen)
+    );
+    let _ = writeln!(out, "    <updated>{}</updated>", rfc3339(story.updated));
+    let feeds = outlets(story);
+    let mut names: Vec<&str> = Vec::new();
+    for (_, name) in &feeds {
+        if !names.contains(name) {
+            names.push(name);
+        }
+    }
+    for name in names {
+        let _ = writeln!(
+            out,
+            "    <author><name>{}</name></author>",
+            xml_escape(name)
+        );
+    }
+    for (id, name) in feeds {
+        let _ = writeln!(
+            out,
+            "    <category term=\"{}\" label=\"{}\"/>",
+            xml_escape(id),
+            xml_escape(name)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "    <summary type=\"html\">{}</summary>",
+        xml_escape(&summary_html(story))
+    );
+    out.push_str("  </entry>\n");
 }
 
 /// The entry's HTML: the representative's sanitised summary, then every outlet with its link.

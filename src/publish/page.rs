@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
-use super::Rendered;
+use super::{Rendered, last_change};
 use crate::normalise::redact_url_str;
 use crate::store::{FeedHealth, Story};
 
@@ -86,10 +86,5 @@ pub fn render_page(title: &str, stories: &[Story], health: &[FeedHealth]) -> Ren
         );
     }
     out.push_str("</table></body></html>\n");
-    let changed = stories
-        .iter()
-        .map(|s| s.updated)
-        .max()
-        .unwrap_or(DateTime::UNIX_EPOCH);
-    Rendered::new(out, "text/html; charset=utf-8", changed)
+    Rendered::new(out, "text/html; charset=utf-8", last_change(stories))
 }

@@ -36,46 +36,52 @@ pub fn render_rss(stories: &[Story], meta: &FeedMeta) -> Rendered {
         env!("CARGO_PKG_VERSION")
     );
     for story in stories {
-        let rep = story.representative();
-        out.push_str("  <item>\n");
-        let _ = writeln!(out, "    <title>{}</title>", xml_escape(&rep.title));
-        if let Some(link) = &rep.link {
-            let _ = writeln!(
-                out,
-                "    <link>{}</link>",
-                xml_escape(&redact_url_str(link))
-            );
-        }
-        let _ = writeln!(
-            out,
-            "    <guid isPermaLink=\"false\">{}</guid>",
-            story_urn(story)
-        );
-        let _ = writeln!(
-            out,
-            "    <pubDate>{}</pubDate>",
-            story.first_seen.to_rfc2822()
-        );
-        let names: Vec<&str> = outlets(story).iter().map(|(_, n)| *n).collect();
-        let _ = writeln!(
-            out,
-            "    <dc:creator>{}</dc:creator>",
-            xml_escape(&names.join(", "))
-        );
-        for (id, _) in outlets(story) {
-            let _ = writeln!(
-                out,
-                "    <category domain=\"urn:wiredesk:feed\">{}</category>",
-                xml_escape(id)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "    <description>{}</description>",
-            xml_escape(&summary_html(story))
-        );
-        out.push_str("  </item>\n");
+        write_rss_item(&mut out, story);
     }
     out.push_str("</channel>\n</rss>\n");
     Rendered::new(out, "application/rss+xml; charset=utf-8", updated)
+}
+
+/// One story as an item: the representative's title and link, a permanent guid, the outlets as
+/// `dc:creator` and categories, and the summary with "Also reported by".
+fn write_rss_item(out: &mut String, story: &Story) {
+    let rep = story.representative();
+    out.push_str("  <item>\n");
+    let _ = writeln!(out, "    <title>{}</title>", xml_escape(&rep.title));
+    if let Some(link) = &rep.link {
+        let _ = writeln!(
+            out,
+            "    <link>{}</link>",
+            xml_escape(&redact_url_str(link))
+        );
+    }
+    let _ = writeln!(
+        out,
+        "    <guid isPermaLink=\"false\">{}</guid>",
+        story_urn(story)
+    );
+    let _ = writeln!(
+        out,
+        "    <pubDate>{}</pubDate>",
+        story.first_seen.to_rfc2822()
+    );
+    let names: Vec<&str> = outlets(story).iter().map(|(_, n)| *n).collect();
+    let _ = writeln!(
+        out,
+        "    <dc:creator>{}</dc:creator>",
+        xml_escape(&names.join(", "))
+    );
+    for (id, _) in outlets(story) {
+        let _ = writeln!(
+            out,
+            "    <category domain=\"urn:wiredesk:feed\">{}</category>",
+            xml_escape(id)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "    <description>{}</description>",
+        xml_escape(&summary_html(story))
+    );
+    out.push_str("  </item>\n");
 }

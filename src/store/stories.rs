@@ -109,14 +109,6 @@ impl Db {
             .pop())
     }
 
-    /// The latest change to any story (for Last-Modified).
-    pub fn last_change(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let t: Option<i64> = self
-            .conn
-            .query_row("SELECT MAX(updated) FROM stories", [], |r| r.get(0))?;
-        Ok(t.map(from_ts))
-    }
-
     /// How many stories and items are stored.
     pub fn counts(&self) -> Result<(i64, i64), StoreError> {
         Ok(self.conn.query_row(
