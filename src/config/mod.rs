@@ -19,6 +19,9 @@ use url::Url;
 
 use crate::schedule::Schedule;
 
+pub mod keys;
+use keys::Key;
+
 /// The name of the default config file, looked up in the current directory.
 pub const DEFAULT_CONFIG: &str = "feeds.toml";
 
@@ -234,49 +237,16 @@ impl fmt::Display for ConfigError {
     }
 }
 
-const SECTIONS: &[&str] = &["server", "storage", "poll", "dedup", "feed"];
-const SERVER_KEYS: &[&str] = &[
-    "listen",
-    "base_url",
-    "title",
-    "feed_size",
-    "max_connections",
-    "header_timeout",
-];
-const STORAGE_KEYS: &[&str] = &["path", "retention_days"];
-const POLL_KEYS: &[&str] = &[
-    "schedule",
-    "timeout",
-    "connect_timeout",
-    "max_body_bytes",
-    "concurrency",
-    "per_host",
-    "user_agent",
-    "max_backoff",
-    "max_items",
-    "refresh_timeout",
-    "allow_mass_removal",
-];
-const DEDUP_KEYS: &[&str] = &[
-    "near_duplicates",
-    "window_hours",
-    "threshold",
-    "max_indexed_items",
-];
-const FEED_KEYS: &[&str] = &[
-    "id", "name", "url", "schedule", "tags", "priority", "enabled", "headers",
-];
-
 /// The default schedule: every five minutes.
-pub const DEFAULT_SCHEDULE: &str = "*/5 * * * *";
-/// The default of `[poll] max_items`: the most entries one refresh takes from a feed.
-pub const DEFAULT_MAX_ITEMS: usize = 1000;
-/// The default of `[dedup] max_indexed_items`.
-pub const DEFAULT_MAX_INDEXED_ITEMS: usize = 100_000;
+pub const DEFAULT_SCHEDULE: &str = keys::POLL_SCHEDULE.text();
 /// The default verification threshold of the near-duplicate layer (see `dedup`).
-pub const DEFAULT_THRESHOLD: f64 = 0.64;
+pub const DEFAULT_THRESHOLD: f64 = keys::THRESHOLD.float();
+/// The default of `[poll] max_items`: the most entries one refresh takes from a feed.
+pub const DEFAULT_MAX_ITEMS: usize = keys::MAX_ITEMS.int() as usize;
+/// The default of `[dedup] max_indexed_items`.
+pub const DEFAULT_MAX_INDEXED_ITEMS: usize = keys::MAX_INDEXED_ITEMS.int() as usize;
 
-/// Why a new config is not applied to a running daemon although it is valid: it would stop
+/// Why a new config is not applied/// Why a new config is not applied to a running daemon although it is valid: it would stop
 /// polling every feed, or more than half of at least four, without saying so.
 pub fn mass_removal(old: &Config, new: &Config) -> Option<String> {
     let before = old.enabled_feeds().count();
@@ -374,7 +344,8 @@ impl<'s> Reader<'s> {
             }
         };
         let doc = doc.get_ref();
-        self.unknown_keys(doc, SECTIONS, "the top level");
+        let sections: Vec<&str> = keys::SECTIONS.iter().map(|(s, _)| *s).collect();
+        self.unknown_keys(doc, &sections, "the top level");
 
         let empty = Table::default();
         let server_t = self.section(doc, "server").unwrap_or(&empty);
@@ -434,13 +405,7 @@ impl<'s> Reader<'s> {
         let v = doc.get(name)?;
         match v.get_ref() {
             DeValue::Table(t) => {
-                let known = match name {
-                    "server" => SERVER_KEYS,
-                    "storage" => STORAGE_KEYS,
-                    "poll" => POLL_KEYS,
-                    _ => DEDUP_KEYS,
-                };
-                self.unknown_keys(t, known, &format!("[{name}]"));
+                self.unknown_keys(t, &keys::names(name), &format!("[{name}]"));
                 Some(t)
             }
             other => {
@@ -473,127 +438,79 @@ impl<'s> Reader<'s> {
     }
 
     fn server(&mut self, t: &Table<'_>) -> Option<ServerConfig> {
-        let listen = match self.string(t, "listen") {
-            Some(s) => match s.get_ref().parse::<SocketAddr>() {
-                Ok(a) => Some(a),
-                Err(_) => {
-                    self.problem(
-                        s.span(),
-                        format!(
-                            "invalid listen address `{}`: expected IP:PORT such as 127.0.0.1:8080",
-                            s.get_ref()
-                        ),
-                    );
-                    None
-                }
-            },
-            None => Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+        let listen_text = self.text(t, &keys::LISTEN);
+        let listen = match listen_text.get_ref().parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.problem(
+                    listen_text.span(),
+                    format!(
+                        "invalid listen address `{}`: expected IP:PORT such as 127.0.0.1:8080",
+                        listen_text.get_ref()
+                    ),
+                );
+                None
+            }
         };
-        let base_url = match self.string(t, "base_url") {
+        let base_url = match self.string(t, keys::BASE_URL.name) {
             Some(s) => self.url(&s, "base_url"),
             None => listen.and_then(|a| Url::parse(&format!("http://{a}/")).ok()),
         };
-        let title = self
-            .string(t, "title")
-            .map(Spanned::into_inner)
-            .unwrap_or_else(|| "wiredesk".to_owned());
-        let feed_size = self.int(t, "feed_size", 1, 10_000).unwrap_or(100) as usize;
-        let max_connections = self.int(t, "max_connections", 1, 1_000_000).unwrap_or(512) as usize;
-        let header_timeout = self.duration(t, "header_timeout", Duration::from_secs(10));
+        let header_timeout = self.duration(t, &keys::HEADER_TIMEOUT);
         Some(ServerConfig {
-            max_connections,
+            title: self.text(t, &keys::TITLE).into_inner(),
+            feed_size: self.int(t, &keys::FEED_SIZE) as usize,
+            max_connections: self.int(t, &keys::MAX_CONNECTIONS) as usize,
             header_timeout: header_timeout?,
             listen: listen?,
             base_url: base_url?,
-            title,
-            feed_size,
         })
     }
 
     fn storage(&mut self, t: &Table<'_>) -> Option<StorageConfig> {
-        let path = match self.string(t, "path") {
-            Some(s) if s.get_ref().trim().is_empty() => {
-                self.problem(s.span(), "storage path must not be empty".to_owned());
-                PathBuf::new()
-            }
-            Some(s) => PathBuf::from(s.into_inner()),
-            None => PathBuf::from("wiredesk.db"),
-        };
-        let retention_days = self.int(t, "retention_days", 1, 36_500).unwrap_or(30) as u32;
+        let path = self.text(t, &keys::PATH);
+        if path.get_ref().trim().is_empty() {
+            self.problem(path.span(), "storage path must not be empty".to_owned());
+        }
         Some(StorageConfig {
-            path,
-            retention_days,
+            path: PathBuf::from(path.into_inner()),
+            retention_days: self.int(t, &keys::RETENTION_DAYS) as u32,
         })
     }
 
     fn poll(&mut self, t: &Table<'_>) -> Option<PollConfig> {
-        let schedule = match self.string(t, "schedule") {
-            Some(s) => self.schedule(&s, "poll"),
-            None => Schedule::parse(DEFAULT_SCHEDULE, "poll").ok(),
-        };
-        let timeout = self.duration(t, "timeout", Duration::from_secs(30));
-        let connect_timeout = self.duration(t, "connect_timeout", Duration::from_secs(10));
-        let max_body_bytes = self
-            .int(t, "max_body_bytes", 1024, 1 << 34)
-            .unwrap_or(16 << 20) as u64;
-        let concurrency = self.int(t, "concurrency", 1, 10_000).unwrap_or(32) as usize;
-        let per_host = self.int(t, "per_host", 1, 1_000).unwrap_or(2) as usize;
+        let schedule = self.text(t, &keys::POLL_SCHEDULE);
         let user_agent = self
-            .string(t, "user_agent")
+            .string(t, keys::USER_AGENT.name)
             .map(Spanned::into_inner)
             .unwrap_or_else(default_user_agent);
-        let max_backoff = self.duration(t, "max_backoff", Duration::from_secs(4 * 3600));
-        let max_items = self
-            .int(t, "max_items", 1, 100_000)
-            .unwrap_or(DEFAULT_MAX_ITEMS as i64) as usize;
-        let refresh_timeout = self.duration(t, "refresh_timeout", Duration::from_secs(120));
-        let allow_mass_removal = self.boolean(t, "allow_mass_removal").unwrap_or(false);
+        // Every key is read before any `?`, so that every problem is reported.
+        let schedule = self.schedule(&schedule, "poll");
+        let timeout = self.duration(t, &keys::TIMEOUT);
+        let connect_timeout = self.duration(t, &keys::CONNECT_TIMEOUT);
+        let max_backoff = self.duration(t, &keys::MAX_BACKOFF);
+        let refresh_timeout = self.duration(t, &keys::REFRESH_TIMEOUT);
         Some(PollConfig {
-            allow_mass_removal,
-            max_items,
-            refresh_timeout: refresh_timeout?,
-            max_backoff: max_backoff?,
+            max_body_bytes: self.int(t, &keys::MAX_BODY_BYTES) as u64,
+            concurrency: self.int(t, &keys::CONCURRENCY) as usize,
+            per_host: self.int(t, &keys::PER_HOST) as usize,
+            user_agent,
+            max_items: self.int(t, &keys::MAX_ITEMS) as usize,
+            allow_mass_removal: self.boolean(t, &keys::ALLOW_MASS_REMOVAL),
             schedule: schedule?,
             timeout: timeout?,
             connect_timeout: connect_timeout?,
-            max_body_bytes,
-            concurrency,
-            per_host,
-            user_agent,
+            max_backoff: max_backoff?,
+            refresh_timeout: refresh_timeout?,
         })
     }
 
     fn dedup(&mut self, t: &Table<'_>) -> Option<DedupConfig> {
-        let near_duplicates = self.boolean(t, "near_duplicates").unwrap_or(true);
-        let window_hours = self.int(t, "window_hours", 1, 24 * 365).unwrap_or(48) as u32;
-        let threshold = match t.get("threshold") {
-            None => DEFAULT_THRESHOLD,
-            Some(v) => {
-                let n = match v.get_ref() {
-                    DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
-                    DeValue::Integer(i) => i.as_str().parse::<f64>().ok(),
-                    _ => None,
-                };
-                match n {
-                    Some(n) if (0.0..=1.0).contains(&n) => n,
-                    _ => {
-                        self.problem(
-                            v.span(),
-                            "`threshold` must be a number from 0.0 to 1.0".to_owned(),
-                        );
-                        DEFAULT_THRESHOLD
-                    }
-                }
-            }
-        };
-        let max_indexed_items = self
-            .int(t, "max_indexed_items", 1_000, 100_000_000)
-            .unwrap_or(DEFAULT_MAX_INDEXED_ITEMS as i64) as usize;
         Some(DedupConfig {
-            near_duplicates,
-            window_hours,
-            threshold,
-            max_indexed_items,
+            near_duplicates: self.boolean(t, &keys::NEAR_DUPLICATES),
+            window_hours: self.int(t, &keys::WINDOW_HOURS) as u32,
+            threshold: self.float(t, &keys::THRESHOLD),
+            max_indexed_items: self.int(t, &keys::MAX_INDEXED_ITEMS) as usize,
         })
     }
 
@@ -604,8 +521,8 @@ impl<'s> Reader<'s> {
         poll: Option<&PollConfig>,
         seen: &mut HashSet<String>,
     ) -> Option<FeedConfig> {
-        self.unknown_keys(t, FEED_KEYS, "[[feed]]");
-        let id = match self.string(t, "id") {
+        self.unknown_keys(t, &keys::names("feed"), "[[feed]]");
+        let id = match self.string(t, keys::ID.name) {
             Some(s) => {
                 let id = s.get_ref().clone();
                 if !valid_id(&id) {
@@ -627,7 +544,7 @@ impl<'s> Reader<'s> {
                 }
             }
             None => {
-                if t.get("id").is_none() {
+                if t.get(keys::ID.name).is_none() {
                     self.problem(span.clone(), "[[feed]] is missing `id`".to_owned());
                 }
                 None
@@ -637,23 +554,23 @@ impl<'s> Reader<'s> {
             .as_ref()
             .map(|i| i.0.clone())
             .unwrap_or_else(|| "feed".to_owned());
-        let url = match self.string(t, "url") {
+        let url = match self.string(t, keys::URL.name) {
             Some(s) => self.url(&s, &format!("feed `{label}`")),
             None => {
-                if t.get("url").is_none() {
+                if t.get(keys::URL.name).is_none() {
                     self.problem(span, format!("[[feed]] `{label}` is missing `url`"));
                 }
                 None
             }
         };
-        let schedule = match self.string(t, "schedule") {
+        let schedule = match self.string(t, keys::FEED_SCHEDULE.name) {
             Some(s) => self.schedule(&s, &label),
             None => poll.map(|p| p.schedule.with_key(&label)),
         };
-        let name = self.string(t, "name").map(Spanned::into_inner);
+        let name = self.string(t, keys::NAME.name).map(Spanned::into_inner);
         let tags = self.tags(t);
-        let priority = self.int(t, "priority", -1_000_000, 1_000_000).unwrap_or(0);
-        let enabled = self.boolean(t, "enabled").unwrap_or(true);
+        let priority = self.int(t, &keys::PRIORITY);
+        let enabled = self.boolean(t, &keys::ENABLED);
         let headers = self.headers(t);
         let id = id?;
         Some(FeedConfig {
@@ -669,7 +586,7 @@ impl<'s> Reader<'s> {
     }
 
     fn headers(&mut self, t: &Table<'_>) -> Vec<(String, String)> {
-        let Some(v) = t.get("headers") else {
+        let Some(v) = t.get(keys::HEADERS.name) else {
             return Vec::new();
         };
         let DeValue::Table(table) = v.get_ref() else {
@@ -711,7 +628,7 @@ impl<'s> Reader<'s> {
     }
 
     fn tags(&mut self, t: &Table<'_>) -> Vec<String> {
-        let Some(v) = t.get("tags") else {
+        let Some(v) = t.get(keys::TAGS.name) else {
             return Vec::new();
         };
         let DeValue::Array(items) = v.get_ref() else {
@@ -752,22 +669,42 @@ impl<'s> Reader<'s> {
         }
     }
 
-    fn boolean(&mut self, t: &Table<'_>, key: &str) -> Option<bool> {
-        let v = t.get(key)?;
+    /// A text key, or its default (spanned where the file gives it).
+    fn text(&mut self, t: &Table<'_>, key: &Key) -> Spanned<String> {
+        self.string(t, key.name)
+            .unwrap_or_else(|| Spanned::new(0..0, key.text().to_owned()))
+    }
+
+    /// A true/false key, or its default (also after a problem, which fails the whole file).
+    fn boolean(&mut self, t: &Table<'_>, key: &Key) -> bool {
+        let default = matches!(key.default, keys::Default::Bool(true));
+        let Some(v) = t.get(key.name) else {
+            return default;
+        };
         match v.get_ref() {
-            DeValue::Boolean(b) => Some(*b),
+            DeValue::Boolean(b) => *b,
             other => {
                 self.problem(
                     v.span(),
-                    format!("`{key}` must be true or false, found {}", other.type_str()),
+                    format!(
+                        "`{}` must be true or false, found {}",
+                        key.name,
+                        other.type_str()
+                    ),
                 );
-                None
+                default
             }
         }
     }
 
-    fn int(&mut self, t: &Table<'_>, key: &str, min: i64, max: i64) -> Option<i64> {
-        let v = t.get(key)?;
+    /// A whole-number key within its range, or its default.
+    fn int(&mut self, t: &Table<'_>, key: &Key) -> i64 {
+        let keys::Default::Int { value, min, max } = key.default else {
+            return 0;
+        };
+        let Some(v) = t.get(key.name) else {
+            return value;
+        };
         let n = match v.get_ref() {
             DeValue::Integer(i) => {
                 i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok()
@@ -775,33 +712,54 @@ impl<'s> Reader<'s> {
             _ => None,
         };
         match n {
-            Some(n) if (min..=max).contains(&n) => Some(n),
+            Some(n) if (min..=max).contains(&n) => n,
             _ => {
                 self.problem(
                     v.span(),
-                    format!("`{key}` must be a whole number from {min} to {max}"),
+                    format!("`{}` must be a whole number from {min} to {max}", key.name),
                 );
-                None
+                value
             }
         }
     }
 
-    fn duration(&mut self, t: &Table<'_>, key: &str, default: Duration) -> Option<Duration> {
-        let Some(s) = self.string(t, key) else {
-            return if t.get(key).is_some() {
-                None
-            } else {
-                Some(default)
-            };
+    /// A number key within its range, or its default.
+    fn float(&mut self, t: &Table<'_>, key: &Key) -> f64 {
+        let keys::Default::Float { value, min, max } = key.default else {
+            return 0.0;
         };
+        let Some(v) = t.get(key.name) else {
+            return value;
+        };
+        let n = match v.get_ref() {
+            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+            DeValue::Integer(i) => i.as_str().parse::<f64>().ok(),
+            _ => None,
+        };
+        match n {
+            Some(n) if (min..=max).contains(&n) => n,
+            _ => {
+                self.problem(
+                    v.span(),
+                    format!("`{}` must be a number from {min:.1} to {max:.1}", key.name),
+                );
+                value
+            }
+        }
+    }
+
+    /// A duration key (`"30s"`, `"2m"`, `"1h"`), or its default.
+    fn duration(&mut self, t: &Table<'_>, key: &Key) -> Option<Duration> {
+        let s = self.text(t, key);
         match humantime::parse_duration(s.get_ref()) {
             Ok(d) if !d.is_zero() => Some(d),
             _ => {
                 self.problem(
                     s.span(),
                     format!(
-                        "invalid duration `{}` for `{key}`: write e.g. \"30s\", \"2m\" or \"1h\"",
-                        s.get_ref()
+                        "invalid duration `{}` for `{}`: write e.g. \"30s\", \"2m\" or \"1h\"",
+                        s.get_ref(),
+                        key.name
                     ),
                 );
                 None
