@@ -5,7 +5,7 @@
 # with refreshes in flight (against a server that never answers) exits 0 within 10 s.
 # Bounded: every wait has a timeout; everything started is stopped on exit.
 set -euo pipefail
-bin="$PWD/target/debug/wiredesk"
+bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/wiredesk"
 work=$(mktemp -d)
 pids=()
 cleanup() {

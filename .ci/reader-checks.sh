@@ -5,7 +5,7 @@
 # daemon carry hostile titles (markup, ampersands, control characters, right-to-left text,
 # emoji). Installs feedparser and jsonschema into a virtualenv of its own; bounded waits.
 set -euo pipefail
-bin="$PWD/target/debug/wiredesk"
+bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/wiredesk"
 work=$(mktemp -d)
 pids=()
 cleanup() {
