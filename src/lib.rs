@@ -10,24 +10,27 @@
 //! One feed's failure stays inside its own [`refresh::refresh_feed`].
 //!
 //! # Modules
-//! - [`config`]: `feeds.toml` → validated [`config::Config`], every problem with line and column.
+//! - [`config`]: `feeds.toml` → validated [`config::Config`], every problem with line and column;
+//!   every key declared once in [`config::keys`].
 //! - [`schedule`]: 5/6-field cron with a stable per-feed offset.
 //! - [`scheduler`]: tokio-cron-scheduler jobs, one per feed, guarded against its traps.
 //! - [`backoff`]: when to try a feed again (failures, Retry-After, cache headers).
+//! - [`model`]: plain values handed between stages (validators, digests).
 //! - [`fetch`]: the shared HTTP client, conditional GET, limits.
 //! - [`charset`]: BOM, HTTP charset, XML declaration, detection → UTF-8 for feed-rs.
-//! - [`parse`]: feed bytes → [`parse::Entry`] with our own stable keys.
+//! - [`parse`]: feed bytes → [`parse::Entry`] with our own stable keys, bounded.
 //! - [`normalise`]: canonical URLs, text for matching, sanitised HTML, dates, redaction.
 //! - [`dedup`]: which story a new item joins (same entry, same URL, near-duplicate text).
 //! - [`store`]: the SQLite owner thread, migrations, one transaction per refresh.
-//! - [`refresh`]: the orchestrator of one feed's refresh.
-//! - [`publish`]: stories → Atom documents with ETags.
+//! - [`refresh`]: the orchestrator of one feed's refresh, given a narrow context.
+//! - [`publish`]: stories → Atom, RSS, JSON Feed, OPML and the page, with ETags.
 //! - [`metrics`]: counters for `/metrics` (Prometheus text format).
-//! - [`http`]: serves the rendered documents from memory.
-//! - [`daemon`]: start-up, the render loop, shutdown; [`run`] is the daemon's entry point.
+//! - [`app`]: the shared state: config, store, client, rendered documents, the render loop.
+//! - [`http`]: serves the rendered documents from memory, with timeouts and a connection cap.
+//! - [`daemon`]: start-up, reload, health and shutdown; [`run`] is the daemon's entry point.
 //! - [`systemd`]: READY/RELOADING/STOPPING/STATUS and the watchdog (no-ops outside systemd).
 //! - [`opml`]: reading OPML subscription lists into `[[feed]]` tables.
-//! - [`commands`]: the other CLI subcommands (`check`, `poll-once`, `stories`, `status`).
+//! - [`commands`]: the other CLI subcommands (`check`, `poll-once`, `stories`, `status`…).
 
 pub mod app;
 pub mod backoff;

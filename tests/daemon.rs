@@ -11,19 +11,14 @@ const WIRE: &str = "https://wire.example/2026/11/01/quake";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_feeds_sharing_a_url_publish_one_entry_with_both_outlets() {
-    let server = FixtureServer::start().await;
-    server.set(
-        "/a.xml",
-        Route::feed(rss(
-            "A",
-            &[("a-1", "Quake hits the coast", WIRE, "A strong quake.")],
-        )),
-    );
     let tracked = format!("{WIRE}?utm_source=rss&amp;utm_medium=feed");
-    server.set(
-        "/b.xml",
-        Route::feed(rss(
-            "B",
+    let (_server, _dir, cfg) = serve_feeds(&[
+        (
+            "a",
+            &[("a-1", "Quake hits the coast", WIRE, "A strong quake.")],
+        ),
+        (
+            "b",
             &[
                 (
                     "b-1",
@@ -38,15 +33,10 @@ async fn two_feeds_sharing_a_url_publish_one_entry_with_both_outlets() {
                     "Other.",
                 ),
             ],
-        )),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        dir.path(),
-        &[("a", server.url("/a.xml")), ("b", server.url("/b.xml"))],
-    );
-    let (mut daemon, addr) = start(cfg).await;
-    let mut rx = Reports::new(daemon.reports());
+        ),
+    ])
+    .await;
+    let (daemon, addr, mut rx) = start_watched(cfg).await;
     rx.wait_for("a", stored).await;
     rx.wait_for("b", stored).await;
 
@@ -105,14 +95,9 @@ async fn two_feeds_sharing_a_url_publish_one_entry_with_both_outlets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unchanged_feed_is_a_304_and_writes_nothing() {
-    let server = FixtureServer::start().await;
-    server.set(
-        "/a.xml",
-        Route::feed(rss("A", &[("1", "One", "https://a.example/1", "x")])),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let (mut daemon, _addr) = start(config(dir.path(), &[("a", server.url("/a.xml"))])).await;
-    let mut rx = Reports::new(daemon.reports());
+    let (server, _dir, cfg) =
+        serve_feeds(&[("a", &[("1", "One", "https://a.example/1", "x")])]).await;
+    let (daemon, _addr, mut rx) = start_watched(cfg).await;
     rx.wait_for("a", stored).await;
     let changes_before = query_i64(&daemon, "SELECT total_changes()").await;
     let r = rx.wait_for("a", |r| r.outcome == Outcome::Unchanged).await;
@@ -152,17 +137,9 @@ async fn an_unchanged_feed_is_a_304_and_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edited_entry_updates_its_story_instead_of_adding_one() {
-    let server = FixtureServer::start().await;
-    server.set(
-        "/a.xml",
-        Route::feed(rss(
-            "A",
-            &[("g1", "First title", "https://a.example/1", "x")],
-        )),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let (mut daemon, addr) = start(config(dir.path(), &[("a", server.url("/a.xml"))])).await;
-    let mut rx = Reports::new(daemon.reports());
+    let (server, _dir, cfg) =
+        serve_feeds(&[("a", &[("g1", "First title", "https://a.example/1", "x")])]).await;
+    let (daemon, addr, mut rx) = start_watched(cfg).await;
     rx.wait_for("a", stored).await;
     let before = stories(&daemon).await;
 
@@ -205,8 +182,7 @@ async fn stories_survive_a_restart_with_the_same_ids() {
     );
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &[("a", server.url("/a.xml"))]);
-    let (mut daemon, _) = start(cfg.clone()).await;
-    let mut rx = Reports::new(daemon.reports());
+    let (daemon, _, mut rx) = start_watched(cfg.clone()).await;
     rx.wait_for("a", stored).await;
     let before = stories(&daemon).await;
     daemon.stop().await;
@@ -269,8 +245,7 @@ async fn broken_and_unreachable_feeds_are_reported_and_others_still_update() {
             ("euckr-bare", server.url("/euckr-bare.xml")),
         ],
     );
-    let (mut daemon, addr) = start(cfg).await;
-    let mut rx = Reports::new(daemon.reports());
+    let (daemon, addr, mut rx) = start_watched(cfg).await;
     rx.wait_for("amp", stored).await;
     rx.wait_for("euckr-http", stored).await;
     rx.wait_for("euckr-bare", stored).await;
@@ -380,8 +355,7 @@ async fn the_same_wire_story_under_two_headlines_is_one_entry_with_both_outlets(
         ],
     );
     cfg.feeds[0].priority = 10;
-    let (mut daemon, addr) = start(cfg).await;
-    let mut rx = Reports::new(daemon.reports());
+    let (daemon, addr, mut rx) = start_watched(cfg).await;
     rx.wait_for("yonhap", stored).await;
     rx.wait_for("herald", stored).await;
     let body = loop {
@@ -458,8 +432,7 @@ async fn a_reload_adds_removes_and_changes_feeds_without_a_restart() {
         dir.path(),
         &[("a", server.url("/a.xml")), ("b", server.url("/b.xml"))],
     );
-    let (mut daemon, addr) = start(cfg).await;
-    let mut rx = Reports::new(daemon.reports());
+    let (mut daemon, addr, mut rx) = start_watched(cfg).await;
     rx.wait_for("a", stored).await;
     rx.wait_for("b", stored).await;
 
@@ -534,8 +507,7 @@ async fn failing_feeds_back_off_and_honour_retry_after_while_others_keep_updatin
             ("good", server.url("/good.xml")),
         ],
     );
-    let (mut daemon, _) = start(cfg).await;
-    let mut rx = Reports::new(daemon.reports());
+    let (daemon, _, mut rx) = start_watched(cfg).await;
     let started = chrono::Utc::now();
     for id in ["busy", "limited", "broken"] {
         rx.wait_for(id, failed).await;
@@ -591,12 +563,11 @@ async fn every_output_format_page_and_method_is_served() {
         )),
     );
     let dir = tempfile::tempdir().unwrap();
-    let (mut daemon, addr) = start(config(
+    let (daemon, addr, mut rx) = start_watched(config(
         dir.path(),
         &[("a", format!("{}?apikey=s3cret", server.url("/a.xml")))],
     ))
     .await;
-    let mut rx = Reports::new(daemon.reports());
     rx.wait_for("a", stored).await;
     let client = reqwest::Client::builder()
         .no_gzip()
@@ -760,8 +731,7 @@ async fn servers_that_hang_drip_or_never_stop_fail_alone_and_shutdown_stays_boun
     );
     cfg.poll.timeout = std::time::Duration::from_secs(3);
     cfg.poll.max_body_bytes = 1 << 20;
-    let (mut daemon, _) = start(cfg).await;
-    let mut rx = Reports::new(daemon.reports());
+    let (daemon, _, mut rx) = start_watched(cfg).await;
     let reason = |r: &wiredesk::refresh::RefreshReport| match &r.outcome {
         Outcome::Failed(e) => e.clone(),
         other => panic!("{other:?}"),
@@ -820,8 +790,7 @@ async fn permanent_redirects_move_the_feed_temporary_ones_do_not_and_loops_fail(
             ("looping", server.url("/loop-a.xml")),
         ],
     );
-    let (mut daemon, _) = start(cfg).await;
-    let mut rx = Reports::new(daemon.reports());
+    let (daemon, _, mut rx) = start_watched(cfg).await;
     rx.wait_for("moved", stored).await;
     rx.wait_for("temporary", stored).await;
     let looping = rx.wait_for("looping", failed).await;
@@ -850,8 +819,7 @@ async fn permanent_redirects_move_the_feed_temporary_ones_do_not_and_loops_fail(
 
     // After a restart the move still holds: the old URL is not asked again.
     let cfg = config(dir.path(), &[("moved", server.url("/old.xml"))]);
-    let (mut daemon, _) = start(cfg).await;
-    let mut rx = Reports::new(daemon.reports());
+    let (daemon, _, mut rx) = start_watched(cfg).await;
     rx.wait_for("moved", |r| r.outcome == Outcome::Unchanged)
         .await;
     assert_eq!(server.hits("/old.xml"), 1, "the move was remembered");
@@ -893,8 +861,7 @@ async fn credentials_are_sent_and_never_shown() {
         ],
     );
     cfg.feeds[0].headers = vec![("Authorization".into(), "Bearer s3cret-token".into())];
-    let (mut daemon, addr) = start(cfg).await;
-    let mut rx = Reports::new(daemon.reports());
+    let (daemon, addr, mut rx) = start_watched(cfg).await;
     rx.wait_for("paid", stored).await;
     rx.wait_for("basic", stored).await;
     let wrong = rx.wait_for("wrong", failed).await;

@@ -1,5 +1,6 @@
 //! The running daemon: start-up, live reload of a new config, health and shutdown, over the
-//! shared [`App`]. [`reload`] runs it under a config file: signals, the file watch, systemd.
+//! shared [`App`]. [`run_with_reload`] runs it under a config file: signals, the file watch,
+//! systemd.
 
 mod reload;
 

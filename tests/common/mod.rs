@@ -384,6 +384,30 @@ pub async fn query_i64(daemon: &wiredesk::Daemon, sql: &'static str) -> i64 {
         .expect("query runs")
 }
 
+/// Starts the daemon on a loopback port with a receiver of every refresh report since start.
+pub async fn start_watched(config: Config) -> (wiredesk::Daemon, SocketAddr, Reports) {
+    let (mut daemon, addr) = start(config).await;
+    let rx = Reports::new(daemon.reports());
+    (daemon, addr, rx)
+}
+
+/// A fixture server with one RSS feed per `(id, items)` at `/ID.xml`, and a config polling
+/// each of them every second with the database in a new temp dir (kept alive by the caller).
+pub async fn serve_feeds(
+    feeds: &[(&str, &[(&str, &str, &str, &str)])],
+) -> (FixtureServer, tempfile::TempDir, Config) {
+    let server = FixtureServer::start().await;
+    let mut urls = Vec::new();
+    for (id, items) in feeds {
+        let path = format!("/{id}.xml");
+        server.set(&path, Route::feed(rss(&id.to_uppercase(), items)));
+        urls.push((*id, server.url(&path)));
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = config(dir.path(), &urls);
+    (server, dir, cfg)
+}
+
 /// Sends signal `name` (`"HUP"`, `"TERM"`…) to process `pid` with kill(1), which must succeed.
 pub fn signal(pid: impl std::fmt::Display, name: &str) {
     let ok = std::process::Command::new("kill")
