@@ -118,8 +118,17 @@ async fn a_torture_feed_beside_a_normal_one_is_read_and_a_second_read_changes_no
     assert!(s.new >= HOSTILE.len(), "{s:?}");
     rx.wait_for("normal", stored).await;
 
-    // The daemon answers, and every output is readable.
+    // The daemon answers, and every output is readable (once rendered after the refresh).
     assert_eq!(get(addr, "/healthz").await.status(), 200);
+    while !get(addr, "/feed.atom")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("<entry>")
+    {
+        tokio::task::yield_now().await;
+    }
     for path in ["/feed.atom", "/feed.rss"] {
         let body = get(addr, path).await.text().await.unwrap();
         feed_rs::parser::parse(body.as_bytes()).unwrap_or_else(|e| panic!("{path}: {e}"));

@@ -246,6 +246,9 @@ async fn answer(State(state): State<Arc<Mutex<Inner>>>, uri: Uri, headers: Heade
     b.body(Body::from(route.body)).unwrap()
 }
 
+/// An RSS item as `(guid, title, link, description)`.
+pub type Item<'a> = (&'a str, &'a str, &'a str, &'a str);
+
 /// An RSS 2.0 document with `(guid, title, link, description)` items.
 pub fn rss(title: &str, items: &[(&str, &str, &str, &str)]) -> String {
     let mut s = format!(
@@ -394,7 +397,7 @@ pub async fn start_watched(config: Config) -> (wiredesk::Daemon, SocketAddr, Rep
 /// A fixture server with one RSS feed per `(id, items)` at `/ID.xml`, and a config polling
 /// each of them every second with the database in a new temp dir (kept alive by the caller).
 pub async fn serve_feeds(
-    feeds: &[(&str, &[(&str, &str, &str, &str)])],
+    feeds: &[(&str, &[Item<'_>])],
 ) -> (FixtureServer, tempfile::TempDir, Config) {
     let server = FixtureServer::start().await;
     let mut urls = Vec::new();
