@@ -24,6 +24,8 @@ pub async fn run_with_reload(
     use tokio::signal::unix::{SignalKind, signal};
     let path = config.source.clone();
     warn_if_readable_by_all(&path);
+    // Before starting: a SIGHUP during start-up must not kill the daemon (its default action).
+    let mut hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
     let mut daemon = Daemon::start(config, listener).await?;
     let (tx, mut changes) = tokio::sync::mpsc::channel::<()>(16);
     let _watcher = match watch_file(&path, tx) {
@@ -36,7 +38,6 @@ pub async fn run_with_reload(
             None
         }
     };
-    let mut hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
     // The file as last read (applied or refused): the last edit always wins, even when its
     // watcher event was lost or merged into an earlier one, because a periodic look at the
     // file reloads whenever its content differs from what was last read.
