@@ -162,6 +162,10 @@ impl App {
             fetcher: &fetcher,
             poll: &config.poll,
             runtime: &self.runtime,
+            max_age: crate::refresh::oldest_kept(
+                config.storage.retention_days,
+                config.poll.max_age,
+            ),
         };
         let report = refresh_feed(&ctx, feed, trigger).await;
         if report.changed_stories() {
@@ -390,6 +394,7 @@ mod tests {
     fn a_story_change_changes_the_signature() {
         let a = Story {
             id: crate::store::StoryId("s1".into()),
+            published: chrono::DateTime::UNIX_EPOCH,
             first_seen: chrono::DateTime::UNIX_EPOCH,
             updated: chrono::DateTime::UNIX_EPOCH,
             members: Vec::new(),

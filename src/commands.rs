@@ -110,7 +110,7 @@ fn story_json(s: &Story) -> StoryJson<'_> {
         id: &s.id.0,
         title: &rep.title,
         link: rep.link.as_deref(),
-        published: rfc3339(s.first_seen),
+        published: rfc3339(s.published),
         updated: rfc3339(s.updated),
         members: s
             .members
@@ -128,11 +128,29 @@ fn story_json(s: &Story) -> StoryJson<'_> {
     }
 }
 
-/// `wiredesk stories`: every stored story (newest first), as JSON or as text.
-pub async fn stories(config: Config, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
+/// Which stories `wiredesk stories` prints.
+#[derive(Clone, Debug, Default)]
+pub struct StoryQuery {
+    pub limit: usize,
+    pub feed: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// `wiredesk stories`: the newest stories (by their own date), as JSON or as text, each with
+/// its outlets once.
+pub async fn stories(
+    config: Config,
+    json: bool,
+    query: &StoryQuery,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let store = open_store(&config)?;
-    let mut stories = store.call(|db| db.all_stories()).await?;
-    stories.reverse();
+    let q = query.clone();
+    let stories = store
+        .call(move |db| db.newest_stories(q.limit, q.feed.as_deref(), q.since))
+        .await;
+    store.close().await;
+    let stories = stories?;
     if json {
         let list: Vec<_> = stories.iter().map(story_json).collect();
         serde_json::to_writer_pretty(&mut *out, &list)?;
@@ -140,18 +158,21 @@ pub async fn stories(config: Config, json: bool, out: &mut impl Write) -> anyhow
     } else {
         for s in &stories {
             let rep = s.representative();
-            let outlets: Vec<&str> = s.members.iter().map(|m| m.feed.as_str()).collect();
+            let outlets: Vec<&str> = crate::publish::outlets(s)
+                .iter()
+                .map(|(id, _)| *id)
+                .collect();
             writeln!(
                 out,
                 "{}  {}  {}  [{}]",
                 s.id,
-                s.first_seen.format("%Y-%m-%d %H:%M"),
+                s.published.format("%Y-%m-%d %H:%M"),
                 rep.title,
                 outlets.join(", ")
             )?;
         }
     }
-    store.close().await;
+    out.flush()?;
     Ok(())
 }
 
@@ -229,7 +250,8 @@ pub async fn explain(
     writeln!(out, "story {}: {}", story.id, rep.title)?;
     writeln!(
         out,
-        "first seen {}, updated {}, {} member{}; represented by {} (priority {})",
+        "published {}, first seen {}, updated {}, {} member{}; represented by {} (priority {})",
+        rfc3339(story.published),
         rfc3339(story.first_seen),
         rfc3339(story.updated),
         story.members.len(),

@@ -228,17 +228,35 @@ async fn document(
     let head = method == Method::HEAD;
     let max_age = app.max_age();
     // `?limit=N` below the configured size: rendered for this request (bounded by the size).
-    let limit = uri.query().and_then(|q| {
-        q.split('&')
-            .find_map(|kv| kv.strip_prefix("limit="))
-            .and_then(|v| v.parse::<usize>().ok())
-    });
+    let limit = match limit_param(uri.query()) {
+        Ok(limit) => limit,
+        Err(reason) => return (StatusCode::BAD_REQUEST, format!("{reason}\n")).into_response(),
+    };
     if let Some(limit) = limit.filter(|l| *l < app.config().server.feed_size)
         && let Some(doc) = app.render_limited(uri.path(), limit.max(1)).await
     {
         return respond(&doc, &headers, head, max_age);
     }
     respond(doc, &headers, head, max_age)
+}
+
+/// The `limit` query parameter: absent, or a whole number of at least 1; anything else is a
+/// one-line reason for a 400 (a reader asking for `?limit=abc` should hear so, not get the
+/// whole feed). Other parameters (cache busters) are ignored.
+fn limit_param(query: Option<&str>) -> Result<Option<usize>, String> {
+    let Some(query) = query else { return Ok(None) };
+    let Some((_, value)) =
+        url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "limit")
+    else {
+        return Ok(None);
+    };
+    match value.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(Some(n)),
+        _ => Err(format!(
+            "invalid limit {:?}: a whole number of at least 1 is expected",
+            crate::parse::truncate_on_char_boundary(&value, 40)
+        )),
+    }
 }
 
 /// A 200 with the document, or a 304 when the client's validators match.
@@ -347,6 +365,18 @@ mod tests {
             h.insert(k.clone(), HeaderValue::from_str(v).unwrap());
         }
         h
+    }
+
+    #[test]
+    fn a_bad_limit_is_a_400_with_a_reason() {
+        assert_eq!(limit_param(None), Ok(None));
+        assert_eq!(limit_param(Some("_=123")), Ok(None));
+        assert_eq!(limit_param(Some("limit=5&_=1")), Ok(Some(5)));
+        for bad in ["limit=abc", "limit=0", "limit=-1", "limit=", "limit=1e3"] {
+            let reason = limit_param(Some(bad)).unwrap_err();
+            assert!(reason.starts_with("invalid limit"), "{bad}: {reason}");
+            assert!(!reason.contains('\n'));
+        }
     }
 
     #[tokio::test]

@@ -37,10 +37,22 @@ enum Command {
     Check,
     /// Fetch every enabled feed once, store, print a line per feed, exit.
     PollOnce,
-    /// Print the stored stories with their members.
+    /// Print the newest stories with their outlets, newest first.
     Stories {
+        /// Print JSON instead: an array of stories, each with its members (feed, guid, link,
+        /// title, published, how it joined and with what score).
         #[arg(long)]
         json: bool,
+        /// At most this many stories.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Only stories that this feed (by id) carries.
+        #[arg(long)]
+        feed: Option<String>,
+        /// Only stories published since this time: an RFC 3339 date (2026-11-28T09:00:00Z) or
+        /// a duration back from now (90m, 24h, 7d).
+        #[arg(long, value_parser = parse_since)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Print every feed's health.
     Status {
@@ -136,13 +148,22 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let mut out = std::io::stdout().lock();
-        match command {
+        // Buffered: a long report is a few writes, not one per line.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let result = match command {
             Command::Run | Command::Check => serve(config).await.map(|_| true),
             Command::PollOnce => wiredesk::commands::poll_once(config, &mut out).await,
-            Command::Stories { json } => wiredesk::commands::stories(config, json, &mut out)
-                .await
-                .map(|_| true),
+            Command::Stories {
+                json,
+                limit,
+                feed,
+                since,
+            } => {
+                let query = wiredesk::commands::StoryQuery { limit, feed, since };
+                wiredesk::commands::stories(config, json, &query, &mut out)
+                    .await
+                    .map(|_| true)
+            }
             Command::Status { json } => wiredesk::commands::status(config, json, &mut out)
                 .await
                 .map(|_| true),
@@ -153,7 +174,9 @@ fn main() -> ExitCode {
             Command::Explain { story, json } => {
                 wiredesk::commands::explain(config, story, json, &mut out).await
             }
-        }
+        };
+        let flushed = std::io::Write::flush(&mut out);
+        result.and_then(|ok| flushed.map(|()| ok).map_err(anyhow::Error::from))
     });
     // Work still running on the blocking pool (a parse of a hostile document, say) must not
     // hold the process past a SIGTERM: give it a moment, then exit regardless. Everything
@@ -162,11 +185,37 @@ fn main() -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(3),
+        // `wiredesk stories | head`: the reader has what it wanted.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether an error is a write to a closed pipe (a reader such as `head` that stopped reading).
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(|j| j.io_error_kind())
+                .is_some_and(|k| k == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `--since`: an RFC 3339 date, or a duration back from now (`90m`, `24h`, `7d`).
+fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(d.with_timezone(&chrono::Utc));
+    }
+    let back = humantime::parse_duration(s)
+        .map_err(|_| format!("`{s}` is neither an RFC 3339 date nor a duration such as 24h"))?;
+    chrono::Duration::from_std(back)
+        .ok()
+        .and_then(|b| chrono::Utc::now().checked_sub_signed(b))
+        .ok_or_else(|| format!("`{s}` reaches too far back"))
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -812,8 +812,9 @@ impl Db {
         let (story_id, layer, score, join_ref) = match joined {
             Some(j) => {
                 tx.execute(
-                    "UPDATE stories SET updated = ?2 WHERE id = ?1",
-                    params![j.story_id, ts(now)],
+                    "UPDATE stories SET updated = ?2, published = MIN(COALESCE(published, ?3), ?3)
+                     WHERE id = ?1",
+                    params![j.story_id, ts(now), ts(published)],
                 )?;
                 stats.merged += 1;
                 if j.layer == JoinLayer::NearDuplicate {
@@ -822,7 +823,7 @@ impl Db {
                 (j.story_id, j.layer, j.score, Some(j.item_id))
             }
             None => {
-                let id = Self::insert_story(tx, feed, &entry.key, now)?;
+                let id = Self::insert_story(tx, feed, &entry.key, now, published)?;
                 (id, JoinLayer::First, None, None)
             }
         };
@@ -915,14 +916,16 @@ impl Db {
         feed: &FeedId,
         key: &str,
         now: DateTime<Utc>,
+        published: DateTime<Utc>,
     ) -> Result<String, StoreError> {
         for attempt in 0u32.. {
             let salt = attempt.to_string();
             let digest = crate::model::hex_digest(&[feed.as_str(), key, &salt]);
             let id = format!("s{}", &digest[..16]);
             let inserted = tx.execute(
-                "INSERT OR IGNORE INTO stories (id, first_seen, updated) VALUES (?1, ?2, ?2)",
-                params![id, ts(now)],
+                "INSERT OR IGNORE INTO stories (id, first_seen, updated, published)
+                 VALUES (?1, ?2, ?2, ?3)",
+                params![id, ts(now), ts(published)],
             )?;
             if inserted == 1 {
                 return Ok(id);

@@ -691,3 +691,99 @@ fn check_warns_about_a_config_that_enables_no_feed() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stories_are_newest_first_limited_filtered_and_quiet_into_a_closed_pipe() {
+    let server = FixtureServer::start().await;
+    // 1,200 items an hour apart with long titles: more output than a pipe holds.
+    let mut feed = String::from("<rss version=\"2.0\"><channel><title>A</title>");
+    for i in 0..1200u64 {
+        // A minute apart, the newest a minute before the test started.
+        let date = date_before_start(std::time::Duration::from_secs((1200 - i) * 60));
+        feed.push_str(&format!(
+            "<item><guid>a{i}</guid><title>Story number {i} {}</title><link>https://a.example/{i}</link><pubDate>{date}</pubDate></item>",
+            "with a long headline ".repeat(5)
+        ));
+    }
+    feed.push_str("</channel></rss>");
+    server.set("/a.xml", Route::feed(feed));
+    server.set(
+        "/b.xml",
+        Route::feed(rss("B", &[("b1", "Only in b", "https://b.example/1", "x")])),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &[("a", server.url("/a.xml")), ("b", server.url("/b.xml"))],
+    );
+    std::fs::write(
+        &cfg,
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("[poll]\n", "[poll]\nmax_items = 5000\n"),
+    )
+    .unwrap();
+    let run = |args: &[&str]| run_with_config(&cfg, args);
+    assert!(run(&["poll-once"]).await.unwrap().status.success());
+    let lines = |out: &std::process::Output| -> Vec<String> {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let out = run(&["stories", "--limit", "3", "--feed", "a"])
+        .await
+        .unwrap();
+    let l = lines(&out);
+    assert_eq!(l.len(), 3, "{l:?}");
+    for (line, n) in l.iter().zip([1199, 1198, 1197]) {
+        assert!(line.contains(&format!("Story number {n} ")), "{line}");
+        assert!(line.ends_with("[a]"), "{line}");
+    }
+    let out = run(&["stories", "--feed", "b"]).await.unwrap();
+    assert_eq!(lines(&out).len(), 1);
+    assert!(lines(&out)[0].contains("Only in b"));
+    // The default limit, and --since by date.
+    assert_eq!(lines(&run(&["stories"]).await.unwrap()).len(), 50);
+    // The last ten: published 10 minutes before the start or later.
+    let since = chrono::DateTime::parse_from_rfc2822(
+        &date_before_start(std::time::Duration::from_secs(10 * 60)).replace("GMT", "+0000"),
+    )
+    .unwrap()
+    .to_rfc3339();
+    let out = run(&["stories", "--feed", "a", "--since", &since])
+        .await
+        .unwrap();
+    assert_eq!(lines(&out).len(), 10, "{:?}", lines(&out));
+    let out = run(&["stories", "--since", "yesterday-ish"]).await.unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // Into a pipe that closes early: no "Broken pipe" error, exit 0.
+    let out = tokio::task::spawn_blocking({
+        let cfg = cfg.clone();
+        move || {
+            Command::new("bash")
+                .arg("-c")
+                .arg(format!(
+                    "set -o pipefail; '{}' stories --limit 1300 --config '{}' | head -n 1 >/dev/null",
+                    env!("CARGO_BIN_EXE_wiredesk"),
+                    cfg.display()
+                ))
+                .env("RUST_LOG", "warn")
+                .env_remove("STATE_DIRECTORY")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -76,6 +76,11 @@ async fn two_feeds_sharing_a_url_publish_one_entry_with_both_outlets() {
     let summary = entry.summary.as_ref().unwrap().content.clone();
     assert!(summary.contains("Also reported by"), "{summary}");
 
+    // A bad ?limit= is a 400 with its reason; an unknown tag is a 404.
+    let bad = get(addr, "/feed.atom?limit=abc").await;
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().starts_with("invalid limit"));
+    assert_eq!(get(addr, "/tags/no-such-tag.atom").await.status(), 404);
     // ?limit= below the configured size gives fewer stories, newest first.
     let limited = get(addr, "/feed.json?limit=1").await.text().await.unwrap();
     let v: serde_json::Value = serde_json::from_str(&limited).unwrap();

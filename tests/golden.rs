@@ -46,6 +46,7 @@ fn stories() -> Vec<Story> {
     vec![
         Story {
             id: StoryId("s00000000000000a1".into()),
+            published: t(1),
             first_seen: t(1),
             updated: t(30),
             members: vec![
@@ -71,6 +72,7 @@ fn stories() -> Vec<Story> {
         },
         Story {
             id: StoryId("s00000000000000b2".into()),
+            published: t(5),
             first_seen: t(5),
             updated: t(5),
             members: vec![member(

@@ -218,6 +218,11 @@ pub const REFRESH_TIMEOUT: Key = text(
     "2m",
     "longest one refresh may take, fetch to commit",
 );
+pub const MAX_AGE: Key = unset(
+    "poll",
+    "max_age",
+    "items older than this when first seen are not stored (older than retention never are)",
+);
 pub const ALLOW_MASS_REMOVAL: Key = boolean(
     "poll",
     "allow_mass_removal",
@@ -311,6 +316,7 @@ pub const SECTIONS: &[(&str, &[&Key])] = &[
             &MAX_BACKOFF,
             &MAX_ITEMS,
             &REFRESH_TIMEOUT,
+            &MAX_AGE,
             &ALLOW_MASS_REMOVAL,
         ],
     ),

@@ -153,6 +153,8 @@ pub struct PollConfig {
     /// A reload that would stop polling every feed, or most of them, is applied only when the
     /// new file says this (an emptied or truncated feeds.toml is otherwise refused).
     pub allow_mass_removal: bool,
+    /// Items whose own date is older than this when first seen are not stored.
+    pub max_age: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -490,7 +492,12 @@ impl<'s> Reader<'s> {
         let connect_timeout = self.duration(t, &keys::CONNECT_TIMEOUT);
         let max_backoff = self.duration(t, &keys::MAX_BACKOFF);
         let refresh_timeout = self.duration(t, &keys::REFRESH_TIMEOUT);
+        let max_age = match t.get(keys::MAX_AGE.name) {
+            None => Some(None),
+            Some(_) => self.duration(t, &keys::MAX_AGE).map(Some),
+        };
         Some(PollConfig {
+            max_age: max_age?,
             max_body_bytes: self.int(t, &keys::MAX_BODY_BYTES) as u64,
             concurrency: self.int(t, &keys::CONCURRENCY) as usize,
             per_host: self.int(t, &keys::PER_HOST) as usize,
@@ -921,7 +928,7 @@ priority = "high"
         assert_eq!(
             p,
             vec![
-                "2:1 unknown key `schedual` in [poll] (did you mean `schedule`?); valid keys: schedule, timeout, connect_timeout, max_body_bytes, concurrency, per_host, user_agent, max_backoff, max_items, refresh_timeout, allow_mass_removal",
+                "2:1 unknown key `schedual` in [poll] (did you mean `schedule`?); valid keys: schedule, timeout, connect_timeout, max_body_bytes, concurrency, per_host, user_agent, max_backoff, max_items, refresh_timeout, max_age, allow_mass_removal",
                 "6:7 invalid URL for feed `a`: relative URL without a base",
                 "9:6 duplicate feed id `a`: each [[feed]] needs its own id",
                 "11:12 invalid schedule `*/5 * * *`: expected 5 fields (minute hour day month weekday) or 6 (with seconds first), found 4",

@@ -39,7 +39,7 @@ pub fn render_json(stories: &[Story], meta: &FeedMeta) -> Rendered {
                 "id": story_urn(story),
                 "title": clean(&rep.title),
                 "content_html": summary_html(story),
-                "date_published": rfc3339(story.first_seen),
+                "date_published": rfc3339(story.published),
                 "date_modified": rfc3339(story.updated),
                 "authors": outlets(story).iter().map(|(_, n)| json!({"name": n})).collect::<Vec<_>>(),
                 "tags": outlets(story).iter().map(|(id, _)| *id).collect::<Vec<_>>(),

@@ -154,7 +154,7 @@ fn write_atom_entry(out: &mut String, story: &Story) {
     let _ = writeln!(
         out,
         "    <published>{}</published>",
-        rfc3339(story.first_seen)
+        rfc3339(story.published)
     );
     let _ = writeln!(out, "    <updated>{}</updated>", rfc3339(story.updated));
     let feeds = outlets(story);
@@ -187,11 +187,22 @@ fn write_atom_entry(out: &mut String, story: &Story) {
     out.push_str("  </entry>\n");
 }
 
-/// The entry's HTML: the representative's sanitised summary, then every outlet with its link.
+/// The entry's HTML: the representative's sanitised summary (or, when it has none, the summary
+/// of the member with the most text), then "Also reported by" with every other outlet once,
+/// each linked to its own copy.
 pub fn summary_html(story: &Story) -> String {
     let rep = story.representative();
-    let mut html = rep.summary_html.clone();
-    let others: Vec<_> = story.members.iter().skip(1).collect();
+    let mut html = if rep.summary_html.trim().is_empty() {
+        story
+            .members
+            .iter()
+            .max_by_key(|m| m.text.chars().count())
+            .map(|m| m.summary_html.clone())
+            .unwrap_or_default()
+    } else {
+        rep.summary_html.clone()
+    };
+    let others = &outlet_members(story)[1..];
     if !others.is_empty() {
         html.push_str("<p>Also reported by: ");
         for (i, m) in others.iter().enumerate() {
@@ -215,15 +226,24 @@ pub fn summary_html(story: &Story) -> String {
     html
 }
 
-/// Each outlet once, in member order (representative first): (feed id, feed name).
-pub fn outlets(story: &Story) -> Vec<(&str, &str)> {
-    let mut out: Vec<(&str, &str)> = Vec::new();
+/// Each outlet's first member, in member order (the representative first): an outlet that
+/// lists one article under several URLs appears once.
+pub fn outlet_members(story: &Story) -> Vec<&crate::store::Member> {
+    let mut out: Vec<&crate::store::Member> = Vec::new();
     for m in &story.members {
-        if !out.iter().any(|(id, _)| *id == m.feed) {
-            out.push((&m.feed, &m.feed_name));
+        if !out.iter().any(|o| o.feed == m.feed) {
+            out.push(m);
         }
     }
     out
+}
+
+/// Each outlet once, in member order (representative first): (feed id, feed name).
+pub fn outlets(story: &Story) -> Vec<(&str, &str)> {
+    outlet_members(story)
+        .into_iter()
+        .map(|m| (m.feed.as_str(), m.feed_name.as_str()))
+        .collect()
 }
 
 /// Escapes text for XML 1.0 content and attributes, dropping characters XML cannot carry
@@ -277,6 +297,7 @@ mod tests {
         let t = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap();
         Story {
             id: StoryId("s0011223344556677".into()),
+            published: t,
             first_seen: t,
             updated: t + chrono::Duration::minutes(5),
             members: vec![
@@ -292,6 +313,43 @@ mod tests {
             self_url: "http://127.0.0.1:8080/feed.atom".into(),
             home_url: "http://127.0.0.1:8080/".into(),
         }
+    }
+
+    #[test]
+    fn an_outlet_appears_once_and_also_reported_by_names_only_the_others() {
+        let mut s = story();
+        // Outlet "a" lists the article twice (a section URL and a tracking variant), and "b"
+        // once; the representative's summary is empty, b's text is the longest.
+        let mut again = member("a", "Title again", "https://a.example/section/1");
+        again.summary_html = String::new();
+        s.members.insert(1, again);
+        s.members[0].summary_html = String::new();
+        s.members[0].text = String::new();
+        s.members[2].summary_html = "<p>The longest text</p>".into();
+        s.members[2].text = "The longest text of all the members".into();
+        let html = summary_html(&s);
+        assert!(html.starts_with("<p>The longest text</p>"), "{html}");
+        let also = html.split("Also reported by: ").nth(1).unwrap();
+        assert_eq!(also.matches("<a ").count(), 1, "{also}");
+        assert!(also.contains("b news"), "{also}");
+        assert!(!also.contains("a news"), "{also}");
+        let atom = String::from_utf8(render_atom(&[s.clone()], &meta()).body.to_vec()).unwrap();
+        assert_eq!(
+            atom.matches("<author><name>a news</name></author>").count(),
+            1
+        );
+        assert!(
+            atom.find("<name>a news</name>") < atom.find("<name>b news</name>"),
+            "the representative's outlet is the first author"
+        );
+        let rss = String::from_utf8(render_rss(&[s.clone()], &meta()).body.to_vec()).unwrap();
+        assert!(
+            rss.contains("<dc:creator>a news, b news</dc:creator>"),
+            "{rss}"
+        );
+        let page = render_page("Desk", &[s], &[]);
+        let page = String::from_utf8(page.body.to_vec()).unwrap();
+        assert_eq!(page.matches(">a news</a>").count(), 1, "{page}");
     }
 
     #[test]

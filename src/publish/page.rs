@@ -42,7 +42,7 @@ pub fn render_page(title: &str, stories: &[Story], health: &[FeedHealth]) -> Ren
     let mut out = String::with_capacity(4096 + stories.len() * 512);
     let _ = write!(
         out,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{t}</title><link rel=\"alternate\" type=\"application/atom+xml\" href=\"feed.atom\"><style>{STYLE}</style></head><body><h1>{t}</h1><nav><a href=\"feed.atom\">Atom</a><a href=\"feed.rss\">RSS</a><a href=\"feed.json\">JSON Feed</a><a href=\"sources.opml\">Sources (OPML)</a></nav><h2>Latest stories</h2><ol>",
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{t}</title><link rel=\"alternate\" type=\"application/atom+xml\" href=\"feed.atom\"><style>{STYLE}</style></head><body><h1>{t}</h1><nav><a href=\"feed.atom\">Atom</a><a href=\"feed.rss\">RSS</a><a href=\"feed.json\">JSON Feed</a><a href=\"sources.opml\">Sources (OPML)</a></nav><h2>Latest stories</h2><ol>",
         t = text(title)
     );
     for s in stories {
@@ -53,9 +53,9 @@ pub fn render_page(title: &str, stories: &[Story], health: &[FeedHealth]) -> Ren
             "<li><a class=\"t\" href=\"{}\">{}</a><div class=\"m\">{}</div><div>",
             attr(&link),
             text(&rep.title),
-            s.first_seen.format("%Y-%m-%d %H:%M UTC")
+            s.published.format("%Y-%m-%d %H:%M UTC")
         );
-        for m in &s.members {
+        for m in super::outlet_members(s) {
             let l = m.link.as_deref().map(redact_url_str).unwrap_or_default();
             let _ = write!(
                 out,

@@ -63,7 +63,7 @@ fn write_rss_item(out: &mut String, story: &Story) {
     let _ = writeln!(
         out,
         "    <pubDate>{}</pubDate>",
-        story.first_seen.to_rfc2822()
+        story.published.to_rfc2822()
     );
     let names: Vec<&str> = outlets(story).iter().map(|(_, n)| *n).collect();
     let _ = writeln!(

@@ -69,6 +69,24 @@ pub struct RefreshContext<'a> {
     pub fetcher: &'a Fetcher,
     pub poll: &'a PollConfig,
     pub runtime: &'a FeedRuntime,
+    /// Entries whose own date is older than this when first seen are not stored: the
+    /// retention period, or `[poll] max_age` when shorter (see [`oldest_kept`]).
+    pub max_age: Duration,
+}
+
+/// How old an entry may be (by its own date) and still be stored: retention would prune it
+/// at once otherwise, and `[poll] max_age` may ask for less.
+pub fn oldest_kept(retention_days: u32, max_age: Option<Duration>) -> Duration {
+    let retention = Duration::from_secs(u64::from(retention_days) * 86_400);
+    max_age.map_or(retention, |m| m.min(retention))
+}
+
+/// Drops the entries whose own date is before `cutoff` (entries without a date are first seen
+/// now, so they stay); returns how many went.
+pub fn drop_too_old(entries: &mut Vec<crate::parse::Entry>, cutoff: DateTime<Utc>) -> usize {
+    let before = entries.len();
+    entries.retain(|e| e.published.is_none_or(|p| p >= cutoff));
+    before - entries.len()
 }
 
 /// A refresh's result so far: the HTTP status (if any) and how it ended.
@@ -163,10 +181,15 @@ async fn run_stages(ctx: &RefreshContext<'_>, feed: &FeedConfig, trigger: Trigge
         return record_unchanged(ctx, feed, status, now, next).await;
     }
     let body_warning = body.warning.clone();
-    let parsed = match parse_stage(ctx, feed, *body, now).await {
+    let mut parsed = match parse_stage(ctx, feed, *body, now).await {
         Ok(parsed) => parsed,
         Err(done) => return done,
     };
+    let cutoff = now - chrono::Duration::from_std(ctx.max_age).unwrap_or(chrono::Duration::MAX);
+    let too_old = drop_too_old(&mut parsed.feed.entries, cutoff);
+    if too_old > 0 {
+        tracing::debug!(feed = %feed.id, too_old, "entries older than retention or max_age left out");
+    }
     let limits = Limits {
         max_items: ctx.poll.max_items,
     };
@@ -465,6 +488,37 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn entries_older_than_retention_or_max_age_are_left_out() {
+        let day = Duration::from_secs(86_400);
+        assert_eq!(oldest_kept(30, None), 30 * day);
+        assert_eq!(oldest_kept(30, Some(2 * day)), 2 * day);
+        assert_eq!(oldest_kept(3, Some(10 * day)), 3 * day);
+        let now = chrono::Utc::now();
+        let entry = |days: Option<i64>| crate::parse::Entry {
+            key: format!("{days:?}"),
+            guid: None,
+            link: None,
+            canonical_url: None,
+            title: "t".into(),
+            summary_html: String::new(),
+            text: String::new(),
+            published: days.map(|d| now - chrono::Duration::days(d)),
+            updated: None,
+            content_hash: String::new(),
+        };
+        let mut entries = vec![
+            entry(Some(1)),
+            entry(Some(40)),
+            entry(None),
+            entry(Some(29)),
+        ];
+        let gone = drop_too_old(&mut entries, now - chrono::Duration::days(30));
+        assert_eq!(gone, 1);
+        let kept: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(kept, ["Some(1)", "None", "Some(29)"]);
+    }
+
     /// A feed server on loopback answering every request with `body`.
     async fn serve(body: String) -> String {
         let router = axum::Router::new().fallback(move || {
@@ -505,6 +559,7 @@ mod tests {
             fetcher: &fetcher,
             poll: &config.poll,
             runtime: &runtime,
+            max_age: oldest_kept(config.storage.retention_days, config.poll.max_age),
         };
         let (poison, fine) = (&config.feeds[0], &config.feeds[1]);
         let report = refresh_feed(&ctx, poison, Trigger::Manual).await;

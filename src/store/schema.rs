@@ -76,6 +76,13 @@ const MIGRATIONS: &[&str] = &[
     // there across restarts until feeds.toml names another URL.
     "ALTER TABLE feeds ADD COLUMN moved_from TEXT;
      ALTER TABLE feeds ADD COLUMN moved_to TEXT;",
+    // 4: a story's time is its earliest member's own date (first seen only for items with no
+    // date or a future one): merged feeds are ordered by it, so that a feed added later with an
+    // old backlog never pushes current news off the top.
+    "ALTER TABLE stories ADD COLUMN published INTEGER;
+     UPDATE stories SET published = COALESCE(
+       (SELECT MIN(i.published) FROM items i WHERE i.story_id = stories.id), first_seen);
+     CREATE INDEX stories_published ON stories(published, id);",
 ];
 
 /// The schema version this build writes.

@@ -50,6 +50,9 @@ pub struct Member {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Story {
     pub id: StoryId,
+    /// The earliest member's own date (its first-seen time when it had no date or a future
+    /// one): what the story is ordered and dated by in every output.
+    pub published: DateTime<Utc>,
     pub first_seen: DateTime<Utc>,
     pub updated: DateTime<Utc>,
     /// Never empty; the representative first (highest feed priority, then the earliest).
@@ -68,8 +71,8 @@ const MEMBER_COLUMNS: &str = "i.id, i.feed_id, f.name, f.priority, i.key, i.guid
     i.join_ref";
 
 impl Db {
-    /// The newest stories (by first appearance), optionally only those with a member from a
-    /// feed tagged `tag`.
+    /// The newest stories (by their earliest member's own date, ties by id), optionally only
+    /// those with a member from a feed tagged `tag`.
     pub fn latest_stories(
         &self,
         limit: usize,
@@ -78,23 +81,46 @@ impl Db {
         let limit = limit as i64;
         match tag {
             None => self.load(
-                "SELECT id, first_seen, updated FROM stories ORDER BY first_seen DESC, id LIMIT ?1",
+                "SELECT id, first_seen, updated, published FROM stories
+                 ORDER BY published DESC, id DESC LIMIT ?1",
                 &[&limit],
             ),
             Some(tag) => self.load(
-                "SELECT s.id, s.first_seen, s.updated FROM stories s
+                "SELECT s.id, s.first_seen, s.updated, s.published FROM stories s
                  WHERE EXISTS (SELECT 1 FROM items i JOIN feed_tags t ON t.feed_id = i.feed_id
                                WHERE i.story_id = s.id AND t.tag = ?2)
-                 ORDER BY s.first_seen DESC, s.id LIMIT ?1",
+                 ORDER BY s.published DESC, s.id DESC LIMIT ?1",
                 &[&limit, &tag],
             ),
         }
     }
 
+    /// The newest stories for `wiredesk stories`: at most `limit`, newest first (by their own
+    /// date, ties by id), optionally only those with a member from `feed`, or published since
+    /// `since`.
+    pub fn newest_stories(
+        &self,
+        limit: usize,
+        feed: Option<&str>,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Story>, StoreError> {
+        let limit = limit as i64;
+        let since = since.map_or(i64::MIN, |d| d.timestamp());
+        let feed = feed.unwrap_or("");
+        self.load(
+            "SELECT s.id, s.first_seen, s.updated, s.published FROM stories s
+             WHERE COALESCE(s.published, s.first_seen) >= ?2
+               AND (?3 = '' OR EXISTS (SELECT 1 FROM items i
+                                       WHERE i.story_id = s.id AND i.feed_id = ?3))
+             ORDER BY s.published DESC, s.id DESC LIMIT ?1",
+            &[&limit, &since, &feed],
+        )
+    }
+
     /// Every story, oldest first.
     pub fn all_stories(&self) -> Result<Vec<Story>, StoreError> {
         self.load(
-            "SELECT id, first_seen, updated FROM stories ORDER BY first_seen, id",
+            "SELECT id, first_seen, updated, published FROM stories ORDER BY first_seen, id",
             &[],
         )
     }
@@ -103,7 +129,7 @@ impl Db {
     pub fn story(&self, id: &str) -> Result<Option<Story>, StoreError> {
         Ok(self
             .load(
-                "SELECT id, first_seen, updated FROM stories WHERE id = ?1",
+                "SELECT id, first_seen, updated, published FROM stories WHERE id = ?1",
                 &[&id],
             )?
             .pop())
@@ -126,6 +152,7 @@ impl Db {
                     r.get::<_, String>(0)?,
                     r.get::<_, i64>(1)?,
                     r.get::<_, i64>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -135,7 +162,7 @@ impl Db {
              ORDER BY f.priority DESC, i.published, i.id"
         ))?;
         let mut stories = Vec::with_capacity(heads.len());
-        for (id, first_seen, updated) in heads {
+        for (id, first_seen, updated, published) in heads {
             let members = members_stmt
                 .query_map(params![id], |r| {
                     Ok(Member {
@@ -168,6 +195,7 @@ impl Db {
             }
             stories.push(Story {
                 id: StoryId(id),
+                published: from_ts(published.unwrap_or(first_seen)),
                 first_seen: from_ts(first_seen),
                 updated: from_ts(updated),
                 members,

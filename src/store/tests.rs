@@ -185,12 +185,10 @@ fn tag_filter_and_feed_state() {
         &[entry("a1", "One", "https://n.example/1")],
         t(0),
     );
-    ingest(
-        &mut db,
-        "b",
-        &[entry("b1", "Two", "https://n.example/2")],
-        t(1),
-    );
+    // Stories are ordered by their own (earliest member's) date: "Two" is the newer one.
+    let mut two = entry("b1", "Two", "https://n.example/2");
+    two.published = Some(t(1));
+    ingest(&mut db, "b", &[two], t(1));
     let tagged = db.latest_stories(10, Some("tag-b")).unwrap();
     assert_eq!(tagged.len(), 1);
     assert_eq!(tagged[0].representative().title, "Two");
@@ -334,4 +332,37 @@ fn a_stored_non_web_link_is_never_read_back_for_output() {
         links.contains(&Some("https://n.example/f".into())),
         "{links:?}"
     );
+}
+
+#[test]
+fn stories_are_dated_and_ordered_by_their_earliest_member_not_by_first_sight() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = open(&dir);
+    // Current news first seen now…
+    let mut fresh = entry("a1", "Fresh news", "https://n.example/fresh");
+    fresh.published = Some(t(60));
+    ingest(&mut db, "a", &[fresh], t(61));
+    // …then a feed added later with an old backlog: seen later, published long before.
+    let mut old = entry("b1", "Old backlog item", "https://n.example/old");
+    old.published = Some(t(-60 * 24 * 30));
+    ingest(&mut db, "b", &[old], t(62));
+    let latest = db.latest_stories(10, None).unwrap();
+    let titles: Vec<&str> = latest
+        .iter()
+        .map(|s| s.representative().title.as_str())
+        .collect();
+    assert_eq!(titles, ["Fresh news", "Old backlog item"]);
+    assert_eq!(latest[1].published, t(-60 * 24 * 30));
+    // A member that joins with an earlier date of its own moves the story's date back.
+    let mut earlier = entry("b2", "Fresh news again", "https://n.example/fresh");
+    earlier.published = Some(t(30));
+    ingest(&mut db, "b", &[earlier], t(63));
+    let story = db
+        .latest_stories(10, None)
+        .unwrap()
+        .into_iter()
+        .find(|s| s.members.len() == 2)
+        .unwrap();
+    assert_eq!(story.published, t(30));
+    assert_eq!(story.first_seen, t(61));
 }

@@ -246,6 +246,23 @@ async fn answer(State(state): State<Arc<Mutex<Inner>>>, uri: Uri, headers: Heade
     b.body(Body::from(route.body)).unwrap()
 }
 
+/// An hour before the test process started, as an HTTP date (RFC 2822 form): recent enough
+/// that no retention rule leaves fixture items out, and the same for every call.
+pub fn recent_date() -> String {
+    static DATE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DATE.get_or_init(|| {
+        httpdate::fmt_http_date(std::time::SystemTime::now() - Duration::from_secs(3600))
+    })
+    .clone()
+}
+
+/// A date `back` before the test process started, as an HTTP date.
+pub fn date_before_start(back: Duration) -> String {
+    static START: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(std::time::SystemTime::now);
+    httpdate::fmt_http_date(start - back)
+}
+
 /// An RSS item as `(guid, title, link, description)`.
 pub type Item<'a> = (&'a str, &'a str, &'a str, &'a str);
 
@@ -256,7 +273,8 @@ pub fn rss(title: &str, items: &[(&str, &str, &str, &str)]) -> String {
     );
     for (guid, t, link, desc) in items {
         s.push_str(&format!(
-            "<item><guid>{guid}</guid><title>{t}</title><link>{link}</link><description>{desc}</description><pubDate>Sun, 01 Nov 2026 08:00:00 GMT</pubDate></item>\n"
+            "<item><guid>{guid}</guid><title>{t}</title><link>{link}</link><description>{desc}</description><pubDate>{}</pubDate></item>\n",
+            recent_date()
         ));
     }
     s.push_str("</channel></rss>\n");
@@ -345,6 +363,23 @@ pub async fn get(addr: SocketAddr, path: &str) -> reqwest::Response {
         .send()
         .await
         .expect("daemon answers")
+}
+
+/// The body at `path` once it contains `needle` (the merged feeds are rendered after a
+/// refresh, not during it); fails the test after 30 s.
+pub async fn body_containing(addr: SocketAddr, path: &str, needle: &str) -> String {
+    let wait = async {
+        loop {
+            let body = get(addr, path).await.text().await.expect("a body");
+            if body.contains(needle) {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), wait)
+        .await
+        .unwrap_or_else(|_| panic!("{path} never contained {needle:?} within 30 s"))
 }
 
 /// Starts the daemon on a loopback port.
