@@ -103,9 +103,10 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        return match wiredesk::opml::read(&text) {
-            Ok(subs) => {
-                print!("{}", wiredesk::opml::to_feeds_toml(&subs));
+        return match wiredesk::opml::import(&text) {
+            Ok(found) => {
+                print!("{}", wiredesk::opml::to_feeds_toml(&found.subscriptions));
+                eprintln!("{}", found.summary());
                 ExitCode::SUCCESS
             }
             Err(e) => {

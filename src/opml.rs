@@ -1,6 +1,9 @@
 //! `wiredesk import-opml FILE`: turns a reader's OPML subscription list into `[[feed]]` tables
 //! to paste into `feeds.toml`. Ids come from the outline titles (made unique); OPML categories
-//! (nested outlines and the `category` attribute) become tags.
+//! (nested outlines and the `category` attribute) become tags. Titles and folder names in any
+//! script are transliterated to ASCII (`deunicode`: "한국" → `hangug`, "東京" → `dong-jing`),
+//! since ids and tags become URL paths. A URL listed twice is imported once; an outline with
+//! neither a feed URL nor feeds inside it is reported as skipped.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -15,8 +18,40 @@ pub struct Subscription {
     pub tags: Vec<String>,
 }
 
+/// What an OPML document holds: the subscriptions, and what was left out and why.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Import {
+    pub subscriptions: Vec<Subscription>,
+    /// One line per outline left out ("… has no feed URL", "… is listed twice").
+    pub skipped: Vec<String>,
+}
+
+impl Import {
+    /// "14 feeds, 2 skipped: …" for the operator's terminal.
+    pub fn summary(&self) -> String {
+        let n = self.subscriptions.len();
+        let mut line = format!("{n} feed{}", if n == 1 { "" } else { "s" });
+        if !self.skipped.is_empty() {
+            let _ = write!(
+                line,
+                ", {} skipped: {}",
+                self.skipped.len(),
+                self.skipped.join("; ")
+            );
+        }
+        line
+    }
+}
+
 /// Reads every `<outline xmlUrl=…>`, with the titles of enclosing outlines as tags.
 pub fn read(opml: &str) -> anyhow::Result<Vec<Subscription>> {
+    Ok(import(opml)?.subscriptions)
+}
+
+/// [`read`], with what was skipped.
+pub fn import(opml: &str) -> anyhow::Result<Import> {
+    let mut urls_seen: HashSet<String> = HashSet::new();
+    let mut skipped = Vec::new();
     let mut reader = quick_xml::Reader::from_str(opml);
     let mut parents: Vec<Option<String>> = Vec::new();
     let mut seen_opml = false;
@@ -44,8 +79,15 @@ pub fn read(opml: &str) -> anyhow::Result<Vec<Subscription>> {
                         _ => {}
                     }
                 }
-                let is_feed = url.is_some();
-                if let Some(url) = url {
+                let is_feed = url.as_deref().is_some_and(|u| !u.trim().is_empty());
+                let shown = title.clone().unwrap_or_default();
+                if !is_feed && !opens {
+                    skipped.push(format!("outline {shown:?} has no feed URL (xmlUrl)"));
+                }
+                let url = url.filter(|_| is_feed).map(|u| u.trim().to_owned());
+                if let Some(url) = url.as_ref().filter(|u| !urls_seen.insert((*u).clone())) {
+                    skipped.push(format!("{url} is listed twice (imported once)"));
+                } else if let Some(url) = url {
                     let mut tags: Vec<String> = parents.iter().flatten().map(|p| slug(p)).collect();
                     for c in category.iter().flat_map(|c| c.split([',', '/'])) {
                         let c = slug(c);
@@ -77,13 +119,18 @@ pub fn read(opml: &str) -> anyhow::Result<Vec<Subscription>> {
     if !seen_opml {
         anyhow::bail!("not an OPML document (no <opml> element)");
     }
-    Ok(out)
+    Ok(Import {
+        subscriptions: out,
+        skipped,
+    })
 }
 
-/// A feed id or tag from a title: lowercase ASCII letters and digits joined by `-`.
+/// A feed id or tag from a title in any script: transliterated to ASCII, then lowercase
+/// letters and digits joined by `-`.
 fn slug(s: &str) -> String {
+    let ascii = deunicode::deunicode(s.trim());
     let mut out = String::new();
-    for c in s.trim().chars() {
+    for c in ascii.chars() {
         if c.is_ascii_alphanumeric() {
             out.push(c.to_ascii_lowercase());
         } else if !out.ends_with('-') && !out.is_empty() {
@@ -189,6 +236,29 @@ mod tests {
                 tags: vec!["world".into()],
             }]
         );
+    }
+
+    #[test]
+    fn folders_in_any_script_duplicates_and_urlless_outlines() {
+        let opml = r#"<opml version="2.0"><body>
+<outline text="한국 뉴스">
+  <outline type="rss" text="연합뉴스" xmlUrl="https://www.yna.co.kr/rss/news.xml"/>
+  <outline type="rss" text="Again" xmlUrl="https://www.yna.co.kr/rss/news.xml"/>
+  <outline type="rss" text="No URL here"/>
+</outline>
+<outline text="東京" category="経済"><outline text="NHK" xmlUrl="https://nhk.example/rss"/></outline>
+</body></opml>"#;
+        let got = import(opml).unwrap();
+        assert_eq!(got.subscriptions.len(), 2);
+        assert_eq!(got.subscriptions[0].tags, vec!["hangug-nyuseu"]);
+        assert_eq!(got.subscriptions[1].tags, vec!["dong-jing"]);
+        assert_eq!(got.skipped.len(), 2, "{:?}", got.skipped);
+        let summary = got.summary();
+        assert!(summary.starts_with("2 feeds, 2 skipped: "), "{summary}");
+        assert!(summary.contains("listed twice") && summary.contains("\"No URL here\""));
+        let toml = to_feeds_toml(&got.subscriptions);
+        assert!(toml.contains("id = \"yeonhabnyuseu\""), "{toml}");
+        crate::Config::parse(&toml, Path::new("imported.toml")).expect("the output checks clean");
     }
 
     #[test]

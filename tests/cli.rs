@@ -81,7 +81,11 @@ fn a_missing_config_names_the_file() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/feeds.toml"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim(),
+        "cannot read /nonexistent/feeds.toml: No such file or directory (os error 2)"
+    );
 }
 
 fn write_config(dir: &Path, feeds: &[(&str, String)]) -> std::path::PathBuf {

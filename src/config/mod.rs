@@ -218,6 +218,12 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A file that cannot be read has no position to give: just say why.
+        if let [only] = self.problems.as_slice()
+            && only.line == 0
+        {
+            return f.write_str(&only.message);
+        }
         let n = self.problems.len();
         write!(
             f,
@@ -275,7 +281,7 @@ impl Config {
             problems: vec![Problem {
                 line: 0,
                 column: 0,
-                message: format!("cannot read the file: {e}"),
+                message: format!("cannot read {}: {e}", path.display()),
             }],
         })?;
         Config::parse(&text, path)
@@ -557,22 +563,28 @@ impl<'s> Reader<'s> {
                 None
             }
         };
-        let label = id
-            .as_ref()
-            .map(|i| i.0.clone())
-            .unwrap_or_else(|| "feed".to_owned());
+        // The schedule's stable offset derives from the id.
+        let key = id.as_ref().map_or("feed", |i| i.as_str()).to_owned();
+        // Messages name the feed by its id; a [[feed]] without a valid id by its line.
+        let label = match &id {
+            Some(i) => format!("feed \"{i}\""),
+            None => format!(
+                "the [[feed]] at line {}",
+                line_column(self.src, &self.line_starts, span.start).0
+            ),
+        };
         let url = match self.string(t, keys::URL.name) {
-            Some(s) => self.url(&s, &format!("feed `{label}`")),
+            Some(s) => self.url(&s, &label),
             None => {
                 if t.get(keys::URL.name).is_none() {
-                    self.problem(span, format!("[[feed]] `{label}` is missing `url`"));
+                    self.problem(span, format!("{label} is missing `url`"));
                 }
                 None
             }
         };
         let schedule = match self.string(t, keys::FEED_SCHEDULE.name) {
-            Some(s) => self.schedule(&s, &label),
-            None => poll.map(|p| p.schedule.with_key(&label)),
+            Some(s) => self.schedule(&s, &key),
+            None => poll.map(|p| p.schedule.with_key(&key)),
         };
         let name = self.string(t, keys::NAME.name).map(Spanned::into_inner);
         let tags = self.tags(t);
@@ -929,11 +941,11 @@ priority = "high"
             p,
             vec![
                 "2:1 unknown key `schedual` in [poll] (did you mean `schedule`?); valid keys: schedule, timeout, connect_timeout, max_body_bytes, concurrency, per_host, user_agent, max_backoff, max_items, refresh_timeout, max_age, allow_mass_removal",
-                "6:7 invalid URL for feed `a`: relative URL without a base",
+                "6:7 invalid URL for feed \"a\": relative URL without a base",
                 "9:6 duplicate feed id `a`: each [[feed]] needs its own id",
                 "11:12 invalid schedule `*/5 * * *`: expected 5 fields (minute hour day month weekday) or 6 (with seconds first), found 4",
                 "13:1 [[feed]] is missing `id`",
-                "14:7 invalid URL for feed `feed`: scheme `ftp` is not http or https",
+                "14:7 invalid URL for the [[feed]] at line 13: scheme `ftp` is not http or https",
                 "15:12 `priority` must be a whole number from -1000000 to 1000000",
             ]
         );
@@ -986,7 +998,7 @@ priority = "high"
     #[test]
     fn missing_url_is_reported() {
         let p = problems("[[feed]]\nid = \"x\"\n");
-        assert_eq!(p, vec!["1:1 [[feed]] `x` is missing `url`"]);
+        assert_eq!(p, vec!["1:1 feed \"x\" is missing `url`"]);
     }
 
     #[test]
