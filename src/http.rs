@@ -195,27 +195,63 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
 
 /// The HTML page, rendered per request (it shows the sources' health, which changes with every
 /// refresh; it is for people, not for feed readers polling every minute).
-async fn index(State(app): State<Arc<App>>, method: Method, headers: HeaderMap) -> Response {
+async fn index(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let page = match page_param(uri.query()) {
+        Ok(page) => page,
+        Err(reason) => return (StatusCode::BAD_REQUEST, format!("{reason}\n")).into_response(),
+    };
     let config = app.config();
-    let size = config.server.feed_size.min(50);
-    let page = app
+    let size = crate::publish::PAGE_SIZE;
+    let offset = (page - 1).saturating_mul(size);
+    let read = app
         .store
-        .call(move |db| -> Result<_, crate::store::StoreError> {
-            Ok((db.latest_stories(size, None)?, db.feed_health()?))
-        })
+        .call(move |db| Ok((db.stories_page(size + 1, offset)?, db.feed_health()?)))
         .await;
-    let Ok((stories, health)) = page else {
+    let Ok((mut stories, health)) = read else {
         return (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response();
+    };
+    let more = stories.len() > size;
+    stories.truncate(size);
+    let ctx = crate::publish::PageContext {
+        now: Utc::now(),
+        page,
+        more,
+        tags: config
+            .feeds
+            .iter()
+            .map(|f| (f.id.0.clone(), f.tags.clone()))
+            .collect(),
     };
     // Rendering and compressing are CPU work: off the async workers.
     let title = config.server.title.clone();
     match tokio::task::spawn_blocking(move || {
-        crate::publish::render_page(&title, &stories, &health)
+        crate::publish::render_page(&title, &stories, &health, &ctx)
     })
     .await
     {
         Ok(page) => respond(&page, &headers, method == Method::HEAD, 0),
         Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// The `page` query parameter of `/`: absent (page 1) or a whole number from 1 to 10,000.
+fn page_param(query: Option<&str>) -> Result<usize, String> {
+    let Some(query) = query else { return Ok(1) };
+    let Some((_, value)) = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "page")
+    else {
+        return Ok(1);
+    };
+    match value.trim().parse::<usize>() {
+        Ok(n) if (1..=10_000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "invalid page {:?}: a whole number from 1 to 10000 is expected",
+            crate::parse::truncate_on_char_boundary(&value, 40)
+        )),
     }
 }
 
@@ -375,6 +411,19 @@ mod tests {
             h.insert(k.clone(), HeaderValue::from_str(v).unwrap());
         }
         h
+    }
+
+    #[test]
+    fn a_bad_page_is_a_400_with_a_reason() {
+        assert_eq!(page_param(None), Ok(1));
+        assert_eq!(page_param(Some("page=3")), Ok(3));
+        for bad in ["page=0", "page=x", "page=99999"] {
+            assert!(
+                page_param(Some(bad))
+                    .unwrap_err()
+                    .starts_with("invalid page")
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, TimeZone, Utc};
-use wiredesk::publish::{FeedMeta, render_atom, render_json, render_page, render_rss};
+use wiredesk::publish::{FeedMeta, PageContext, render_atom, render_json, render_page, render_rss};
 use wiredesk::store::{FeedHealth, Member, Story, StoryId};
 
 fn t(minutes: i64) -> DateTime<Utc> {
@@ -158,7 +158,18 @@ fn every_format_matches_its_golden_file() {
             items: 3,
         },
     ];
-    let page = render_page("Desk <&>", &s, &health).body;
+    let ctx = PageContext {
+        now: t(90),
+        page: 2,
+        more: true,
+        tags: [(
+            "yonhap".to_owned(),
+            vec!["korea".to_owned(), "wire".to_owned()],
+        )]
+        .into_iter()
+        .collect(),
+    };
+    let page = render_page("Desk <&>", &s, &health, &ctx).body;
     check("page.html", &page);
     let page = std::str::from_utf8(&page).unwrap();
     for secret in ["pw@", "s3cret"] {

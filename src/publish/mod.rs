@@ -16,7 +16,7 @@ mod rss;
 
 pub use json::render_json;
 pub use opml::render_opml;
-pub use page::{content_security_policy, render_page};
+pub use page::{PAGE_SIZE, PageContext, content_security_policy, relative_time, render_page};
 pub use rss::render_rss;
 
 /// What a merged feed says about itself.
@@ -347,7 +347,13 @@ mod tests {
             rss.contains("<dc:creator>a news, b news</dc:creator>"),
             "{rss}"
         );
-        let page = render_page("Desk", &[s], &[]);
+        let ctx = PageContext {
+            now: s.published,
+            page: 1,
+            more: false,
+            tags: Default::default(),
+        };
+        let page = render_page("Desk", &[s], &[], &ctx);
         let page = String::from_utf8(page.body.to_vec()).unwrap();
         assert_eq!(page.matches(">a news</a>").count(), 1, "{page}");
     }

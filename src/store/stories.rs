@@ -95,6 +95,16 @@ impl Db {
         }
     }
 
+    /// One page of the newest stories (`limit` of them after skipping `offset`), for `/`.
+    pub fn stories_page(&self, limit: usize, offset: usize) -> Result<Vec<Story>, StoreError> {
+        let (limit, offset) = (limit as i64, offset as i64);
+        self.load(
+            "SELECT id, first_seen, updated, published FROM stories
+             ORDER BY published DESC, id DESC LIMIT ?1 OFFSET ?2",
+            &[&limit, &offset],
+        )
+    }
+
     /// The newest stories for `wiredesk stories`: at most `limit`, newest first (by their own
     /// date, ties by id), optionally only those with a member from `feed`, or published since
     /// `since`.
