@@ -87,7 +87,7 @@ pub fn render_page(
     let mut out = String::with_capacity(4096 + stories.len() * 768);
     let _ = write!(
         out,
-        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{t}</title><link rel=\"alternate\" type=\"application/atom+xml\" href=\"feed.atom\"><style>{STYLE}</style></head><body><h1>{t}</h1><nav><a href=\"feed.atom\">Atom</a><a href=\"feed.rss\">RSS</a><a href=\"feed.json\">JSON Feed</a><a href=\"sources.opml\">Sources (OPML)</a></nav>",
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{t}</title><link rel=\"alternate\" type=\"application/atom+xml\" href=\"feed.atom\"><link rel=\"icon\" href=\"data:,\"><style>{STYLE}</style></head><body><h1>{t}</h1><nav><a href=\"feed.atom\">Atom</a><a href=\"feed.rss\">RSS</a><a href=\"feed.json\">JSON Feed</a><a href=\"sources.opml\">Sources (OPML)</a></nav>",
         t = text(title)
     );
     write_health_summary(&mut out, health);
