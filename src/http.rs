@@ -206,11 +206,28 @@ async fn index(
         Err(reason) => return (StatusCode::BAD_REQUEST, format!("{reason}\n")).into_response(),
     };
     let config = app.config();
+    // `?tag=world`: the page of one tag's stories; an unknown tag is a 404.
+    let tag = uri.query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "tag")
+            .map(|(_, v)| v.into_owned())
+    });
+    if let Some(t) = &tag
+        && !config.tags().contains(t)
+    {
+        return (StatusCode::NOT_FOUND, "no such tag\n").into_response();
+    }
     let size = crate::publish::PAGE_SIZE;
     let offset = (page - 1).saturating_mul(size);
+    let wanted = tag.clone();
     let read = app
         .store
-        .call(move |db| Ok((db.stories_page(size + 1, offset)?, db.feed_health()?)))
+        .call(move |db| {
+            Ok((
+                db.stories_page(size + 1, offset, wanted.as_deref())?,
+                db.feed_health()?,
+            ))
+        })
         .await;
     let Ok((mut stories, health)) = read else {
         return (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response();
@@ -221,6 +238,7 @@ async fn index(
         now: Utc::now(),
         page,
         more,
+        tag,
         tags: config
             .feeds
             .iter()

@@ -81,6 +81,17 @@ async fn two_feeds_sharing_a_url_publish_one_entry_with_both_outlets() {
     assert_eq!(bad.status(), 400);
     assert!(bad.text().await.unwrap().starts_with("invalid limit"));
     assert_eq!(get(addr, "/tags/no-such-tag.atom").await.status(), 404);
+    // The page: per tag, with paging; bad parameters are refused.
+    let tagged_page = get(addr, "/?tag=t-b").await.text().await.unwrap();
+    assert!(
+        tagged_page.contains("Unrelated local news"),
+        "{tagged_page}"
+    );
+    assert!(tagged_page.contains("tagged #t-b"), "{tagged_page}");
+    let a_page = get(addr, "/?tag=t-a").await.text().await.unwrap();
+    assert!(!a_page.contains("Unrelated local news"), "{a_page}");
+    assert_eq!(get(addr, "/?tag=nope").await.status(), 404);
+    assert_eq!(get(addr, "/?page=0").await.status(), 400);
     // ?limit= below the configured size gives fewer stories, newest first.
     let limited = get(addr, "/feed.json?limit=1").await.text().await.unwrap();
     let v: serde_json::Value = serde_json::from_str(&limited).unwrap();

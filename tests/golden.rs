@@ -162,6 +162,7 @@ fn every_format_matches_its_golden_file() {
         now: t(90),
         page: 2,
         more: true,
+        tag: Some("korea".to_owned()),
         tags: [(
             "yonhap".to_owned(),
             vec!["korea".to_owned(), "wire".to_owned()],

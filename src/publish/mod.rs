@@ -351,6 +351,7 @@ mod tests {
             now: s.published,
             page: 1,
             more: false,
+            tag: None,
             tags: Default::default(),
         };
         let page = render_page("Desk", &[s], &[], &ctx);

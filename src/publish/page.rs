@@ -50,6 +50,8 @@ pub struct PageContext {
     pub now: DateTime<Utc>,
     pub page: usize,
     pub more: bool,
+    /// The tag this page is filtered by (`/?tag=TAG`), if any.
+    pub tag: Option<String>,
     pub tags: std::collections::HashMap<String, Vec<String>>,
 }
 
@@ -93,13 +95,22 @@ pub fn render_page(
     write_health_summary(&mut out, health);
     let _ = write!(
         out,
-        "<h2>Latest stories{}</h2><ol>",
+        "<h2>Latest stories{}{}</h2><ol>",
+        ctx.tag.as_deref().map_or(String::new(), |t| format!(
+            " tagged #{} <a class=\"tag\" href=\"tags/{}.atom\">(Atom)</a> <a class=\"tag\" href=\"./\">(all)</a>",
+            text(t),
+            attr(t)
+        )),
         if ctx.page > 1 {
             format!(" (page {})", ctx.page)
         } else {
             String::new()
         }
     );
+    let tag_param = ctx
+        .tag
+        .as_deref()
+        .map_or(String::new(), |t| format!("&amp;tag={}", attr(t)));
     for s in stories {
         write_story(&mut out, s, ctx);
     }
@@ -107,7 +118,11 @@ pub fn render_page(
     if ctx.more || ctx.page > 1 {
         out.push_str("<p class=\"more\">");
         if ctx.page > 1 {
-            let _ = write!(out, "<a href=\"?page={}\">← Newer</a> ", ctx.page - 1);
+            let _ = write!(
+                out,
+                "<a href=\"?page={}{tag_param}\">← Newer</a> ",
+                ctx.page - 1
+            );
         }
         if ctx.more {
             let _ = write!(
@@ -193,7 +208,7 @@ fn write_story(out: &mut String, s: &Story, ctx: &PageContext) {
     for tag in tags {
         let _ = write!(
             out,
-            "<a class=\"tag\" href=\"tags/{}.atom\">#{}</a>",
+            "<a class=\"tag\" href=\"?tag={}\">#{}</a>",
             attr(tag),
             text(tag)
         );

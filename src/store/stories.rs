@@ -95,13 +95,22 @@ impl Db {
         }
     }
 
-    /// One page of the newest stories (`limit` of them after skipping `offset`), for `/`.
-    pub fn stories_page(&self, limit: usize, offset: usize) -> Result<Vec<Story>, StoreError> {
+    /// One page of the newest stories (`limit` of them after skipping `offset`), for `/`,
+    /// optionally only those with a member from a feed tagged `tag`.
+    pub fn stories_page(
+        &self,
+        limit: usize,
+        offset: usize,
+        tag: Option<&str>,
+    ) -> Result<Vec<Story>, StoreError> {
         let (limit, offset) = (limit as i64, offset as i64);
+        let tag = tag.unwrap_or("");
         self.load(
-            "SELECT id, first_seen, updated, published FROM stories
-             ORDER BY published DESC, id DESC LIMIT ?1 OFFSET ?2",
-            &[&limit, &offset],
+            "SELECT s.id, s.first_seen, s.updated, s.published FROM stories s
+             WHERE ?3 = '' OR EXISTS (SELECT 1 FROM items i JOIN feed_tags t ON t.feed_id = i.feed_id
+                                      WHERE i.story_id = s.id AND t.tag = ?3)
+             ORDER BY s.published DESC, s.id DESC LIMIT ?1 OFFSET ?2",
+            &[&limit, &offset, &tag],
         )
     }
 
