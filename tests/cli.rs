@@ -35,21 +35,25 @@ fn the_shipped_config_is_valid() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok, 12 feeds"));
 }
 
-#[test]
-fn a_bad_config_is_rejected_with_file_line_and_column() {
+/// `wiredesk check` of a config file holding `text`, written in a new temp dir.
+fn check_text(text: &str) -> (tempfile::TempDir, std::path::PathBuf, std::process::Output) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(
-        &path,
-        "[[feed]]\nid = \"x\"\nurl = \"https://e.com/rss\"\nschedulle = \"*/5 * * * *\"\n\n[[feed]]\nid = \"x\"\nurl = \"e.com\"\n",
-    )
-    .unwrap();
+    std::fs::write(&path, text).unwrap();
     let out = wiredesk()
         .arg("check")
         .arg("--config")
         .arg(&path)
         .output()
         .unwrap();
+    (dir, path, out)
+}
+
+#[test]
+fn a_bad_config_is_rejected_with_file_line_and_column() {
+    let (dir, path, out) = check_text(
+        "[[feed]]\nid = \"x\"\nurl = \"https://e.com/rss\"\nschedulle = \"*/5 * * * *\"\n\n[[feed]]\nid = \"x\"\nurl = \"e.com\"\n",
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     let shown = path.display().to_string();
@@ -663,36 +667,16 @@ async fn no_credential_reaches_the_database_or_a_backup_and_both_are_owner_only(
 
 #[test]
 fn check_warns_about_a_config_that_enables_no_feed() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("feeds.toml");
-    std::fs::write(
-        &path,
-        "[[feed]]\nid = \"a\"\nurl = \"https://e.example/rss\"\nenabled = false\n",
-    )
-    .unwrap();
-    let out = wiredesk()
-        .arg("check")
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let (_dir, _, out) =
+        check_text("[[feed]]\nid = \"a\"\nurl = \"https://e.example/rss\"\nenabled = false\n");
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("enables no feed") && err.contains("allow_mass_removal"),
         "{err}"
     );
-    std::fs::write(
-        &path,
-        "[[feed]]\nid = \"a\"\nurl = \"https://e.example/rss\"\n",
-    )
-    .unwrap();
-    let out = wiredesk()
-        .arg("check")
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let (_dir, _, out) = check_text("[[feed]]\nid = \"a\"\nurl = \"https://e.example/rss\"\n");
+    assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).is_empty());
 }
 
