@@ -50,13 +50,7 @@ async fn two_feeds_sharing_a_url_publish_one_entry_with_both_outlets() {
     assert!(feeds.contains(&"a") && feeds.contains(&"b"), "{feeds:?}");
 
     // The merged feed is re-rendered after the refresh; wait until it shows both stories.
-    let body = loop {
-        let body = get(addr, "/feed.atom").await.text().await.unwrap();
-        if body.matches("<entry>").count() == 2 {
-            break body;
-        }
-        tokio::task::yield_now().await;
-    };
+    let body = body_when(addr, "/feed.atom", |b| b.matches("<entry>").count() == 2).await;
     let feed = feed_rs::parser::parse(body.as_bytes()).expect("our Atom parses");
     assert_eq!(feed.entries.len(), 2);
     let entry = feed
@@ -178,13 +172,7 @@ async fn an_edited_entry_updates_its_story_instead_of_adding_one() {
     assert_eq!(after[0].id, before[0].id);
     assert_eq!(after[0].representative().title, "Corrected title");
     assert!(after[0].updated >= before[0].updated);
-    let body = loop {
-        let body = get(addr, "/feed.atom").await.text().await.unwrap();
-        if body.contains("Corrected title") {
-            break body;
-        }
-        tokio::task::yield_now().await;
-    };
+    let body = body_containing(addr, "/feed.atom", "Corrected title").await;
     assert_eq!(body.matches("<entry>").count(), 1);
     daemon.stop().await;
 }
@@ -374,13 +362,10 @@ async fn the_same_wire_story_under_two_headlines_is_one_entry_with_both_outlets(
     let (daemon, addr, mut rx) = start_watched(cfg).await;
     rx.wait_for("yonhap", stored).await;
     rx.wait_for("herald", stored).await;
-    let body = loop {
-        let body = get(addr, "/feed.atom").await.text().await.unwrap();
-        if body.matches("<entry>").count() == 2 && body.contains("Also reported by") {
-            break body;
-        }
-        tokio::task::yield_now().await;
-    };
+    let body = body_when(addr, "/feed.atom", |b| {
+        b.matches("<entry>").count() == 2 && b.contains("Also reported by")
+    })
+    .await;
     let feed = feed_rs::parser::parse(body.as_bytes()).unwrap();
     assert_eq!(
         feed.entries.len(),
@@ -485,13 +470,7 @@ async fn a_reload_adds_removes_and_changes_feeds_without_a_restart() {
         7
     );
     // The tags of the new config have their feeds.
-    let body = loop {
-        let r = get(addr, "/tags/t-c.atom").await;
-        if r.status() == 200 {
-            break r.text().await.unwrap();
-        }
-        tokio::task::yield_now().await;
-    };
+    let body = body_when(addr, "/tags/t-c.atom", |_| true).await;
     assert!(body.contains("Gamma news"));
     daemon.stop().await;
 }
@@ -601,18 +580,7 @@ async fn every_output_format_page_and_method_is_served() {
                 .unwrap()
         }
     };
-    loop {
-        if fetch("/feed.json")
-            .await
-            .text()
-            .await
-            .unwrap()
-            .contains("Tom & Jerry")
-        {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    body_containing(addr, "/feed.json", "Tom & Jerry").await;
     for path in [
         "/feed.rss",
         "/tags/t-a.rss",

@@ -365,6 +365,25 @@ pub async fn get(addr: SocketAddr, path: &str) -> reqwest::Response {
         .expect("daemon answers")
 }
 
+/// The body at `path` once `ready` says so; fails the test after 30 s.
+pub async fn body_when(addr: SocketAddr, path: &str, ready: impl Fn(&str) -> bool) -> String {
+    let wait = async {
+        loop {
+            let r = get(addr, path).await;
+            if r.status() == 200 {
+                let body = r.text().await.expect("a body");
+                if ready(&body) {
+                    return body;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), wait)
+        .await
+        .unwrap_or_else(|_| panic!("{path} was never ready within 30 s"))
+}
+
 /// The body at `path` once it contains `needle` (the merged feeds are rendered after a
 /// refresh, not during it); fails the test after 30 s.
 pub async fn body_containing(addr: SocketAddr, path: &str, needle: &str) -> String {
