@@ -15,7 +15,8 @@ mod schema;
 mod stories;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -56,6 +57,8 @@ pub enum StoreError {
     Closed,
     #[error("no database at {}", path.display())]
     Missing { path: PathBuf },
+    #[error("the database thread has finished no job for {secs} s while {pending} wait")]
+    Stalled { pending: usize, secs: i64 },
     #[error(
         "database {} {what} while wiredesk was running: nothing more is written to it; restart wiredesk (it starts a new database there, or restore a backup first)",
         path.display()
@@ -195,6 +198,30 @@ pub(crate) const PANIC_KEY: &str = "wiredesk-test-panic";
 #[derive(Clone)]
 pub struct Store {
     jobs: mpsc::Sender<Msg>,
+    progress: Arc<Progress>,
+    /// The database file and its device and inode when opened (for [`Store::health`]).
+    file: Arc<(PathBuf, Option<(u64, u64)>)>,
+}
+
+/// How the store thread is doing, readable without waiting in its queue: health must mean
+/// "alive and making progress", not "the queue happens to be empty" (during a catch-up of
+/// thousands of refreshes the queue is long for minutes, and the watchdog must not kill a
+/// daemon that is working through it).
+#[derive(Default)]
+struct Progress {
+    /// Jobs sent and not yet finished.
+    pending: AtomicUsize,
+    /// When the thread last finished a job (or started), in milliseconds since the epoch.
+    last_done_ms: AtomicI64,
+    /// The thread has let go of the database.
+    closed: AtomicBool,
+}
+
+/// How long the store may go without finishing a job, while jobs wait, and still be healthy.
+pub const STALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
 }
 
 impl Store {
@@ -206,6 +233,10 @@ impl Store {
 
     fn spawn(mut db: Db) -> Store {
         let (tx, rx) = mpsc::channel::<Msg>();
+        let progress = Arc::new(Progress::default());
+        progress.last_done_ms.store(now_ms(), Ordering::Relaxed);
+        let file = Arc::new((db.path.clone(), db.identity));
+        let seen = progress.clone();
         std::thread::Builder::new()
             .name("wiredesk-store".into())
             .spawn(move || {
@@ -233,6 +264,8 @@ impl Store {
                     if db.needs_recovery {
                         db.recover();
                     }
+                    seen.last_done_ms.store(now_ms(), Ordering::Relaxed);
+                    seen.pending.fetch_sub(1, Ordering::Relaxed);
                 }
                 // Closed, or every handle dropped: checkpoint so the -wal file does not outlive
                 // us, then let go of the database and its lock before saying so.
@@ -242,13 +275,57 @@ impl Store {
                         .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA optimize;");
                 }
                 drop(db);
+                seen.closed.store(true, Ordering::Relaxed);
                 if let Some(done) = closed_by {
                     let _ = done.send(());
                 }
             })
             .map(|_| ())
             .unwrap_or_else(|e| tracing::error!("cannot start the database thread: {e}"));
-        Store { jobs: tx }
+        Store {
+            jobs: tx,
+            progress,
+            file,
+        }
+    }
+
+    /// Whether the store is healthy, answered at once (never queued behind other jobs): the
+    /// database file is still the one opened, and the thread is idle or has finished a job
+    /// within [`STALL_LIMIT`].
+    pub fn health(&self) -> Result<(), StoreError> {
+        self.health_within(STALL_LIMIT)
+    }
+
+    /// [`Store::health`] with another stall limit.
+    pub fn health_within(&self, stall: std::time::Duration) -> Result<(), StoreError> {
+        if self.progress.closed.load(Ordering::Relaxed) {
+            return Err(StoreError::Closed);
+        }
+        let (path, opened) = &*self.file;
+        if let Some(opened) = opened {
+            match file_identity(path) {
+                Some(now) if now == *opened => {}
+                found => {
+                    return Err(StoreError::Vanished {
+                        path: path.clone(),
+                        what: if found.is_some() {
+                            "was replaced by another file"
+                        } else {
+                            "was deleted"
+                        },
+                    });
+                }
+            }
+        }
+        let pending = self.progress.pending.load(Ordering::Relaxed);
+        let idle_ms = now_ms() - self.progress.last_done_ms.load(Ordering::Relaxed);
+        if pending > 0 && idle_ms >= stall.as_millis() as i64 {
+            return Err(StoreError::Stalled {
+                pending,
+                secs: idle_ms / 1000,
+            });
+        }
+        Ok(())
     }
 
     /// Opens an existing database read-only (see [`Db::open_read_only`]) on its own thread.
@@ -263,6 +340,7 @@ impl Store {
         F: FnOnce(&mut Db) -> R + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
+        self.progress.pending.fetch_add(1, Ordering::Relaxed);
         self.jobs
             .send(Msg::Job(Box::new(move |db| {
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(db)))
@@ -275,7 +353,10 @@ impl Store {
                     });
                 let _ = tx.send(result);
             })))
-            .map_err(|_| StoreError::Closed)?;
+            .map_err(|_| {
+                self.progress.pending.fetch_sub(1, Ordering::Relaxed);
+                StoreError::Closed
+            })?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 

@@ -183,13 +183,19 @@ impl Daemon {
         Ok(summary)
     }
 
-    /// Whether the daemon is alive where it matters: the database thread answers and the
-    /// scheduler responds, each within a few seconds. The watchdog pings only when this holds,
-    /// so a wedged daemon gets restarted.
+    /// Whether the daemon is alive where it matters: the store is alive and making progress
+    /// (answered at once, not queued behind a catch-up; see [`crate::store::Store::health`])
+    /// and the scheduler responds within a few seconds. The watchdog pings only when this
+    /// holds, so a wedged daemon gets restarted and a busy one does not.
     pub async fn healthy(&mut self) -> bool {
         let limit = Duration::from_secs(5);
-        let db = tokio::time::timeout(limit, self.app.store.call(|db| db.ping())).await;
-        let db_ok = matches!(db, Ok(Ok(())));
+        let db_ok = match self.app.store.health() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!("unhealthy: {e}");
+                false
+            }
+        };
         db_ok
             && tokio::time::timeout(limit, self.scheduler.alive())
                 .await

@@ -5,6 +5,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use super::*;
 use crate::config::{DedupConfig, FeedConfig};
 use crate::schedule::Schedule;
+use std::sync::atomic::Ordering;
 
 fn dedup() -> DedupConfig {
     DedupConfig {
@@ -365,4 +366,43 @@ fn stories_are_dated_and_ordered_by_their_earliest_member_not_by_first_sight() {
         .unwrap();
     assert_eq!(story.published, t(30));
     assert_eq!(story.first_seen, t(61));
+}
+
+#[tokio::test]
+async fn health_is_answered_at_once_while_a_job_runs_and_fails_only_on_a_stall() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("w.db"), &dedup()).unwrap();
+    assert!(store.health().is_ok(), "idle is healthy");
+    // A long job holds the thread; more jobs queue behind it.
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let busy = store.clone();
+    let long_job = tokio::spawn(async move {
+        busy.call(move |_| {
+            let _ = wait.recv();
+            Ok(())
+        })
+        .await
+    });
+    let queued = store.clone();
+    let queued_job = tokio::spawn(async move { queued.call(|db| db.ping()).await });
+    while store.progress.pending.load(Ordering::Relaxed) < 2 {
+        tokio::task::yield_now().await;
+    }
+    // Health does not wait in the queue: it answers now, and says "busy, not stalled"…
+    assert!(store.health().is_ok());
+    // …unless no job has finished for longer than the stall limit.
+    let stalled = store.health_within(std::time::Duration::ZERO);
+    assert!(
+        matches!(stalled, Err(StoreError::Stalled { pending: 2, .. })),
+        "{stalled:?}"
+    );
+    release.send(()).unwrap();
+    long_job.await.unwrap().unwrap();
+    queued_job.await.unwrap().unwrap();
+    assert!(
+        store.health_within(std::time::Duration::ZERO).is_ok(),
+        "idle again"
+    );
+    store.close().await;
+    assert!(matches!(store.health(), Err(StoreError::Closed)));
 }
