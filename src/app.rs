@@ -75,9 +75,11 @@ impl App {
             .into_iter()
             .filter_map(|(id, from, to)| {
                 let feed = config.feeds.iter().find(|f| f.id.as_str() == id)?;
-                (crate::normalise::redact_url(&feed.url) == from)
-                    .then(|| Some((FeedId(id), (feed.url.clone(), url::Url::parse(&to).ok()?))))
-                    .flatten()
+                if crate::normalise::redact_url(&feed.url) != from {
+                    return None;
+                }
+                let to = url::Url::parse(&to).ok()?;
+                Some((FeedId(id), (feed.url.clone(), to)))
             })
             .collect();
         let fetcher = Fetcher::new(&config.poll).context("building the HTTP client")?;

@@ -260,18 +260,7 @@ async fn index(
 
 /// The `page` query parameter of `/`: absent (page 1) or a whole number from 1 to 10,000.
 fn page_param(query: Option<&str>) -> Result<usize, String> {
-    let Some(query) = query else { return Ok(1) };
-    let Some((_, value)) = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "page")
-    else {
-        return Ok(1);
-    };
-    match value.trim().parse::<usize>() {
-        Ok(n) if (1..=10_000).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "invalid page {:?}: a whole number from 1 to 10000 is expected",
-            crate::parse::truncate_on_char_boundary(&value, 40)
-        )),
-    }
+    Ok(number_param(query, "page", 1, 10_000)?.unwrap_or(1))
 }
 
 async fn document(
@@ -309,16 +298,32 @@ async fn document(
 /// one-line reason for a 400 (a reader asking for `?limit=abc` should hear so, not get the
 /// whole feed). Other parameters (cache busters) are ignored.
 fn limit_param(query: Option<&str>) -> Result<Option<usize>, String> {
-    let Some(query) = query else { return Ok(None) };
-    let Some((_, value)) =
-        url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "limit")
+    number_param(query, "limit", 1, usize::MAX)
+}
+
+/// Query parameter `name` as a whole number from `min` to `max`: `None` when absent, a
+/// one-line reason for a 400 when it is anything else.
+fn number_param(
+    query: Option<&str>,
+    name: &str,
+    min: usize,
+    max: usize,
+) -> Result<Option<usize>, String> {
+    let Some((_, value)) = query
+        .into_iter()
+        .flat_map(|q| url::form_urlencoded::parse(q.as_bytes()))
+        .find(|(k, _)| k == name)
     else {
         return Ok(None);
     };
     match value.trim().parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(Some(n)),
+        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+        _ if max == usize::MAX => Err(format!(
+            "invalid {name} {:?}: a whole number of at least {min} is expected",
+            crate::parse::truncate_on_char_boundary(&value, 40)
+        )),
         _ => Err(format!(
-            "invalid limit {:?}: a whole number of at least 1 is expected",
+            "invalid {name} {:?}: a whole number from {min} to {max} is expected",
             crate::parse::truncate_on_char_boundary(&value, 40)
         )),
     }
@@ -483,19 +488,17 @@ mod tests {
             .unwrap();
         assert_eq!(feed.headers()["x-content-type-options"], "nosniff");
         assert!(feed.headers().get("content-security-policy").is_none());
-        for path in ["/"] {
-            let r = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
-            let h = r.headers();
-            assert_eq!(h["x-content-type-options"], "nosniff");
-            assert_eq!(h["x-frame-options"], "DENY");
-            assert_eq!(h["referrer-policy"], "no-referrer");
-            let csp = h["content-security-policy"].to_str().unwrap();
-            assert!(
-                csp.starts_with("default-src 'none'; style-src 'sha256-"),
-                "{csp}"
-            );
-            assert!(!csp.contains("script-src"), "no script is allowed: {csp}");
-        }
+        let r = reqwest::get(format!("http://{addr}/")).await.unwrap();
+        let h = r.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.starts_with("default-src 'none'; style-src 'sha256-"),
+            "{csp}"
+        );
+        assert!(!csp.contains("script-src"), "no script is allowed: {csp}");
         server.abort();
     }
 

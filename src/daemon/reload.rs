@@ -87,20 +87,19 @@ pub async fn run_with_reload(
 
 /// A fingerprint of the config file's content (`None` if it cannot be read).
 fn file_fingerprint(path: &std::path::Path) -> Option<[u8; 32]> {
+    std::fs::read(path).ok().map(|b| fingerprint(&b))
+}
+
+fn fingerprint(bytes: &[u8]) -> [u8; 32] {
     use sha2::Digest as _;
-    std::fs::read(path)
-        .ok()
-        .map(|b| sha2::Sha256::digest(&b).into())
+    sha2::Sha256::digest(bytes).into()
 }
 
 /// Reloads from `path`; returns the fingerprint of the content read (applied or refused).
 async fn reload_from_file(daemon: &mut Daemon, path: &std::path::Path) -> Option<[u8; 32]> {
     crate::systemd::reloading();
     let text = std::fs::read_to_string(path);
-    let fingerprint = text.as_ref().ok().map(|t| {
-        use sha2::Digest as _;
-        sha2::Sha256::digest(t.as_bytes()).into()
-    });
+    let read = text.as_ref().ok().map(|t| fingerprint(t.as_bytes()));
     let loaded = match text {
         Ok(text) => Config::parse(&text, path),
         Err(_) => Config::load(path),
@@ -138,7 +137,7 @@ async fn reload_from_file(daemon: &mut Daemon, path: &std::path::Path) -> Option
         None => crate::systemd::ready(&status),
         Some(problem) => crate::systemd::ready(&format!("{status}; {problem}")),
     }
-    fingerprint
+    read
 }
 
 /// Watches the directory of `path` and sends `()` whenever an event touches that file.

@@ -420,11 +420,7 @@ pub async fn run(root: &Path, cases: &[Case]) -> Vec<Outcome> {
 }
 
 fn panic_message(e: tokio::task::JoinError) -> String {
-    let p = e.into_panic();
-    p.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_else(|| "panic".to_owned())
+    wiredesk::store::panic_message(e.into_panic().as_ref())
 }
 
 fn poll_config() -> PollConfig {
