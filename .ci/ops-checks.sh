@@ -5,23 +5,17 @@
 # with refreshes in flight (against a server that never answers) exits 0 within 10 s.
 # Bounded: every wait has a timeout; everything started is stopped on exit.
 set -euo pipefail
-bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/wiredesk"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+source "$(dirname "$0")/lib.sh"
+extra_cleanup() {
   umount "$work/ro" 2>/dev/null || true
   umount "$work/full" 2>/dev/null || true
-  rm -rf "$work"
 }
-trap cleanup EXIT
 
 if [ "$(id -u)" != 0 ]; then
   echo "ops checks: need root for mounts; not run"
   exit 0
 fi
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # A feed server: a large feed (2,000 items with long texts) and a port that never answers.
 mkdir -p "$work/www"
@@ -34,8 +28,7 @@ items = "".join(
 open(sys.argv[1], "w").write(f'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>{items}</channel></rss>')
 PY
 www_port=$(port)
-(cd "$work/www" && exec python3 -m http.server "$www_port" --bind 127.0.0.1 >/dev/null 2>&1) &
-pids+=($!)
+serve_dir "$work/www" "$www_port"
 hang_port=$(port)
 python3 -c "
 import socket,time,sys

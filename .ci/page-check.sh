@@ -7,17 +7,9 @@
 # Installs Debian's chromium and, in a virtualenv of its own, websocket-client (to speak the
 # DevTools protocol); bounded waits; everything started is stopped on exit.
 set -euo pipefail
-bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/wiredesk"
+source "$(dirname "$0")/lib.sh"
 out="${OUT:-${CARGO_TARGET_DIR:-$PWD/target}/page-check}"
 mkdir -p "$out"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work" 2>/dev/null || true
-}
-trap cleanup EXIT
 
 if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
@@ -26,7 +18,6 @@ python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install -q --disable-pip-version-check websocket-client
 py="$work/venv/bin/python"
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 mkdir -p "$work/www"
 long="https://outlet.example/$(printf 'averyveryverylongpathsegmentwithoutanybreak%.0s' {1..6})"
 cat > "$work/www/a.xml" <<XML
@@ -36,8 +27,7 @@ cat > "$work/www/a.xml" <<XML
 </channel></rss>
 XML
 www_port=$(port)
-(cd "$work/www" && exec python3 -m http.server "$www_port" --bind 127.0.0.1 >/dev/null 2>&1) &
-pids+=($!)
+serve_dir "$work/www" "$www_port"
 http_port=$(port)
 cat > "$work/feeds.toml" <<TOML
 [server]

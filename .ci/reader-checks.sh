@@ -5,20 +5,12 @@
 # daemon carry hostile titles (markup, ampersands, control characters, right-to-left text,
 # emoji). Installs feedparser and jsonschema into a virtualenv of its own; bounded waits.
 set -euo pipefail
-bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/wiredesk"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 
 python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install -q --disable-pip-version-check feedparser jsonschema
 py="$work/venv/bin/python"
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 mkdir -p "$work/www"
 "$py" - "$work/www" <<'PY'
 import sys, os
@@ -40,8 +32,7 @@ open(os.path.join(d, "b.xml"), "w").write(rss("B", [("b1", "Harbour bridge reope
 PY
 # \x01 is not allowed in XML even as a reference; feeds in the wild carry it anyway.
 www_port=$(port)
-(cd "$work/www" && exec python3 -m http.server "$www_port" --bind 127.0.0.1 >/dev/null 2>&1) &
-pids+=($!)
+serve_dir "$work/www" "$www_port"
 http_port=$(port)
 cat > "$work/feeds.toml" <<TOML
 [server]

@@ -107,14 +107,14 @@ fn write_config(dir: &Path, feeds: &[(&str, String)]) -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poll_once_then_stories_and_status() {
-    let server = FixtureServer::start().await;
-    server.set(
+    let server = FixtureServer::with(
         "/a.xml",
         Route::feed(rss(
             "A",
             &[("a1", "Shared story", "https://n.example/s", "x")],
         )),
-    );
+    )
+    .await;
     server.set(
         "/b.xml",
         Route::feed(rss(
@@ -238,11 +238,11 @@ async fn poll_once_then_stories_and_status() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_the_daemon_cleanly() {
-    let server = FixtureServer::start().await;
-    server.set(
+    let server = FixtureServer::with(
         "/a.xml",
         Route::feed(rss("A", &[("a1", "Story", "https://n.example/1", "x")])),
-    );
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let cfg = write_config(dir.path(), &[("a", server.url("/a.xml"))]);
@@ -297,8 +297,7 @@ async fn sigterm_stops_the_daemon_cleanly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explain_names_every_member_and_how_it_joined() {
-    let server = FixtureServer::start().await;
-    server.set(
+    let server = FixtureServer::with(
         "/a.xml",
         Route::feed(rss(
             "A",
@@ -309,7 +308,8 @@ async fn explain_names_every_member_and_how_it_joined() {
                 "x",
             )],
         )),
-    );
+    )
+    .await;
     server.set(
         "/b.xml",
         Route::feed(rss(
@@ -398,11 +398,11 @@ fn wait_logs(rx: &std::sync::mpsc::Receiver<String>, needles: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_running_daemon_picks_up_config_edits_and_refuses_bad_ones() {
-    let server = FixtureServer::start().await;
-    server.set(
+    let server = FixtureServer::with(
         "/a.xml",
         Route::feed(rss("A", &[("a1", "Alpha", "https://n.example/a", "x")])),
-    );
+    )
+    .await;
     server.set(
         "/b.xml",
         Route::feed(rss("B", &[("b1", "Beta", "https://n.example/b", "y")])),
@@ -519,11 +519,11 @@ fn run_in(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_commands_find_the_database_or_say_where_they_looked_and_create_nothing() {
-    let server = FixtureServer::start().await;
-    server.set(
+    let server = FixtureServer::with(
         "/a.xml",
         Route::feed(rss("A", &[("a1", "One", "https://n.example/1", "x")])),
-    );
+    )
+    .await;
     let cwd = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     let cfg = cwd.path().join("feeds.toml");
@@ -611,14 +611,14 @@ async fn admin_commands_find_the_database_or_say_where_they_looked_and_create_no
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_credential_reaches_the_database_or_a_backup_and_both_are_owner_only() {
     use std::os::unix::fs::PermissionsExt as _;
-    let server = FixtureServer::start().await;
-    server.set(
+    let server = FixtureServer::with(
         "/paid.xml",
         Route::feed(rss(
             "P",
             &[("p1", "Paid story", "https://p.example/1", "x")],
         )),
-    );
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let url = server
         .url("/paid.xml?apikey=k3ysecret7&section=world")

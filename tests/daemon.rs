@@ -179,11 +179,11 @@ async fn an_edited_entry_updates_its_story_instead_of_adding_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stories_survive_a_restart_with_the_same_ids() {
-    let server = FixtureServer::start().await;
-    server.set(
+    let server = FixtureServer::with(
         "/a.xml",
         Route::feed(rss("A", &[("g1", "Kept", "https://a.example/1", "x")])),
-    );
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &[("a", server.url("/a.xml"))]);
     let (daemon, _, mut rx) = start_watched(cfg.clone()).await;
@@ -205,11 +205,11 @@ async fn stories_survive_a_restart_with_the_same_ids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_and_unreachable_feeds_are_reported_and_others_still_update() {
-    let server = FixtureServer::start().await;
-    server.set(
+    let server = FixtureServer::with(
         "/good.xml",
         Route::feed(rss("G", &[("1", "Good news", "https://g.example/1", "x")])),
-    );
+    )
+    .await;
     server.set(
         "/broken.xml",
         Route::feed("<html><body>This is not a feed</body></html>"),
@@ -409,14 +409,14 @@ async fn the_same_wire_story_under_two_headlines_is_one_entry_with_both_outlets(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_adds_removes_and_changes_feeds_without_a_restart() {
-    let server = FixtureServer::start().await;
-    server.set(
+    let server = FixtureServer::with(
         "/a.xml",
         Route::feed(rss(
             "A",
             &[("a1", "Alpha news", "https://a.example/1", "x")],
         )),
-    );
+    )
+    .await;
     server.set(
         "/b.xml",
         Route::feed(rss("B", &[("b1", "Beta news", "https://b.example/1", "y")])),

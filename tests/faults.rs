@@ -124,11 +124,11 @@ async fn idle_and_half_sent_connections_are_closed_and_capped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_daemon_or_poll_once_on_the_same_database_is_refused() {
-    let server = FixtureServer::start().await;
-    server.set(
+    let server = FixtureServer::with(
         "/a.xml",
         Route::feed(rss("A", &[("a1", "One", "https://n.example/1", "x")])),
-    );
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let text = config_text(dir.path(), "", &[("a", server.url("/a.xml"))]);
     let cfg = Config::parse(&text, Path::new("t.toml")).unwrap();

@@ -33,11 +33,11 @@ async fn until(sock: &UnixDatagram, needle: &str) -> (String, Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notify_sequence_across_start_watchdog_reload_and_stop() {
-    let server = FixtureServer::start().await;
-    server.set(
+    let server = FixtureServer::with(
         "/a.xml",
         Route::feed(rss("A", &[("a1", "Alpha", "https://n.example/a", "x")])),
-    );
+    )
+    .await;
     server.set("/down.xml", Route::status(500));
     let dir = tempfile::tempdir().unwrap();
     let socket_path = dir.path().join("notify.sock");

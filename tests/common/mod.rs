@@ -122,6 +122,13 @@ impl FixtureServer {
         FixtureServer { addr, inner, task }
     }
 
+    /// A fixture server already serving `route` at `path`.
+    pub async fn with(path: &str, route: Route) -> FixtureServer {
+        let server = FixtureServer::start().await;
+        server.set(path, route);
+        server
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
