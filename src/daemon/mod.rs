@@ -63,6 +63,20 @@ impl Daemon {
             http_stop.clone().cancelled_owned(),
         ));
 
+        // The near-duplicate index loads between other jobs; serving and the first wave do not
+        // wait for it (an ingest that needs it first finishes loading it).
+        let store = app.store.clone();
+        app.tasks.spawn(async move {
+            let started = std::time::Instant::now();
+            match store.load_index().await {
+                Ok(items) => tracing::info!(
+                    items,
+                    ms = started.elapsed().as_millis() as u64,
+                    "near-duplicate index loaded"
+                ),
+                Err(e) => tracing::warn!("loading the near-duplicate index: {e}"),
+            }
+        });
         let scheduler = Scheduler::start(app.clone(), &config).await?;
         // Catch up on retention at start too (a daemon restarted daily would otherwise skip it).
         let hk = app.clone();

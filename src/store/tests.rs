@@ -406,3 +406,95 @@ async fn health_is_answered_at_once_while_a_job_runs_and_fails_only_on_a_stall()
     store.close().await;
     assert!(matches!(store.health(), Err(StoreError::Closed)));
 }
+
+/// An entry with a body, published at `at`.
+fn news(key: &str, title: &str, body: &str, at: DateTime<Utc>) -> Entry {
+    let mut e = entry(key, title, &format!("https://n.example/{key}"));
+    e.text = body.into();
+    e.published = Some(at);
+    e.content_hash = crate::model::hex_digest(&[title, body]);
+    e
+}
+
+const BODY: &str = "The central bank raised its benchmark rate by a quarter point on Thursday, \
+    citing persistent inflation in services and a tight labour market, and signalled that \
+    further increases remained possible at the December meeting.";
+
+#[test]
+fn the_index_is_not_built_at_open_and_the_first_ingest_that_needs_it_loads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Utc::now();
+    let mut db = open(&dir);
+    let first = [
+        news("a1", "Central bank raises rates again", BODY, now),
+        news(
+            "a2",
+            "Ferry service resumes after storm",
+            "Boats sail again.",
+            now,
+        ),
+    ];
+    ingest(&mut db, "a", &first, now);
+    assert_eq!(db.near.len(), 2);
+    drop(db);
+
+    let mut db = open(&dir);
+    assert_eq!(db.near.len(), 0, "opening must not build the index");
+    // A re-read with nothing new needs no lookup, so no index.
+    let s = ingest(&mut db, "a", &first, now);
+    assert_eq!((s.unchanged, db.near.len()), (2, 0));
+    // The same wire copy from another outlet: the ingest loads the index, then matches.
+    let copy = news("b1", "Rates raised by a quarter point", BODY, now);
+    let s = ingest(&mut db, "b", &[copy], now);
+    assert_eq!((s.new, s.merged_by_text), (1, 1));
+    assert_eq!(db.near.len(), 3);
+    assert_eq!(db.index_load, IndexLoad::Done);
+}
+
+#[test]
+fn loading_in_chunks_indexes_every_item_of_the_window_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Utc::now();
+    let mut db = open(&dir);
+    let entries: Vec<Entry> = (0..7)
+        .map(|i| {
+            news(
+                &format!("a{i}"),
+                &format!("Story number {i} of the day"),
+                "",
+                now,
+            )
+        })
+        .collect();
+    ingest(&mut db, "a", &entries, now);
+    // One item outside the window is never indexed.
+    let old = news(
+        "a-old",
+        "An old story",
+        "",
+        now - chrono::Duration::days(30),
+    );
+    ingest(&mut db, "a", &[old], now);
+    drop(db);
+
+    let mut db = open(&dir);
+    let mut chunks = 0;
+    while db.index_load != IndexLoad::Done {
+        Db::index_chunk(&db.conn, &mut db.near, &mut db.index_load, 3).unwrap();
+        chunks += 1;
+        // An item stored by URL while the load is under way is left to the load.
+        if chunks == 1 {
+            let same = entry("b1", "Story number 0 of the day", "https://n.example/a0");
+            let mut same = same;
+            same.published = Some(now);
+            let s = ingest(&mut db, "b", &[same], now);
+            assert_eq!((s.new, s.merged), (1, 1));
+        }
+    }
+    assert_eq!(chunks, 3, "8 items of the window in chunks of 3");
+    assert_eq!(
+        db.near.len(),
+        8,
+        "7 items, the one added during the load, once each"
+    );
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Ingest, 304-wave, admin-command and start-up benchmark (issue #12), against baselines measured
+# in the same run: FEEDS generated feeds of ITEMS realistic news items (benches/gen_feeds.py,
+# text from ../shared/corpus/dedup), served by nginx on loopback.
+#   bash benches/ingest.sh                      FEEDS=2000 ITEMS=50 ROUNDS=1 by default
+# Baselines: Python feedparser parsing the same files (entries/s), curl fetching every feed with
+# the same concurrency (plain, then with If-None-Match), sqlite3-style direct SQL for the rows
+# an admin command prints. Prints one table; exits non-zero when a baseline cannot be measured.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FEEDS=${FEEDS:-2000}
+ITEMS=${ITEMS:-50}
+CONC=${CONC:-64}
+CORPUS=${CORPUS:-../shared/corpus/dedup}
+[ -d "$CORPUS" ] || { echo "no corpus at $CORPUS (set CORPUS=)"; exit 1; }
+if ! command -v nginx >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+fi
+python3 -c 'import feedparser' 2>/dev/null || pip install -q feedparser
+cargo build --release --quiet
+bin=target/release/wiredesk
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# "wall cpu maxrss_kb" of a command (GNU time); its output goes to $work/out.
+measure() { /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$@" > "$work/out" 2>"$work/err" || { cat "$work/err" >&2; return 1; }; awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}' "$work/time"; }
+
+python3 benches/gen_feeds.py "$work/www" "$FEEDS" "$ITEMS" "$CORPUS"
+entries=$((FEEDS * ITEMS))
+chmod 755 "$work" "$work/www"; chmod 644 "$work/www/"*
+nginx_port=$(port)
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx.err;
+events { worker_connections 4096; }
+http { access_log off; server { listen 127.0.0.1:$nginx_port; root $work/www; } }
+NGINX
+nginx -c "$work/nginx.conf"
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$nginx_port/f0000.xml" >/dev/null && break; sleep 0.1; done
+base="http://127.0.0.1:$nginx_port"
+desk_port=$(port)
+{
+  cat <<TOML
+[server]
+listen = "127.0.0.1:$desk_port"
+[storage]
+path = "$work/w.db"
+[poll]
+schedule = "0 0 * * *"
+concurrency = $CONC
+per_host = $CONC
+TOML
+  sed "s#@BASE@#$base#" "$work/www/feeds.toml.part"
+} > "$work/feeds.toml"
+ls "$work/www"/f*.xml | sed "s#.*/#$base/#" > "$work/urls"
+
+# Baselines.
+read -r curl_wall _ _ < <(measure bash -c "xargs -P $CONC -n 50 curl -s -o /dev/null < '$work/urls'")
+etag=$(curl -sI "$base/f0000.xml" | sed -n 's/^etag: //Ip' | tr -d '\r')
+[ -n "$etag" ] || { echo "nginx sent no ETag: no 304 baseline"; exit 1; }
+read -r curl304_wall _ _ < <(measure bash -c "xargs -P $CONC -n 50 curl -s -o /dev/null -H 'If-None-Match: $etag' < '$work/urls'")
+fp=$(python3 - "$work/www" <<'PY'
+import feedparser, glob, sys, time
+files = sorted(glob.glob(sys.argv[1] + "/f*.xml"))
+t = time.process_time(); n = 0
+for f in files:
+    n += len(feedparser.parse(f).entries)
+print(f"{n / (time.process_time() - t):.0f} {n}")
+PY
+)
+read -r fp_rate fp_n <<<"$fp"
+[ "$fp_n" = "$entries" ] || { echo "feedparser read $fp_n entries, expected $entries"; exit 1; }
+
+# wiredesk.
+read -r w1 c1 m1 < <(measure "$bin" poll-once --config "$work/feeds.toml")
+stored=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from items').fetchone()[0])" "$work/w.db")
+[ "$stored" = "$entries" ] || { echo "stored $stored of $entries entries"; tail -5 "$work/out"; exit 1; }
+stories=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from stories').fetchone()[0])" "$work/w.db")
+read -r w2 c2 m2 < <(measure "$bin" poll-once --config "$work/feeds.toml")
+grep -q "304" "$work/out" || { echo "the second poll got no 304s"; head -3 "$work/out"; exit 1; }
+read -r ws cs _ < <(measure "$bin" status --config "$work/feeds.toml")
+read -r wj cj _ < <(measure "$bin" stories --json --limit 100000 --config "$work/feeds.toml")
+read -r wq _ _ < <(measure python3 -c "
+import sqlite3,sys
+c=sqlite3.connect(sys.argv[1]); n=0
+for r in c.execute('select s.id, i.title, i.link, i.text from stories s join items i on i.story_id = s.id order by s.published desc'): n+=1
+" "$work/w.db")
+# Start-up: until /feed.atom answers 200, and until the first wave has started.
+start=$(date +%s.%N)
+RUST_LOG=info "$bin" run --config "$work/feeds.toml" 2>"$work/desk.log" &
+pids+=($!)
+for _ in $(seq 3000); do curl -sf -o /dev/null "http://127.0.0.1:$desk_port/feed.atom" && break; sleep 0.01; done
+served=$(python3 -c "import time,sys; print(f'{time.time() - float(sys.argv[1]):.2f}')" "$start")
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+
+python3 - <<PY
+e = $entries
+rows = [
+  ("fresh ingest, poll-once", f"{$w1:.1f} s wall, {$c1:.1f} CPU s, {e / $w1:,.0f} entries/s, {$m1 / 1024:.0f} MB peak",
+   f"feedparser parse alone {$fp_rate:,.0f} entries/s; curl fetch {$curl_wall:.2f} s"),
+  ("all-304 poll-once", f"{$w2:.2f} s wall, {$c2:.2f} CPU s", f"curl If-None-Match {$curl304_wall:.2f} s"),
+  ("status", f"{$ws:.2f} s", ""),
+  ("stories --json (all)", f"{$wj:.2f} s", f"direct SQL over the same rows {$wq:.2f} s"),
+  ("daemon start to /feed.atom 200", f"{$served} s", ""),
+]
+print(f"$FEEDS feeds x $ITEMS items = {e:,} entries, {$stories:,} stories; concurrency $CONC; nginx on loopback")
+print(f"{'figure':<32} {'wiredesk':<58} baseline (same run)")
+for a, b, c in rows:
+    print(f"{a:<32} {b:<58} {c}")
+print(f"ingest vs feedparser's parse alone: {e / $w1 / $fp_rate:.1f}x")
+PY
