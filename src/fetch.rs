@@ -98,6 +98,8 @@ pub const MAX_REDIRECTS: usize = 10;
 pub struct Fetcher {
     client: reqwest::Client,
     global: Arc<Semaphore>,
+    /// Refreshes between fetch and store (see [`Fetcher::refresh_slot`]).
+    in_flight: Arc<Semaphore>,
     per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
     per_host_limit: usize,
     max_body: u64,
@@ -120,10 +122,21 @@ impl Fetcher {
         Ok(Fetcher {
             client,
             global: Arc::new(Semaphore::new(poll.concurrency)),
+            in_flight: Arc::new(Semaphore::new(poll.concurrency)),
             per_host: Mutex::new(HashMap::new()),
             per_host_limit: poll.per_host,
             max_body: poll.max_body_bytes,
         })
+    }
+
+    /// A place among the refreshes in flight (`[poll] concurrency` of them), held from before
+    /// the fetch until the entries are stored.
+    pub async fn refresh_slot(&self) -> OwnedSemaphorePermit {
+        self.in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the refresh semaphore is never closed")
     }
 
     async fn permits(&self, url: &Url) -> (OwnedSemaphorePermit, Option<OwnedSemaphorePermit>) {

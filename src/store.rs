@@ -207,6 +207,9 @@ enum IndexLoad {
     Done,
 }
 
+/// A new item for the index: id, story, publication time, and the doc its lookup made.
+type NewItem = (i64, String, DateTime<Utc>, Option<dedup::score::Doc>);
+
 /// Items read per chunk of the index load: small enough that a render or a health check queued
 /// behind a chunk waits a fraction of a second.
 const INDEX_CHUNK: usize = 4000;
@@ -830,19 +833,37 @@ impl Db {
         now: DateTime<Utc>,
         next_attempt: Option<DateTime<Utc>>,
     ) -> Result<IngestStats, StoreError> {
+        self.ingest_prepared(feed, fetched_url, entries, &[], meta, now, next_attempt)
+    }
+
+    /// [`Db::ingest`] with each entry's text already prepared for matching
+    /// ([`dedup::prepare`], run off this thread), by position; an entry without (`None`, or
+    /// past the end of `prepared`) is prepared here if it turns out to be new.
+    #[allow(clippy::too_many_arguments)]
+    pub fn ingest_prepared(
+        &mut self,
+        feed: &FeedId,
+        fetched_url: &str,
+        entries: &[Entry],
+        prepared: &[Option<dedup::Prepared>],
+        meta: &FetchMeta,
+        now: DateTime<Utc>,
+        next_attempt: Option<DateTime<Utc>>,
+    ) -> Result<IngestStats, StoreError> {
         self.check_file()?;
         let tx = self.conn.transaction()?;
         let near = &mut self.near;
         let load = &mut self.index_load;
         let mut stats = IngestStats::default();
         let mut index_changes = Vec::new();
-        for entry in entries {
+        for (i, entry) in entries.iter().enumerate() {
+            let prepared = prepared.get(i).and_then(Option::as_ref);
             let stored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                Self::ingest_entry(&tx, near, load, feed, entry, now, &mut stats)
+                Self::ingest_entry(&tx, near, load, feed, entry, prepared, now, &mut stats)
             }));
             match stored {
-                Ok(Ok(Some((item_id, story_id, published)))) => {
-                    index_changes.push((item_id, story_id, entry, published));
+                Ok(Ok(Some((item_id, story_id, published, doc)))) => {
+                    index_changes.push((item_id, story_id, entry, published, doc));
                 }
                 Ok(Ok(None)) => {}
                 Ok(Err(e)) => return Err(e),
@@ -863,24 +884,30 @@ impl Db {
         if self.index_load != IndexLoad::Done {
             index_changes.clear();
         }
-        for (item_id, story_id, entry, published) in index_changes {
-            self.near.insert(item_id, feed, &story_id, entry, published);
+        for (item_id, story_id, entry, published, doc) in index_changes {
+            match doc {
+                Some(doc) => self.near.insert_doc(item_id, feed, &story_id, doc),
+                None => self.near.insert(item_id, feed, &story_id, entry, published),
+            }
         }
         Ok(stats)
     }
 
     /// One entry of a refresh, inside its transaction: unchanged, a revision of an item seen
     /// before, tombstoned, or new (joined to a story by URL or text, or starting one). Returns
-    /// the new item's id, story and date for the index (`None` when nothing new was stored).
+    /// the new item's id, story and date for the index, with the doc the lookup made (`None`
+    /// when nothing new was stored).
+    #[allow(clippy::too_many_arguments)]
     fn ingest_entry(
         tx: &rusqlite::Transaction<'_>,
         near: &mut NearDuplicates,
         load: &mut IndexLoad,
         feed: &FeedId,
         entry: &Entry,
+        prepared: Option<&dedup::Prepared>,
         now: DateTime<Utc>,
         stats: &mut IngestStats,
-    ) -> Result<Option<(i64, String, DateTime<Utc>)>, StoreError> {
+    ) -> Result<Option<NewItem>, StoreError> {
         #[cfg(test)]
         if entry.key == PANIC_KEY {
             panic!("a test entry that makes ingest panic");
@@ -932,14 +959,25 @@ impl Db {
         }
 
         let published = entry.published.unwrap_or(now);
+        let mut doc = None;
         let joined = match Self::same_url(tx, entry)? {
             Some(j) => Some(j),
-            None => {
+            None if near.enabled() => {
                 while *load != IndexLoad::Done {
                     Self::index_chunk(tx, near, load, usize::MAX)?;
                 }
-                near.find(feed, entry, published)
+                let (join, made) = match prepared {
+                    Some(p) => near.find_prepared(feed, p, published),
+                    None => near.find_prepared(
+                        feed,
+                        &dedup::prepare(&entry.title, &entry.text),
+                        published,
+                    ),
+                };
+                doc = made;
+                join
             }
+            None => None,
         };
         let (story_id, layer, score, join_ref) = match joined {
             Some(j) => {
@@ -984,7 +1022,7 @@ impl Db {
             join_ref
         ])?;
         stats.new += 1;
-        Ok(Some((tx.last_insert_rowid(), story_id, published)))
+        Ok(Some((tx.last_insert_rowid(), story_id, published, doc)))
     }
 
     /// The feed's row after a good refresh: health reset, validators and warning stored.

@@ -161,6 +161,40 @@ struct Slot {
     doc: Doc,
 }
 
+/// An item's text made ready for matching without the index: boilerplate cleaned off and
+/// tokenised. A pure function of the text ([`prepare`]), so the refresh layer runs it on the
+/// blocking pool, both cores, while the store thread (which alone may touch the index) only
+/// interns the tokens and looks them up. This was half of the store thread's time per item.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Prepared {
+    /// A rolling format (live page, weather, listings): never matched by text.
+    rolling: bool,
+    title: Vec<String>,
+    body: Vec<String>,
+}
+
+/// Cleans and tokenises an item's title and text for [`NearDuplicates::find_prepared`].
+pub fn prepare(title: &str, text: &str) -> Prepared {
+    if text::is_rolling_format(title) {
+        return Prepared {
+            rolling: true,
+            ..Prepared::default()
+        };
+    }
+    Prepared {
+        rolling: false,
+        title: text::tokenise(&text::clean_title(title)),
+        body: text::tokenise(&text::clean_body(text)),
+    }
+}
+
+/// A new item being looked up: its doc, feed and weighed tokens.
+struct Query<'a> {
+    doc: &'a Doc,
+    feed: u32,
+    weighted: score::Weighted,
+}
+
 /// A candidate with its verification.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verified {
@@ -225,14 +259,33 @@ impl NearDuplicates {
         if !self.enabled() {
             return None;
         }
-        if text::is_rolling_format(&entry.title) {
-            return None;
+        self.find_prepared(feed, &prepare(&entry.title, &entry.text), published)
+            .0
+    }
+
+    /// [`NearDuplicates::find`] from prepared text; also returns the doc it made, for
+    /// [`NearDuplicates::insert_doc`] once the item is stored (`None` when the item is not
+    /// indexed: a rolling format, or the layer is off).
+    pub fn find_prepared(
+        &mut self,
+        feed: &FeedId,
+        prepared: &Prepared,
+        published: DateTime<Utc>,
+    ) -> (Option<Join>, Option<Doc>) {
+        if !self.enabled() || prepared.rolling {
+            return (None, None);
         }
-        let published = published.timestamp();
         let feed_ix = self.feed_index(feed.as_str());
-        let doc = self.make_doc(&entry.title, &entry.text, published);
-        let candidates = self.candidates(&doc, feed_ix);
-        self.decide(&doc, feed_ix, &candidates)
+        let doc = self.doc_from(prepared, published.timestamp());
+        let query = self.query(&doc, feed_ix);
+        let candidates = self.candidates(&query);
+        (self.decide(&query, &candidates), Some(doc))
+    }
+
+    /// Adds a stored item to the index from the doc [`NearDuplicates::find_prepared`] made.
+    pub fn insert_doc(&mut self, item_id: i64, feed: &FeedId, story_id: &str, doc: Doc) {
+        let feed_ix = self.feed_index(feed.as_str());
+        self.add_doc(item_id, feed_ix, story_id, doc);
     }
 
     /// The join, if any, among verified candidates (best first). A story is joined only when
@@ -240,7 +293,7 @@ impl NearDuplicates {
     /// probability over the story's indexed members must reach the threshold too. This stops
     /// chains (A like B, B like C, so A joins C's story) from folding related stories together;
     /// the mean may fall short of the threshold by [`STORY_SLACK`].
-    fn decide(&self, doc: &Doc, feed_ix: u32, candidates: &[Verified]) -> Option<Join> {
+    fn decide(&self, query: &Query<'_>, candidates: &[Verified]) -> Option<Join> {
         let threshold = self.config.threshold;
         let mut tried: Vec<&str> = Vec::new();
         for best in candidates.iter().take_while(|c| c.probability >= threshold) {
@@ -253,18 +306,22 @@ impl NearDuplicates {
                 .get(&best.story_id)
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
-            let probabilities: Vec<f64> = members
-                .iter()
-                .filter_map(|&(slot, generation)| {
-                    let s = &self.slots[slot as usize];
-                    (s.alive && s.generation == generation).then(|| {
-                        let f = self.pair_features(doc, feed_ix, &s.doc, s.feed);
-                        score::probability(&f, &self.weights)
+            // A near-verbatim copy joins on its own evidence (and needs no other comparison).
+            let probabilities: Vec<f64> = if best.probability >= STRONG_MATCH {
+                Vec::new()
+            } else {
+                members
+                    .iter()
+                    .filter_map(|&(slot, generation)| {
+                        let s = &self.slots[slot as usize];
+                        (s.alive && s.generation == generation).then(|| {
+                            let f = self.query_features(query, &s.doc, s.feed);
+                            score::probability(&f, &self.weights)
+                        })
                     })
-                })
-                .collect();
-            // A near-verbatim copy joins on its own evidence.
-            let mean = if probabilities.is_empty() || best.probability >= STRONG_MATCH {
+                    .collect()
+            };
+            let mean = if probabilities.is_empty() {
                 best.probability
             } else {
                 probabilities.iter().sum::<f64>() / probabilities.len() as f64
@@ -282,11 +339,11 @@ impl NearDuplicates {
     }
 
     /// Candidates of `doc` from the index, verified, best first.
-    fn candidates(&self, doc: &Doc, feed_ix: u32) -> Vec<Verified> {
+    fn candidates(&self, query: &Query<'_>) -> Vec<Verified> {
         let mut out: Vec<Verified> = self
-            .ranked_slots(doc, feed_ix)
+            .ranked_slots(query.doc, query.feed)
             .into_iter()
-            .map(|slot| self.verify_slot(doc, feed_ix, slot))
+            .map(|slot| self.verify_slot(query, slot))
             .collect();
         out.sort_by(|a, b| {
             b.probability
@@ -349,18 +406,22 @@ impl NearDuplicates {
             .filter(|slot| acc[*slot as usize].1 >= MIN_SHARED_TOKENS)
             .map(|slot| (slot, acc[slot as usize].0))
             .collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked.truncate(MAX_CANDIDATES);
+        let order = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if ranked.len() > MAX_CANDIDATES {
+            ranked.select_nth_unstable_by(MAX_CANDIDATES - 1, order);
+            ranked.truncate(MAX_CANDIDATES);
+        }
+        ranked.sort_by(order);
         ranked.into_iter().map(|(slot, _)| slot).collect()
     }
 
     /// Verification of one candidate: the model's probability, raised to
     /// [`COPY_PROBABILITY`] for the same body under another headline.
-    fn verify_slot(&self, doc: &Doc, feed_ix: u32, slot: u32) -> Verified {
+    fn verify_slot(&self, query: &Query<'_>, slot: u32) -> Verified {
         let s = &self.slots[slot as usize];
-        let f = self.pair_features(doc, feed_ix, &s.doc, s.feed);
+        let f = self.query_features(query, &s.doc, s.feed);
         let mut probability = score::probability(&f, &self.weights);
-        if score::is_body_copy(&f, doc, &s.doc) {
+        if score::is_body_copy(&f, query.doc, &s.doc) {
             probability = probability.max(COPY_PROBABILITY);
         }
         Verified {
@@ -369,6 +430,27 @@ impl NearDuplicates {
             probability,
             features: f,
         }
+    }
+
+    /// A new item's doc, weighed once for all its comparisons.
+    fn query<'a>(&self, doc: &'a Doc, feed: u32) -> Query<'a> {
+        let n = self.n_for_idf();
+        let weight = |t: u32| idf(n, self.df.get(t as usize).copied().unwrap_or(0));
+        let keep = |t: u32| self.keeps(feed, t);
+        Query {
+            doc,
+            feed,
+            weighted: score::Weighted::of(doc, &weight, &keep),
+        }
+    }
+
+    /// [`NearDuplicates::pair_features`] of a query and an indexed doc.
+    fn query_features(&self, query: &Query<'_>, b: &Doc, feed_b: u32) -> [f64; N_FEATURES] {
+        let n = self.n_for_idf();
+        let weight = |t: u32| idf(n, self.df.get(t as usize).copied().unwrap_or(0));
+        let keep_b = |t: u32| self.keeps(feed_b, t);
+        let wb = score::Weighted::of(b, &weight, &keep_b);
+        score::features_weighted(query.doc, &query.weighted, b, &wb)
     }
 
     /// The features of two docs from two feeds (by feed index), with this index's weights.
@@ -598,20 +680,29 @@ impl NearDuplicates {
         self.docs_seen.max(200)
     }
 
-    fn intern(&mut self, token: String) -> u32 {
-        if let Some(&id) = self.vocab.get(&token) {
+    fn intern(&mut self, token: &str) -> u32 {
+        if let Some(&id) = self.vocab.get(token) {
             return id;
         }
         let id = self.df.len() as u32;
         self.df.push(0);
-        self.vocab.insert(token, id);
+        self.vocab.insert(token.to_owned(), id);
         id
     }
 
     /// Cleans, tokenises and interns an item's text.
     pub fn make_doc(&mut self, title: &str, text: &str, published: i64) -> Doc {
-        let title_tokens = text::tokenise(&text::clean_title(title));
-        let body_tokens = text::tokenise(&text::clean_body(text));
+        let prepared = Prepared {
+            rolling: false,
+            title: text::tokenise(&text::clean_title(title)),
+            body: text::tokenise(&text::clean_body(text)),
+        };
+        self.doc_from(&prepared, published)
+    }
+
+    /// Interns prepared tokens into a doc.
+    fn doc_from(&mut self, prepared: &Prepared, published: i64) -> Doc {
+        let (title_tokens, body_tokens) = (&prepared.title, &prepared.body);
         let mut title_ids: Vec<u32> = Vec::with_capacity(title_tokens.len());
         let mut title_numbers = Vec::new();
         let mut numbers = Vec::new();

@@ -56,36 +56,76 @@ pub fn features(
     keep_a: &dyn Fn(u32) -> bool,
     keep_b: &dyn Fn(u32) -> bool,
 ) -> [f64; N_FEATURES] {
-    // Weigh each token once: the set operations below run over (token, weight) lists.
-    let weigh = |tokens: &[u32], keep: &dyn Fn(u32) -> bool| -> Vec<(u32, f64)> {
-        tokens
-            .iter()
-            .filter(|t| keep(**t))
-            .map(|t| (*t, weight(*t)))
-            .collect()
-    };
-    let ta = weigh(&a.title, keep_a);
-    let tb = weigh(&b.title, keep_b);
-    let ba = weigh(&a.body, keep_a);
-    let bb = weigh(&b.body, keep_b);
-    let all_a = union(&ta, &ba);
-    let all_b = union(&tb, &bb);
-    let body_missing = ba.is_empty() || bb.is_empty();
+    features_weighted(
+        a,
+        &Weighted::of(a, weight, keep_a),
+        b,
+        &Weighted::of(b, weight, keep_b),
+    )
+}
+
+/// A doc's tokens with their weights, boilerplate dropped: computed once per doc of a lookup
+/// (the new item is compared with up to a few dozen others).
+pub struct Weighted {
+    title: WSet,
+    body: WSet,
+    all: WSet,
+}
+
+/// A sorted set of (token, weight) with its sums.
+struct WSet {
+    items: Vec<(u32, f64)>,
+    sum: f64,
+    sq: f64,
+}
+
+impl WSet {
+    fn new(items: Vec<(u32, f64)>) -> WSet {
+        let sum = items.iter().map(|x| x.1).sum();
+        let sq = items.iter().map(|x| x.1 * x.1).sum();
+        WSet { items, sum, sq }
+    }
+}
+
+impl Weighted {
+    pub fn of(doc: &Doc, weight: &dyn Fn(u32) -> f64, keep: &dyn Fn(u32) -> bool) -> Weighted {
+        let weigh = |tokens: &[u32]| -> Vec<(u32, f64)> {
+            tokens
+                .iter()
+                .filter(|t| keep(**t))
+                .map(|t| (*t, weight(*t)))
+                .collect()
+        };
+        let title = weigh(&doc.title);
+        let body = weigh(&doc.body);
+        let all = union(&title, &body);
+        Weighted {
+            title: WSet::new(title),
+            body: WSet::new(body),
+            all: WSet::new(all),
+        }
+    }
+}
+
+/// [`features`] of two docs already weighed.
+pub fn features_weighted(a: &Doc, wa: &Weighted, b: &Doc, wb: &Weighted) -> [f64; N_FEATURES] {
+    let (ta, tb, ba, bb) = (&wa.title, &wb.title, &wa.body, &wb.body);
+    let body_missing = ba.items.is_empty() || bb.items.is_empty();
     let hours = (a.published - b.published).unsigned_abs() as f64 / 3600.0;
     let shared_numbers = intersection_len(&a.numbers, &b.numbers);
     let conflict = !a.title_numbers.is_empty()
         && !b.title_numbers.is_empty()
         && intersection_len(&a.title_numbers, &b.title_numbers) == 0;
-    let title = Overlap::of(&ta, &tb);
-    let body = Overlap::of(&ba, &bb);
+    let title = Overlap::of(ta, tb);
+    let body = Overlap::of(ba, bb);
     [
         title.cosine(),
         title.jaccard(),
         if body_missing { 0.0 } else { body.cosine() },
-        Overlap::of(&all_a, &all_b).cosine(),
-        Overlap::of(&ta, &all_b)
+        Overlap::of(&wa.all, &wb.all).cosine(),
+        Overlap::of(ta, &wb.all)
             .containment_of_a()
-            .max(Overlap::of(&tb, &all_a).containment_of_a()),
+            .max(Overlap::of(tb, &wa.all).containment_of_a()),
         if body_missing { 1.0 } else { 0.0 },
         hours.min(72.0) / 24.0,
         (shared_numbers.min(3) as f64) / 3.0,
@@ -119,11 +159,29 @@ pub fn probability(f: &[f64; N_FEATURES], weights: &[f64; N_FEATURES + 1]) -> f6
     1.0 / (1.0 + (-z).exp())
 }
 
-/// The union of two sorted weighted sets.
+/// The union of two sorted weighted sets (a merge: both are sorted and distinct).
 fn union(a: &[(u32, f64)], b: &[(u32, f64)]) -> Vec<(u32, f64)> {
-    let mut v: Vec<(u32, f64)> = a.iter().chain(b.iter()).copied().collect();
-    v.sort_unstable_by_key(|x| x.0);
-    v.dedup_by_key(|x| x.0);
+    let mut v = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => {
+                v.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                v.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                v.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    v.extend_from_slice(&a[i..]);
+    v.extend_from_slice(&b[j..]);
     v
 }
 
@@ -156,14 +214,15 @@ struct Overlap {
 }
 
 impl Overlap {
-    fn of(a: &[(u32, f64)], b: &[(u32, f64)]) -> Overlap {
+    fn of(wa: &WSet, wb: &WSet) -> Overlap {
+        let (a, b) = (&wa.items, &wb.items);
         let mut o = Overlap {
             shared: 0.0,
             shared_sq: 0.0,
-            sum_a: a.iter().map(|x| x.1).sum(),
-            sum_b: b.iter().map(|x| x.1).sum(),
-            sq_a: a.iter().map(|x| x.1 * x.1).sum(),
-            sq_b: b.iter().map(|x| x.1 * x.1).sum(),
+            sum_a: wa.sum,
+            sum_b: wb.sum,
+            sq_a: wa.sq,
+            sq_b: wb.sq,
         };
         let (mut i, mut j) = (0, 0);
         while i < a.len() && j < b.len() {

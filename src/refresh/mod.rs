@@ -10,6 +10,7 @@
 pub mod runtime;
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -112,6 +113,11 @@ pub async fn refresh_feed(
             duration: started.elapsed(),
         };
     };
+    // Back-pressure: at most `[poll] concurrency` refreshes are between their fetch and their
+    // store at once, so fetching and parsing never run more than that far ahead of the one
+    // store thread (2,000 feeds fetched at once once held 800 MB of parsed entries waiting).
+    // Waiting for a slot does not count against the refresh's time limit.
+    let _slot = ctx.fetcher.refresh_slot().await;
     // A refresh is bounded in time, and a panic inside it (a bug of ours that some input
     // reached) fails this refresh only: both are recorded on the feed's row like any failure.
     let limit = ctx.poll.refresh_timeout;
@@ -331,11 +337,33 @@ async fn store_stage(
 ) -> Staged {
     let status = meta.status;
     let id = feed.id.clone();
-    let entries = parsed.entries;
+    let entries = Arc::new(parsed.entries);
+    // Text matching needs each new entry cleaned and tokenised: done here, on the blocking
+    // pool, for the entries not seen in this feed's last stored fetch (the store prepares any
+    // other entry that turns out new), so the one store thread only looks items up.
+    let unseen = ctx.runtime.unseen(&feed.id, &entries);
+    let prepared = {
+        let entries = entries.clone();
+        tokio::task::spawn_blocking(move || {
+            entries
+                .iter()
+                .zip(unseen)
+                .map(|(e, new)| new.then(|| crate::dedup::prepare(&e.title, &e.text)))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default()
+    };
+    let ingested = entries.clone();
     let stored = ctx
         .store
-        .call(move |db| db.ingest(&id, &stored_url, &entries, &meta, now, next))
+        .call(move |db| {
+            db.ingest_prepared(&id, &stored_url, &ingested, &prepared, &meta, now, next)
+        })
         .await;
+    if stored.is_ok() {
+        ctx.runtime.remember(&feed.id, &entries);
+    }
     match stored {
         Ok(stats) => (Some(status), Outcome::Stored(stats)),
         Err(StoreError::Closed) => (

@@ -3,10 +3,11 @@
 //! which kinds of lenient read were last logged. Owned here, below the daemon, so that a
 //! refresh needs nothing from the layers above it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use crate::config::{FeedConfig, FeedId};
+use crate::parse::Entry;
 
 /// The per-feed runtime state (see the module docs).
 #[derive(Default)]
@@ -16,6 +17,18 @@ pub struct FeedRuntime {
     moved: Mutex<HashMap<FeedId, (url::Url, url::Url)>>,
     /// The kinds of warning last logged per feed (see [`FeedRuntime::warning_kinds_changed`]).
     warned: Mutex<HashMap<FeedId, Vec<String>>>,
+    /// Per feed, the content hashes (first 8 bytes) of the entries of its last stored fetch:
+    /// an entry seen there needs no preparing for text matching (see [`FeedRuntime::unseen`]).
+    seen: Mutex<HashMap<FeedId, HashSet<u64>>>,
+}
+
+/// The first 8 bytes of an entry's content hash (hex), as a number.
+fn short_hash(entry: &Entry) -> u64 {
+    entry
+        .content_hash
+        .get(..16)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or(0)
 }
 
 impl FeedRuntime {
@@ -25,6 +38,25 @@ impl FeedRuntime {
             moved: Mutex::new(moved),
             ..FeedRuntime::default()
         }
+    }
+
+    /// Per entry, whether it was not in this feed's last stored fetch (every entry, after a
+    /// start): an unchanged entry is recognised by the store before any matching, so preparing
+    /// its text would be wasted.
+    pub fn unseen(&self, feed: &FeedId, entries: &[Entry]) -> Vec<bool> {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let last = seen.get(feed);
+        entries
+            .iter()
+            .map(|e| last.is_none_or(|s| !s.contains(&short_hash(e))))
+            .collect()
+    }
+
+    /// Records the entries of a fetch just stored (see [`FeedRuntime::unseen`]).
+    pub fn remember(&self, feed: &FeedId, entries: &[Entry]) {
+        let hashes = entries.iter().map(short_hash).collect();
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.insert(feed.clone(), hashes);
     }
 
     /// The lock that keeps refreshes of one feed from overlapping.
