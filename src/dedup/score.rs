@@ -5,8 +5,6 @@
 //! Every feature is scale-free (cosines, Jaccards, containments, capped counts), so the score
 //! means the same whether the index holds a hundred items or a million.
 
-use std::collections::HashSet;
-
 /// One item, reduced to what matching needs. Token ids come from the index's vocabulary.
 #[derive(Clone, Debug, Default)]
 pub struct Doc {
@@ -277,12 +275,23 @@ impl Overlap {
     }
 }
 
+/// Jaccard of two sorted, distinct lists (a merge, no hashing).
 fn jaccard_u64(a: &[u64], b: &[u64]) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
-    let sa: HashSet<&u64> = a.iter().collect();
-    let shared = b.iter().filter(|x| sa.contains(x)).count();
+    let (mut i, mut j, mut shared) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
     shared as f64 / (a.len() + b.len() - shared) as f64
 }
 
@@ -348,6 +357,14 @@ mod tests {
         assert_eq!(features(&a, &b, &w, &all, &all)[8], 1.0);
         b.title_numbers = vec![10];
         assert_eq!(features(&a, &b, &w, &all, &all)[8], 0.0);
+    }
+
+    #[test]
+    fn phrase_jaccard_counts_shared_pairs_by_merge() {
+        assert_eq!(jaccard_u64(&[1, 2, 3], &[2, 3, 4]), 0.5);
+        assert_eq!(jaccard_u64(&[1, 5], &[2, 6]), 0.0);
+        assert_eq!(jaccard_u64(&[7], &[7]), 1.0);
+        assert_eq!(jaccard_u64(&[], &[7]), 0.0);
     }
 
     #[test]
