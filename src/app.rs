@@ -237,7 +237,7 @@ impl App {
         };
         let stories = self
             .store
-            .call(move |db| db.latest_stories(limit, tag.as_deref()))
+            .read(move |db| db.latest_stories(limit, tag.as_deref()))
             .await
             .ok()?;
         let meta = feed_meta(&config.server.base_url, path, title);
@@ -262,7 +262,7 @@ impl App {
         let tags: Vec<Option<String>> = feeds.iter().map(|f| f.2.clone()).collect();
         let lists = self
             .store
-            .call(move |db| {
+            .read(move |db| {
                 tags.iter()
                     .map(|tag| db.latest_stories(size, tag.as_deref()))
                     .collect::<Result<Vec<_>, _>>()
@@ -317,6 +317,7 @@ pub async fn render_loop(app: Arc<App>) {
     use futures_util::FutureExt as _;
     loop {
         app.render_needed.notified().await;
+        let started = tokio::time::Instant::now();
         // A panic while rendering (a bug of ours that some stored text reached) fails this
         // render only: the documents served stay the last good ones and the loop carries on.
         match std::panic::AssertUnwindSafe(app.render_all())
@@ -330,8 +331,18 @@ pub async fn render_loop(app: Arc<App>) {
                 crate::store::panic_message(payload.as_ref())
             ),
         }
+        // Changes that arrive meanwhile are coalesced into the next render, which starts no
+        // sooner than RENDER_DUTY times this render's duration later (capped): with feeds
+        // changing all through the minute, rendering takes at most a fifth of one core.
+        let gap = (started.elapsed() * RENDER_DUTY).min(MAX_RENDER_GAP);
+        tokio::time::sleep(gap).await;
     }
 }
+
+/// The render loop rests this many times a render's duration before the next one.
+const RENDER_DUTY: u32 = 4;
+/// The longest rest between two renders (the delay a reader may see on top of a render).
+const MAX_RENDER_GAP: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Renders the merged feeds once, now (at start, before serving).
 pub async fn render_now(app: &App) -> anyhow::Result<()> {

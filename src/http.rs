@@ -151,7 +151,7 @@ async fn count(
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     let counts = app
         .store
-        .call(|db| -> Result<_, crate::store::StoreError> {
+        .read(|db| -> Result<_, crate::store::StoreError> {
             let (stories, items) = db.counts()?;
             let health = db.feed_health()?;
             let enabled = health.iter().filter(|h| h.enabled).count();
@@ -223,7 +223,7 @@ async fn index(
     let wanted = tag.clone();
     let read = app
         .store
-        .call(move |db| {
+        .read(move |db| {
             Ok((
                 db.stories_page(size + 1, offset, wanted.as_deref())?,
                 db.feed_health()?,

@@ -290,6 +290,8 @@ pub struct Store {
     progress: Arc<Progress>,
     /// The database file and its device and inode when opened (for [`Store::health`]).
     file: Arc<(PathBuf, Option<(u64, u64)>)>,
+    /// A second thread with a read-only connection of its own, for [`Store::read`].
+    reader: Option<Arc<Store>>,
 }
 
 /// How the store thread is doing, readable without waiting in its queue: health must mean
@@ -317,17 +319,20 @@ impl Store {
     /// Opens (creating if needed) and migrates the database, then starts its owner thread.
     pub fn open(path: &Path, dedup: &crate::config::DedupConfig) -> Result<Store, StoreError> {
         let db = Db::open(path, dedup)?;
-        Ok(Store::spawn(db))
+        let reader = Store::spawn(Db::open_read_only(path)?, "wiredesk-read");
+        let mut store = Store::spawn(db, "wiredesk-store");
+        store.reader = Some(Arc::new(reader));
+        Ok(store)
     }
 
-    fn spawn(mut db: Db) -> Store {
+    fn spawn(mut db: Db, name: &str) -> Store {
         let (tx, rx) = mpsc::channel::<Msg>();
         let progress = Arc::new(Progress::default());
         progress.last_done_ms.store(now_ms(), Ordering::Relaxed);
         let file = Arc::new((db.path.clone(), db.identity));
         let seen = progress.clone();
         std::thread::Builder::new()
-            .name("wiredesk-store".into())
+            .name(name.into())
             .spawn(move || {
                 let mut closed_by = None;
                 for msg in rx {
@@ -375,6 +380,7 @@ impl Store {
             jobs: tx,
             progress,
             file,
+            reader: None,
         }
     }
 
@@ -419,7 +425,7 @@ impl Store {
 
     /// Opens an existing database read-only (see [`Db::open_read_only`]) on its own thread.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        Ok(Store::spawn(Db::open_read_only(path)?))
+        Ok(Store::spawn(Db::open_read_only(path)?, "wiredesk-store"))
     }
 
     /// Runs `f` on the store thread; a panic in it is caught and returned as an error.
@@ -459,6 +465,21 @@ impl Store {
         self.submit(f).await?
     }
 
+    /// Runs a job that only reads on the reader thread: its own read-only connection, which WAL
+    /// lets read while the writer writes, so renders and pages never queue behind a catch-up's
+    /// refreshes (and a job that tried to write would fail). It sees everything committed before
+    /// it starts. Without a reader (a read-only store), the one thread runs it.
+    pub async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Db) -> Result<R, StoreError> + Send + 'static,
+    {
+        match &self.reader {
+            Some(reader) => reader.call(f).await,
+            None => self.call(f).await,
+        }
+    }
+
     /// Loads the near-duplicate index chunk by chunk, each chunk a job of its own so that
     /// renders, reads and health checks are answered in between (the first ingest that needs
     /// the index loads the rest at once). Returns how many items it holds when complete.
@@ -477,6 +498,9 @@ impl Store {
     /// other handles exist: their later calls fail with [`StoreError::Closed`]. Returns once
     /// the database is closed.
     pub async fn close(&self) {
+        if let Some(reader) = &self.reader {
+            Box::pin(reader.close()).await;
+        }
         let (tx, rx) = oneshot::channel::<()>();
         if self.jobs.send(Msg::Close(tx)).is_ok() {
             let _ = rx.await;

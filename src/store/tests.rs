@@ -498,3 +498,61 @@ fn loading_in_chunks_indexes_every_item_of_the_window_exactly_once() {
         "7 items, the one added during the load, once each"
     );
 }
+
+#[tokio::test]
+async fn reads_are_answered_while_the_writer_is_busy_and_see_what_it_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("w.db"), &dedup()).unwrap();
+    store
+        .call(|db| db.sync_feeds(&[feed("a", 0)]))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let first = news(
+        "a1",
+        "Ferry service resumes after storm",
+        "Boats sail again.",
+        now,
+    );
+    store
+        .call(move |db| {
+            db.ingest(
+                &FeedId("a".into()),
+                "u",
+                &[first],
+                &FetchMeta::default(),
+                now,
+                None,
+            )
+        })
+        .await
+        .unwrap();
+    // The writer is held by a long job…
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let busy = store.clone();
+    let long_job = tokio::spawn(async move {
+        busy.call(move |_| {
+            let _ = wait.recv();
+            Ok(())
+        })
+        .await
+    });
+    while store.progress.pending.load(Ordering::Relaxed) < 1 {
+        tokio::task::yield_now().await;
+    }
+    // …and a read is answered meanwhile, with the committed story.
+    let stories = store.read(|db| db.latest_stories(10, None)).await.unwrap();
+    assert_eq!(stories.len(), 1);
+    // A read job cannot write.
+    let write = store
+        .read(|db| Ok(db.conn().execute("DELETE FROM items", [])?))
+        .await;
+    assert!(write.is_err(), "{write:?}");
+    release.send(()).unwrap();
+    long_job.await.unwrap().unwrap();
+    store.close().await;
+    assert!(matches!(
+        store.read(|db| db.ping()).await,
+        Err(StoreError::Closed)
+    ));
+}
