@@ -84,6 +84,11 @@ pub struct ParsedFeed {
     pub unknown_charset: Option<String>,
     /// Entries left out because the feed had more than [`Limits::max_items`] (the oldest).
     pub items_left_out: usize,
+    /// A fingerprint of every entry kept (as the feed sent it, before any conversion), in the
+    /// feed's order: what [`parse_feed_skipping`] is given back on the next refresh.
+    pub fingerprints: Vec<u64>,
+    /// Entries not converted because their fingerprint was known (see [`parse_feed_skipping`]).
+    pub skipped_known: usize,
 }
 
 /// Why a body could not be read as a feed.
@@ -113,6 +118,28 @@ pub fn parse_feed_limited(
     now: DateTime<Utc>,
     limits: Limits,
 ) -> Result<ParsedFeed, ParseError> {
+    parse_feed_skipping(
+        bytes,
+        content_type,
+        base,
+        now,
+        limits,
+        &std::collections::HashSet::new(),
+    )
+}
+
+/// [`parse_feed_limited`] that leaves out the entries whose fingerprint is in `known` (the
+/// fingerprints of the feed's last stored fetch): an entry sent exactly as before converts to
+/// exactly the entry stored before, which the store would only find unchanged. Converting
+/// (sanitising with ammonia, text extraction, hashing) was most of a re-read feed's cost.
+pub fn parse_feed_skipping(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    base: Option<&Url>,
+    now: DateTime<Utc>,
+    limits: Limits,
+    known: &std::collections::HashSet<u64>,
+) -> Result<ParsedFeed, ParseError> {
     let decoded = crate::charset::to_utf8(bytes, content_type);
     let text = String::from_utf8_lossy(&decoded.bytes);
     let text = older_formats_as_current(&text);
@@ -129,7 +156,15 @@ pub fn parse_feed_limited(
     let (kept, items_left_out) = newest(feed.entries, limits.max_items);
     let mut seen = std::collections::HashSet::new();
     let mut entries = Vec::with_capacity(kept.len());
+    let mut fingerprints = Vec::with_capacity(kept.len());
+    let mut skipped_known = 0;
     for e in kept {
+        let fingerprint = entry_fingerprint(&e, base);
+        fingerprints.push(fingerprint);
+        if known.contains(&fingerprint) {
+            skipped_known += 1;
+            continue;
+        }
         let entry = convert(e, base, now);
         if entry.title.is_empty()
             && entry.text.is_empty()
@@ -151,7 +186,27 @@ pub fn parse_feed_limited(
         undecodable_bytes: decoded.had_errors,
         charset_guessed: decoded.source == crate::charset::Source::Guessed,
         unknown_charset: decoded.unknown_charset.clone(),
+        fingerprints,
+        skipped_known,
     })
+}
+
+/// A fingerprint of everything [`convert`] reads from an entry (and the base URL it resolves
+/// links against), for [`parse_feed_skipping`]. In memory only, so any stable hash will do.
+fn entry_fingerprint(e: &feed_rs::model::Entry, base: Option<&Url>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    base.map(Url::as_str).hash(&mut h);
+    e.id.hash(&mut h);
+    e.title.as_ref().map(|t| &t.content).hash(&mut h);
+    e.summary.as_ref().map(|t| &t.content).hash(&mut h);
+    e.content.as_ref().map(|c| &c.body).hash(&mut h);
+    for l in &e.links {
+        (&l.href, &l.rel).hash(&mut h);
+    }
+    e.published.hash(&mut h);
+    e.updated.hash(&mut h);
+    h.finish()
 }
 
 /// At most `max` of `entries`, the newest by their own date (undated entries count as
@@ -615,6 +670,54 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn entries_sent_exactly_as_before_are_not_converted_again() {
+        let feed = |second: &str| {
+            format!(
+                r#"<rss version="2.0"><channel><title>T</title>
+<item><title>One</title><guid>g-1</guid><description>Body one</description></item>
+<item><title>{second}</title><guid>g-2</guid><description>Body two</description></item>
+</channel></rss>"#
+            )
+        };
+        let base = Url::parse("https://e.com/feed.xml").unwrap();
+        let parse = |xml: &str, known: &std::collections::HashSet<u64>| {
+            parse_feed_skipping(
+                xml.as_bytes(),
+                None,
+                Some(&base),
+                now(),
+                Limits::default(),
+                known,
+            )
+            .unwrap()
+        };
+        let first = parse(&feed("Two"), &Default::default());
+        assert_eq!((first.entries.len(), first.skipped_known), (2, 0));
+        let known: std::collections::HashSet<u64> = first.fingerprints.iter().copied().collect();
+        // The same feed again: nothing to convert.
+        let again = parse(&feed("Two"), &known);
+        assert_eq!((again.entries.len(), again.skipped_known), (0, 2));
+        assert_eq!(again.fingerprints, first.fingerprints);
+        // One entry edited: only that one is converted.
+        let edited = parse(&feed("Two, updated"), &known);
+        assert_eq!(edited.skipped_known, 1);
+        assert_eq!(edited.entries.len(), 1);
+        assert_eq!(edited.entries[0].title, "Two, updated");
+        // The same entries under another base URL resolve links differently: converted again.
+        let moved = Url::parse("https://moved.example/feed.xml").unwrap();
+        let elsewhere = parse_feed_skipping(
+            feed("Two").as_bytes(),
+            None,
+            Some(&moved),
+            now(),
+            Limits::default(),
+            &known,
+        )
+        .unwrap();
+        assert_eq!(elsewhere.skipped_known, 0);
     }
 
     #[test]

@@ -823,6 +823,15 @@ impl Db {
         Ok(())
     }
 
+    /// The content hashes of a feed's stored items (see `FeedRuntime::unseen`).
+    pub fn content_hashes(&self, feed: &FeedId) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT content_hash FROM items WHERE feed_id = ?1")?;
+        let rows = stmt.query_map([feed.as_str()], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The stored validators of a feed (none if it was never fetched or its URL changed).
     pub fn validators(&self, feed: &FeedId) -> Result<Validators, StoreError> {
         let v = self

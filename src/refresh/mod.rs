@@ -22,7 +22,7 @@ use crate::config::{FeedConfig, FeedId, PollConfig};
 use crate::fetch::{Body, Fetched, Fetcher};
 use crate::model::Validators;
 use crate::normalise::redact_url;
-use crate::parse::{Limits, ParsedFeed, parse_feed_limited};
+use crate::parse::{Limits, ParsedFeed, parse_feed_skipping};
 use crate::store::{FetchMeta, IngestStats, Store, StoreError, panic_message};
 use runtime::FeedRuntime;
 
@@ -282,8 +282,16 @@ async fn parse_stage(
     let limits = Limits {
         max_items: ctx.poll.max_items,
     };
+    let known = ctx.runtime.known_raw(&feed.id);
     let parsed = tokio::task::spawn_blocking(move || {
-        parse_feed_limited(&bytes, content_type.as_deref(), Some(&base), now, limits)
+        parse_feed_skipping(
+            &bytes,
+            content_type.as_deref(),
+            Some(&base),
+            now,
+            limits,
+            &known,
+        )
     })
     .await;
     let message = match parsed {
@@ -341,7 +349,20 @@ async fn store_stage(
     // Text matching needs each new entry cleaned and tokenised: done here, on the blocking
     // pool, for the entries not seen in this feed's last stored fetch (the store prepares any
     // other entry that turns out new), so the one store thread only looks items up.
-    let unseen = ctx.runtime.unseen(&feed.id, &entries);
+    let unseen = match ctx.runtime.unseen(&feed.id, &entries) {
+        Some(unseen) => unseen,
+        None => {
+            // The first refresh since the start: what the store holds for this feed (read on
+            // the reader thread, never queued behind other feeds' writes).
+            let id = feed.id.clone();
+            if let Ok(hashes) = ctx.store.read(move |db| db.content_hashes(&id)).await {
+                ctx.runtime.remember_hashes(&feed.id, &hashes);
+            }
+            ctx.runtime
+                .unseen(&feed.id, &entries)
+                .unwrap_or_else(|| vec![true; entries.len()])
+        }
+    };
     let prepared = {
         let entries = entries.clone();
         tokio::task::spawn_blocking(move || {
@@ -363,9 +384,14 @@ async fn store_stage(
         .await;
     if stored.is_ok() {
         ctx.runtime.remember(&feed.id, &entries);
+        ctx.runtime.remember_raw(&feed.id, &parsed.fingerprints);
     }
     match stored {
-        Ok(stats) => (Some(status), Outcome::Stored(stats)),
+        Ok(mut stats) => {
+            // Entries left unconverted as sent before are unchanged, as the store would say.
+            stats.unchanged += parsed.skipped_known;
+            (Some(status), Outcome::Stored(stats))
+        }
         Err(StoreError::Closed) => (
             Some(status),
             Outcome::Failed(StoreError::Closed.to_string()),

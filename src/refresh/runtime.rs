@@ -20,6 +20,9 @@ pub struct FeedRuntime {
     /// Per feed, the content hashes (first 8 bytes) of the entries of its last stored fetch:
     /// an entry seen there needs no preparing for text matching (see [`FeedRuntime::unseen`]).
     seen: Mutex<HashMap<FeedId, HashSet<u64>>>,
+    /// Per feed, the fingerprints of the entries of its last stored fetch as the feed sent
+    /// them: such an entry is not even converted (see `crate::parse::parse_feed_skipping`).
+    raw: Mutex<HashMap<FeedId, Arc<HashSet<u64>>>>,
 }
 
 /// The first 8 bytes of an entry's content hash (hex), as a number.
@@ -40,16 +43,43 @@ impl FeedRuntime {
         }
     }
 
-    /// Per entry, whether it was not in this feed's last stored fetch (every entry, after a
-    /// start): an unchanged entry is recognised by the store before any matching, so preparing
-    /// its text would be wasted.
-    pub fn unseen(&self, feed: &FeedId, entries: &[Entry]) -> Vec<bool> {
+    /// Per entry, whether it was not in this feed's last stored fetch: an unchanged entry is
+    /// recognised by the store before any matching, so preparing its text would be wasted.
+    /// `None` when this feed has not been stored since the start (see
+    /// [`FeedRuntime::remember_hashes`]).
+    pub fn unseen(&self, feed: &FeedId, entries: &[Entry]) -> Option<Vec<bool>> {
         let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        let last = seen.get(feed);
-        entries
+        let last = seen.get(feed)?;
+        Some(
+            entries
+                .iter()
+                .map(|e| !last.contains(&short_hash(e)))
+                .collect(),
+        )
+    }
+
+    /// The fingerprints of the entries of the feed's last stored fetch (empty after a start).
+    pub fn known_raw(&self, feed: &FeedId) -> Arc<HashSet<u64>> {
+        let raw = self.raw.lock().unwrap_or_else(|e| e.into_inner());
+        raw.get(feed).cloned().unwrap_or_default()
+    }
+
+    /// Records the fingerprints of a fetch just stored (see [`FeedRuntime::known_raw`]).
+    pub fn remember_raw(&self, feed: &FeedId, fingerprints: &[u64]) {
+        let set = Arc::new(fingerprints.iter().copied().collect());
+        let mut raw = self.raw.lock().unwrap_or_else(|e| e.into_inner());
+        raw.insert(feed.clone(), set);
+    }
+
+    /// Records the content hashes (hex) the store holds for a feed, for its first refresh
+    /// after a start.
+    pub fn remember_hashes(&self, feed: &FeedId, hashes: &[String]) {
+        let set = hashes
             .iter()
-            .map(|e| last.is_none_or(|s| !s.contains(&short_hash(e))))
-            .collect()
+            .filter_map(|h| h.get(..16).and_then(|h| u64::from_str_radix(h, 16).ok()))
+            .collect();
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.insert(feed.clone(), set);
     }
 
     /// Records the entries of a fetch just stored (see [`FeedRuntime::unseen`]).
@@ -126,5 +156,41 @@ mod tests {
         // The operator updated feeds.toml: the configured URL is polled again.
         let edited = feed("https://elsewhere.example/rss");
         assert_eq!(rt.poll_url(&edited), edited.url);
+    }
+
+    fn with_hash(text: &str) -> Entry {
+        Entry {
+            key: text.into(),
+            guid: None,
+            link: None,
+            canonical_url: None,
+            title: text.into(),
+            summary_html: String::new(),
+            text: String::new(),
+            published: None,
+            updated: None,
+            content_hash: crate::model::hex_digest(&[text]),
+        }
+    }
+
+    #[test]
+    fn entries_of_the_last_stored_fetch_are_seen_and_others_are_not() {
+        let rt = FeedRuntime::default();
+        let id = FeedId("a".into());
+        let (old, new) = (with_hash("old"), with_hash("new"));
+        assert_eq!(
+            rt.unseen(&id, std::slice::from_ref(&old)),
+            None,
+            "nothing known after a start"
+        );
+        // The store's hashes seed the first refresh after a start…
+        rt.remember_hashes(&id, std::slice::from_ref(&old.content_hash));
+        assert_eq!(
+            rt.unseen(&id, &[old.clone(), new.clone()]),
+            Some(vec![false, true])
+        );
+        // …and each stored fetch replaces them.
+        rt.remember(&id, std::slice::from_ref(&new));
+        assert_eq!(rt.unseen(&id, &[old, new]), Some(vec![true, false]));
     }
 }
