@@ -296,10 +296,18 @@ impl App {
                 }
                 signatures.insert(base_path.clone(), signature);
             }
-            out.insert(
-                "/sources.opml".into(),
-                render_opml(&cfg, config_loaded_at(&cfg)),
-            );
+            // The OPML lists every feed: rendered and compressed again only when the config
+            // changed (its cost grows with the feeds; a story change does not touch it).
+            let loaded_at = config_loaded_at(&cfg);
+            let opml_signature = opml_signature(&cfg, loaded_at);
+            let opml = match previous.get("/sources.opml") {
+                Some(doc) if signatures.get("/sources.opml") == Some(&opml_signature) => {
+                    doc.clone()
+                }
+                _ => render_opml(&cfg, loaded_at),
+            };
+            out.insert("/sources.opml".into(), opml);
+            signatures.insert("/sources.opml".into(), opml_signature);
             (out, signatures)
         })
         .await
@@ -359,6 +367,17 @@ fn stories_signature(stories: &[Story]) -> u64 {
             m.item_id.hash(&mut h);
             m.updated.timestamp().hash(&mut h);
         }
+    }
+    h.finish()
+}
+
+/// What decides the OPML's bytes: the desk's title and the enabled feeds as listed.
+fn opml_signature(config: &Config, loaded_at: chrono::DateTime<chrono::Utc>) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    config.server.title.hash(&mut h);
+    loaded_at.timestamp().hash(&mut h);
+    for f in config.enabled_feeds() {
+        (f.id.as_str(), &f.name, f.url.as_str(), &f.tags).hash(&mut h);
     }
     h.finish()
 }
