@@ -4,6 +4,8 @@
 //! generator that returns the empty string instead and derive our own stable key: the guid/id,
 //! else the link, else a hash of title and date.
 
+mod jsonfeed;
+
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
@@ -289,8 +291,11 @@ pub fn is_web_link(link: &str) -> bool {
 /// - RSS 0.90 (`http://my.netscape.com/rdf/simple/0.9/`) is read as RSS 1.0;
 /// - RSS 2.0 given a default namespace by old Userland/Harvard tools (RSS 2.0 has none) loses
 ///   it, or feed-rs would see none of its elements;
+/// - JSON Feed of any 1.x version, with fields of the wrong shape, as JSON Feed 1.1 with
+///   those fields coerced or dropped (see [`jsonfeed`]);
 /// - Atom text constructs typed with Atom 0.3's MIME types (`type="text/plain"`,
-///   `"application/xhtml+xml"`) or an empty type get the Atom 1.0 names (`text`, `xhtml`):
+///   `"application/xhtml+xml"`), an empty type, or any other type outside `content` (a custom
+///   MIME type, `application/octet-stream`) get the Atom 1.0 names (`text`, `html`, `xhtml`):
 ///   feed-rs rejects the whole feed for one such attribute.
 fn older_formats_as_current(text: &str) -> Cow<'_, str> {
     const ATOM_03: &str = "http://purl.org/atom/ns#";
@@ -299,7 +304,8 @@ fn older_formats_as_current(text: &str) -> Cow<'_, str> {
         .trim_start()
         .starts_with('{')
     {
-        return Cow::Borrowed(text); // JSON Feed: nothing to restate.
+        // JSON Feed: restated as the 1.1 that feed-rs reads (see `jsonfeed`).
+        return jsonfeed::restate(text).map_or(Cow::Borrowed(text), Cow::Owned);
     }
     const RSS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
     let mut out = Cow::Borrowed(text);
@@ -392,21 +398,67 @@ fn atom_text_types(text: &str) -> Option<String> {
         let Some((range, value)) = attribute(tag, "type") else {
             continue;
         };
-        let atom_name = match value.trim() {
+        let value = value.trim().to_ascii_lowercase();
+        // Atom: a type that is not text, HTML or XML means a base64 body.
+        let opaque = !(value.is_empty()
+            || value.starts_with("text")
+            || value.contains("xml")
+            || value.contains("html"));
+        let atom_name = match value.as_str() {
+            "text" | "html" | "xhtml" | "text/html" => continue,
             "text/plain" | "" => "text",
             "application/xhtml+xml" => "xhtml",
-            _ => continue,
+            // Content may carry any text or XML MIME type (feed-rs reads those); the other
+            // text constructs may not.
+            _ if local == "content" && !opaque => continue,
+            t if t.ends_with("html") => "html",
+            t if t.contains("xhtml") => "xhtml",
+            _ => "text",
         };
         out.push_str(&text[copied..at + range.start]);
         out.push_str(atom_name);
         copied = at + range.end;
         from = end;
+        if opaque && !tag.ends_with('/') {
+            // The body, decoded, as the text it encodes (left alone if it is not base64 of
+            // UTF-8 text).
+            let close = format!("</{name}>");
+            if let Some(len) = text[end + 1..].find(&close) {
+                let body = &text[end + 1..end + 1 + len];
+                if let Some(decoded) = base64_text(body) {
+                    out.push_str(&text[copied..=end]);
+                    out.push_str(&escape_xml_text(&decoded));
+                    copied = end + 1 + len;
+                    from = copied;
+                }
+            }
+        }
     }
     if copied == 0 {
         return None;
     }
     out.push_str(&text[copied..]);
     Some(out)
+}
+
+/// Base64 (whitespace allowed) that decodes to UTF-8 text.
+fn base64_text(body: &str) -> Option<String> {
+    use base64::Engine as _;
+    let compact: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    if compact.is_empty() {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// Text escaped for an XML element's body.
+fn escape_xml_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The byte range of the `<rss …>` start tag when `rss` is the root element.
@@ -670,6 +722,42 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn json_feed_1_0_with_fields_of_the_wrong_shape_keeps_its_items() {
+        let json = r#"{"version": "http://jsonfeed.org/version/1", "title": "Old",
+            "items": [{"id": 1, "url": "https://e.com/1", "title": "First", "tags": "a,b",
+                       "content_text": "Body one"},
+                      {"id": "2", "url": "https://e.com/2", "title": "Second",
+                       "attachments": [{"url": "https://e.com/a.mp3"}]}]}"#;
+        let f = parse_feed(json.as_bytes(), Some("application/json"), None, now()).unwrap();
+        let titles: Vec<&str> = f.entries.iter().map(|e| e.title.as_str()).collect();
+        assert_eq!(titles, ["First", "Second"]);
+        assert_eq!(f.entries[0].key, "1");
+        assert_eq!(f.entries[0].text, "Body one");
+        assert_eq!(f.entries[1].link.as_deref(), Some("https://e.com/2"));
+    }
+
+    #[test]
+    fn atom_text_of_any_type_is_read_and_base64_decoded() {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode("Decoded title & more");
+        let body = base64::engine::general_purpose::STANDARD.encode("A body in base64");
+        let xml = format!(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>F</title>
+<entry><id>1</id><title type="application/octet-stream">{b64}</title>
+  <content type="application/octet-stream">{body}</content></entry>
+<entry><id>2</id><title type="application/x-custom">Custom typed</title>
+  <summary type="TEXT/PLAIN">Plain summary</summary></entry>
+</feed>"#
+        );
+        let f = parse_feed(xml.as_bytes(), None, None, now()).unwrap();
+        assert_eq!(f.entries.len(), 2);
+        assert_eq!(f.entries[0].title, "Decoded title & more");
+        assert_eq!(f.entries[0].text, "A body in base64");
+        assert_eq!(f.entries[1].title, "Custom typed");
+        assert_eq!(f.entries[1].text, "Plain summary");
     }
 
     #[test]
