@@ -149,9 +149,18 @@ pub fn parse_feed_skipping(
         Ok(feed) => (feed, None),
         Err(first) => {
             let repaired = repair(&text);
+            let salvaged = || {
+                let doc = salvage(&text)?;
+                read(doc.as_bytes(), base)
+                    .or_else(|_| read(repair(&doc).as_bytes(), base))
+                    .ok()
+            };
             match read(repaired.as_bytes(), base) {
                 Ok(feed) => (feed, Some(first)),
-                Err(_) => return Err(ParseError(first)),
+                Err(_) => match salvaged() {
+                    Some(feed) => (feed, Some(first)),
+                    None => return Err(ParseError(first)),
+                },
             }
         }
     };
@@ -308,6 +317,7 @@ fn older_formats_as_current(text: &str) -> Cow<'_, str> {
         return jsonfeed::restate(text).map_or(Cow::Borrowed(text), Cow::Owned);
     }
     const RSS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
+    const RSS_090_ALSO: &str = "http://channel.netscape.com/rdf/simple/0.9/";
     let mut out = Cow::Borrowed(text);
     if out.contains(ATOM_03) {
         out = Cow::Owned(out.replace(ATOM_03, "http://www.w3.org/2005/Atom"));
@@ -323,8 +333,10 @@ fn older_formats_as_current(text: &str) -> Cow<'_, str> {
             }
         }
     }
-    if out.contains(RSS_090) {
-        out = Cow::Owned(out.replace(RSS_090, "http://purl.org/rss/1.0/"));
+    for ns in [RSS_090, RSS_090_ALSO] {
+        if out.contains(ns) {
+            out = Cow::Owned(out.replace(ns, "http://purl.org/rss/1.0/"));
+        }
     }
     if out.contains("http://www.w3.org/2005/Atom")
         && let Some(fixed) = atom_text_types(&out)
@@ -339,26 +351,152 @@ fn older_formats_as_current(text: &str) -> Cow<'_, str> {
             None => Some(format!("<rss version=\"2.0\"{}", &tag[4..])),
         };
         let mut fixed = fixed.unwrap_or_else(|| tag.to_owned());
-        // An RSS document with no channel at all is an empty feed, not an unreadable one.
-        let channel = if let Some(open) = fixed.strip_suffix('/') {
+        // An RSS document with no channel at all is an empty feed, not an unreadable one; one
+        // whose items sit directly under `<rss>` gets the channel around them.
+        let rest = &out[end + 1..];
+        let loose_items = !rest.contains("<channel") && rest.contains("<item");
+        let (channel, rest) = if let Some(open) = fixed.strip_suffix('/') {
             fixed = open.to_owned();
-            "<channel></channel></rss>"
-        } else if out[end..].contains("<channel") {
-            ""
+            ("<channel></channel></rss>", Cow::Borrowed(rest))
+        } else if !rest.contains("<channel") && !loose_items {
+            ("<channel></channel>", Cow::Borrowed(rest))
+        } else if loose_items && let Some(close) = rest.rfind("</rss>") {
+            (
+                "<channel>",
+                Cow::Owned(format!("{}</channel>{}", &rest[..close], &rest[close..])),
+            )
         } else {
-            "<channel></channel>"
+            ("", Cow::Borrowed(rest))
         };
         if fixed != tag || !channel.is_empty() {
-            out = Cow::Owned(format!(
-                "{}{}>{}{}",
-                &out[..start],
-                fixed,
-                channel,
-                &out[end + 1..]
-            ));
+            out = Cow::Owned(format!("{}{}>{}{}", &out[..start], fixed, channel, rest));
+        }
+    }
+    if rss_root_tag(&out).is_some() || out.contains("<rdf:RDF") {
+        if let Some(fixed) = markup_as_text(&out) {
+            out = Cow::Owned(fixed);
+        }
+        if let Some(fixed) = item_fallbacks(&out) {
+            out = Cow::Owned(fixed);
         }
     }
     out
+}
+
+/// RSS items stated as a reader understands them, where feed-rs would lose something:
+/// - a `<guid>` is a permalink unless `isPermaLink="false"`: an item without `<link>` gets its
+///   guid as the link (resolved against the feed's URL like any link);
+/// - Dublin Core's `<dc:title>` and `<dc:description>` stand in for a missing `<title>` and
+///   `<description>`.
+///
+/// `None` when no item needs it.
+fn item_fallbacks(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(i) = text[from..].find("<item") {
+        let start = from + i;
+        from = start + 5;
+        if !matches!(
+            text[from..].chars().next(),
+            Some('>' | ' ' | '\t' | '\r' | '\n')
+        ) {
+            continue;
+        }
+        let Some(open_len) = text[start..].find('>') else {
+            break;
+        };
+        let body_start = start + open_len + 1;
+        let Some(len) = text[body_start..].find("</item>") else {
+            break;
+        };
+        let item = &text[body_start..body_start + len];
+        from = body_start + len;
+        let has =
+            |tag: &str| item.contains(&format!("<{tag}>")) || item.contains(&format!("<{tag} "));
+        let body_of = |tag: &str| -> Option<&str> {
+            let open = item.find(&format!("<{tag}"))?;
+            let gt = open + item[open..].find('>')?;
+            if item[open..gt].ends_with('/') {
+                return None;
+            }
+            let close = gt + item[gt..].find(&format!("</{tag}>"))?;
+            Some(&item[gt + 1..close])
+        };
+        let mut added = String::new();
+        if !has("link")
+            && let Some(open) = item.find("<guid")
+            && let Some(gt) = item[open..].find('>')
+            && !item[open..open + gt].contains("isPermaLink=\"false\"")
+            && !item[open..open + gt].contains("isPermaLink='false'")
+            && let Some(guid) = body_of("guid")
+            && !guid.trim().is_empty()
+        {
+            added.push_str(&format!("<link>{}</link>", guid.trim()));
+        }
+        for (dc, plain) in [("dc:title", "title"), ("dc:description", "description")] {
+            if !has(plain)
+                && let Some(body) = body_of(dc)
+            {
+                added.push_str(&format!("<{plain}>{body}</{plain}>"));
+            }
+        }
+        if !added.is_empty() {
+            out.push_str(&text[copied..body_start]);
+            out.push_str(&added);
+            copied = body_start;
+        }
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+/// RSS `<title>` and `<description>` holding unescaped markup (`<title><p>Item</p></title>`):
+/// RSS says they hold text, so the markup is made text (wrapped in CDATA) instead of being lost
+/// as child elements; `None` when there is none.
+fn markup_as_text(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(i) = text[from..].find('<') {
+        let at = from + i;
+        from = at + 1;
+        let name = if text[at..].starts_with("<title>") {
+            "title"
+        } else if text[at..].starts_with("<description>") {
+            "description"
+        } else {
+            continue;
+        };
+        let body_start = at + name.len() + 2;
+        let close = format!("</{name}>");
+        let Some(len) = text[body_start..].find(&close) else {
+            continue;
+        };
+        let body = &text[body_start..body_start + len];
+        from = body_start + len;
+        let trimmed = body.trim_start();
+        if !body.contains('<') || trimmed.starts_with("<![CDATA[") || body.contains("]]>") {
+            continue;
+        }
+        // Markup, and no nested element of the same name (that would be structure).
+        if body.contains(&format!("<{name}")) {
+            continue;
+        }
+        out.push_str(&text[copied..body_start]);
+        out.push_str("<![CDATA[");
+        out.push_str(body);
+        out.push_str("]]>");
+        copied = body_start + len;
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
 }
 
 /// The document with Atom 0.3 MIME types in text constructs' `type` named as Atom 1.0 names
@@ -387,7 +525,12 @@ fn atom_text_types(text: &str) -> Option<String> {
             .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
             .unwrap_or(0);
         let name = &text[from..from + name_len];
-        let local = name.rsplit(':').next().unwrap_or(name);
+        // Atom's own elements only: `media:title type="plain"` is Media RSS's, not Atom's.
+        let local = match name.split_once(':') {
+            None => name,
+            Some(("atom", local)) => local,
+            Some(_) => continue,
+        };
         if !TEXT_CONSTRUCTS.contains(&local) {
             continue;
         }
@@ -398,6 +541,10 @@ fn atom_text_types(text: &str) -> Option<String> {
         let Some((range, value)) = attribute(tag, "type") else {
             continue;
         };
+        // Content by reference must keep its MIME type (and has no body to decode).
+        if local == "content" && attribute(tag, "src").is_some() {
+            continue;
+        }
         let value = value.trim().to_ascii_lowercase();
         // Atom: a type that is not text, HTML or XML means a base64 body.
         let opaque = !(value.is_empty()
@@ -439,6 +586,64 @@ fn atom_text_types(text: &str) -> Option<String> {
     }
     out.push_str(&text[copied..]);
     Some(out)
+}
+
+/// The feed inside a document that is not one, as a lenient reader finds it: an Atom `<feed>`
+/// element inside an HTML page, or `<item>` elements under a root no parser knows (an `<rdf>`
+/// without its namespace, items outside any channel), gathered into an RSS 2.0 channel with
+/// the namespace declarations of the original root. `None` when there is neither.
+fn salvage(text: &str) -> Option<String> {
+    if let (Some(start), Some(end)) = (text.find("<feed"), text.rfind("</feed>"))
+        && start < end
+        && text[start..end].contains("http://www.w3.org/2005/Atom")
+    {
+        return Some(text[start..end + "</feed>".len()].to_owned());
+    }
+    let mut items = String::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("<item") {
+        let start = from + i;
+        let after = text[start + 5..].chars().next();
+        if !matches!(after, Some('>' | ' ' | '\t' | '\r' | '\n')) {
+            from = start + 5;
+            continue;
+        }
+        let Some(len) = text[start..].find("</item>") else {
+            break;
+        };
+        let end = start + len + "</item>".len();
+        items.push_str(&text[start..end]);
+        from = end;
+    }
+    if items.is_empty() {
+        return None;
+    }
+    // The namespace prefixes the items may use, declared where the original declared them.
+    let mut namespaces = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("xmlns:") {
+        let decl = &rest[i..];
+        let Some(eq) = decl.find('=') else { break };
+        let Some(q) = decl[eq + 1..]
+            .chars()
+            .next()
+            .filter(|c| *c == '"' || *c == '\'')
+        else {
+            break;
+        };
+        let Some(close) = decl[eq + 2..].find(q) else {
+            break;
+        };
+        let one = &decl[..eq + 2 + close + 1];
+        if !namespaces.contains(one) && !one.contains('<') && !one.contains('>') {
+            namespaces.push(' ');
+            namespaces.push_str(one);
+        }
+        rest = &decl[eq + 2 + close + 1..];
+    }
+    Some(format!(
+        "<rss version=\"2.0\"{namespaces}><channel><title></title>{items}</channel></rss>"
+    ))
 }
 
 /// Base64 (whitespace allowed) that decodes to UTF-8 text.
@@ -640,9 +845,14 @@ fn convert(e: feed_rs::model::Entry, base: Option<&Url>, now: DateTime<Utc>) -> 
         bounded_key(id.to_owned())
     } else if let Some(l) = &link {
         bounded_key(l.clone())
-    } else {
+    } else if !title.is_empty() {
         let date = published.map(|d| d.to_rfc3339()).unwrap_or_default();
         format!("sha256:{}", hex_digest(&[&title, &date]))
+    } else {
+        // Neither id, link nor title (RSS 0.92 allows items of a description only): the text
+        // tells them apart.
+        let date = published.map(|d| d.to_rfc3339()).unwrap_or_default();
+        format!("sha256:{}", hex_digest(&[&title, &date, &summary_src]))
     };
     let content_hash = hex_digest(&[&title, &summary_html]);
     Entry {

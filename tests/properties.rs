@@ -362,7 +362,34 @@ proptest! {
              </entry></feed>",
             esc(&guid), esc(&title), esc(&link), esc(&body)
         );
-        for doc in [rss.into_bytes(), atom.into_bytes(), bytes] {
+        // JSON Feed restated leniently; items found in a page that is not a feed (salvage); an
+        // Atom title of an opaque type (its body base64-decoded when it is base64).
+        let json = serde_json::json!({
+            "version": title.clone(), "title": body.clone(),
+            "items": [{"id": guid.clone(), "url": link.clone(), "title": title.clone(),
+                       "content_html": body.clone(), "tags": title.clone(),
+                       "date_published": date.clone()}, title.clone()]
+        })
+        .to_string();
+        let page = format!(
+            "<html xmlns:dc=\"{}\"><body><item><title>{}</title><link>{}</link>\
+             <description>{}</description></item><p>{}</p></body></html>",
+            esc(&guid), esc(&title), esc(&link), esc(&body), esc(&date)
+        );
+        let opaque = format!(
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><id>1</id>\
+             <title type=\"application/octet-stream\">{}</title><content type=\"{}\">{}</content>\
+             </entry></feed>",
+            esc(&body), esc(&title), esc(&date)
+        );
+        for doc in [
+            rss.into_bytes(),
+            atom.into_bytes(),
+            bytes,
+            json.into_bytes(),
+            page.into_bytes(),
+            opaque.into_bytes(),
+        ] {
             if let Ok(feed) = wiredesk::parse::parse_feed(&doc, None, base.as_ref(), now) {
                 for e in &feed.entries {
                     prop_assert!(e.title.len() <= wiredesk::parse::MAX_TITLE_BYTES);
