@@ -94,6 +94,7 @@ fn entry(title: String, text: String) -> Entry {
         published: None,
         updated: None,
         content_hash: String::new(),
+        media: Default::default(),
     }
 }
 

@@ -66,7 +66,46 @@ pub struct Entry {
     pub updated: Option<DateTime<Utc>>,
     /// Changes when the title or summary changes: a new revision.
     pub content_hash: String,
+    /// Its enclosure, image and categories (not part of `content_hash`: a change of these
+    /// alone is not a new revision).
+    pub media: Media,
 }
+
+/// What an entry carries besides its text, republished with its story.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Media {
+    /// The representative enclosure (audio, video, image, document).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enclosure: Option<Enclosure>,
+    /// An image for the entry (Media RSS thumbnail or image content, an image enclosure,
+    /// JSON Feed's `image`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The entry's own categories, as given (bounded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+}
+
+impl Media {
+    pub fn is_empty(&self) -> bool {
+        self.enclosure.is_none() && self.image.is_none() && self.categories.is_empty()
+    }
+}
+
+/// An enclosure: an absolute http(s) URL, with the type and length the feed gave.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Enclosure {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+}
+
+/// At most this many categories are kept per entry…
+pub const MAX_CATEGORIES: usize = 16;
+/// …each at most this long.
+pub const MAX_CATEGORY_BYTES: usize = 100;
 
 /// A parsed feed.
 #[derive(Clone, Debug)]
@@ -181,6 +220,7 @@ pub fn parse_feed_skipping(
             && entry.text.is_empty()
             && entry.summary_html.is_empty()
             && entry.link.is_none()
+            && entry.media.enclosure.is_none()
         {
             continue;
         }
@@ -433,6 +473,42 @@ fn item_fallbacks(text: &str) -> Option<String> {
             && !guid.trim().is_empty()
         {
             added.push_str(&format!("<link>{}</link>", guid.trim()));
+        }
+        // feed-rs keeps Media RSS thumbnails only beside media content: a bare item-level
+        // `<media:thumbnail>` (BBC's feeds, among many) becomes content of a marker type that
+        // `media_of` takes for the image and never for an enclosure.
+        if item.contains("<media:thumbnail")
+            && !item.contains("<media:content")
+            && !item.contains("<media:group")
+            && let Some(open) = item.find("<media:thumbnail")
+            && let Some(gt) = item[open..].find('>')
+            && let Some((_, url)) = attribute(&item[open..open + gt], "url")
+            && !url.contains(['"', '<', '>'])
+        {
+            added.push_str(&format!(
+                "<media:content url=\"{url}\" type=\"{THUMBNAIL_MARKER}\"/>"
+            ));
+            // Media content displaces an RSS enclosure in feed-rs: state it as content too.
+            if let Some(open) = item.find("<enclosure")
+                && let Some(gt) = item[open..].find('>')
+            {
+                let tag = &item[open..open + gt];
+                let attr = |name: &str| {
+                    attribute(tag, name)
+                        .map(|(_, v)| v)
+                        .filter(|v| !v.contains(['"', '<', '>']))
+                };
+                if let Some(url) = attr("url") {
+                    added.push_str(&format!("<media:content url=\"{url}\""));
+                    if let Some(t) = attr("type") {
+                        added.push_str(&format!(" type=\"{t}\""));
+                    }
+                    if let Some(n) = attr("length") {
+                        added.push_str(&format!(" fileSize=\"{n}\""));
+                    }
+                    added.push_str("/>");
+                }
+            }
         }
         for (dc, plain) in [("dc:title", "title"), ("dc:description", "description")] {
             if !has(plain)
@@ -805,11 +881,24 @@ fn close_truncated(mut text: String) -> String {
 }
 
 fn convert(e: feed_rs::model::Entry, base: Option<&Url>, now: DateTime<Utc>) -> Entry {
+    let media = media_of(&e, base);
+    // The page: an alternate link, not an enclosure or attachment (JSON Feed's attachments
+    // arrive as links with a media type and no rel).
+    let page_link = |l: &&feed_rs::model::Link| {
+        l.rel.as_deref().is_none_or(|r| r == "alternate")
+            && l.media_type
+                .as_deref()
+                .is_none_or(|t| t.contains("html") || t.is_empty())
+    };
     let link = e
         .links
         .iter()
-        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .or_else(|| e.links.first())
+        .find(page_link)
+        .or_else(|| {
+            e.links
+                .iter()
+                .find(|l| l.rel.as_deref() != Some("enclosure") && l.media_type.is_none())
+        })
         // A literal `&amp;` left in a URL after XML decoding was escaped twice by the feed.
         .map(|l| l.href.trim().replace("&amp;", "&"))
         .filter(|h| !h.is_empty() && h.len() <= MAX_LINK_BYTES)
@@ -856,6 +945,7 @@ fn convert(e: feed_rs::model::Entry, base: Option<&Url>, now: DateTime<Utc>) -> 
     };
     let content_hash = hex_digest(&[&title, &summary_html]);
     Entry {
+        media,
         key,
         guid,
         link,
@@ -867,6 +957,121 @@ fn convert(e: feed_rs::model::Entry, base: Option<&Url>, now: DateTime<Utc>) -> 
         updated,
         content_hash,
     }
+}
+
+/// The MIME type `item_fallbacks` gives a bare Media RSS thumbnail (see there).
+const THUMBNAIL_MARKER: &str = "image/x-wiredesk-thumbnail";
+
+/// An entry's enclosure, image and categories (see [`Media`]): only absolute http(s) URLs,
+/// resolved against `base`, of bounded length.
+fn media_of(e: &feed_rs::model::Entry, base: Option<&Url>) -> Media {
+    let web = |href: &str| -> Option<String> {
+        let href = href.trim();
+        if href.is_empty() || href.len() > MAX_LINK_BYTES {
+            return None;
+        }
+        let abs = match base.and_then(|b| b.join(href).ok()) {
+            Some(u) => u.to_string(),
+            None => href.to_owned(),
+        };
+        is_web_link(&abs).then_some(abs)
+    };
+    let bounded_type = |t: &str| {
+        let t = t.trim();
+        (!t.is_empty() && t.len() <= 100 && !t.contains(['"', '<', '>'])).then(|| t.to_owned())
+    };
+    let mut candidates: Vec<Enclosure> = Vec::new();
+    // Atom's rel="enclosure" and JSON Feed's attachments (links with a media type).
+    for l in &e.links {
+        let attachment = l.rel.as_deref() == Some("enclosure")
+            || (l.rel.is_none()
+                && l.media_type
+                    .as_deref()
+                    .is_some_and(|t| !t.contains("html") && !t.is_empty()));
+        if attachment && let Some(url) = web(&l.href) {
+            candidates.push(Enclosure {
+                url,
+                media_type: l.media_type.as_deref().and_then(bounded_type),
+                length: l.length,
+            });
+        }
+    }
+    // RSS <enclosure> and Media RSS content.
+    let mut image = None;
+    for m in &e.media {
+        for c in &m.content {
+            let Some(url) = c.url.as_ref().and_then(|u| web(u.as_str())) else {
+                continue;
+            };
+            let media_type = c
+                .content_type
+                .as_ref()
+                .and_then(|t| bounded_type(t.as_ref()));
+            if media_type.as_deref() == Some(THUMBNAIL_MARKER) {
+                image.get_or_insert(url);
+                continue;
+            }
+            candidates.push(Enclosure {
+                url,
+                media_type,
+                length: c.size,
+            });
+        }
+        if image.is_none() {
+            image = m.thumbnails.iter().find_map(|t| web(&t.image.uri));
+        }
+    }
+    let is_image = |c: &Enclosure| {
+        c.media_type
+            .as_deref()
+            .is_some_and(|t| t.starts_with("image"))
+    };
+    // Audio or video first: an image is the entry's picture more often than its payload.
+    let enclosure = candidates
+        .iter()
+        .find(|c| !is_image(c))
+        .or_else(|| candidates.first())
+        .cloned();
+    let image = image.or_else(|| {
+        candidates
+            .iter()
+            .find(|c| is_image(c))
+            .map(|c| c.url.clone())
+    });
+    let mut categories: Vec<String> = Vec::new();
+    for c in &e.categories {
+        let term = c
+            .label
+            .as_deref()
+            .filter(|l| !l.trim().is_empty())
+            .unwrap_or(&c.term);
+        let term = collapse_category(term);
+        if term.is_empty() || categories.len() >= MAX_CATEGORIES {
+            continue;
+        }
+        if !categories
+            .iter()
+            .any(|k| k.to_lowercase() == term.to_lowercase())
+        {
+            categories.push(term);
+        }
+    }
+    Media {
+        enclosure,
+        image,
+        categories,
+    }
+}
+
+/// A category as plain text on one line, at most [`MAX_CATEGORY_BYTES`].
+fn collapse_category(raw: &str) -> String {
+    let text = html_to_text(&repair_text(truncate_on_char_boundary(
+        raw,
+        4 * MAX_CATEGORY_BYTES,
+    )));
+    truncate_on_char_boundary(text.trim(), MAX_CATEGORY_BYTES)
+        .trim_end()
+        .to_owned()
 }
 
 /// HTML with tags nested deeper than `max_depth` removed (their text kept). A linear scan
@@ -968,6 +1173,63 @@ mod tests {
         assert_eq!(f.entries[0].text, "A body in base64");
         assert_eq!(f.entries[1].title, "Custom typed");
         assert_eq!(f.entries[1].text, "Plain summary");
+    }
+
+    #[test]
+    fn enclosures_images_and_categories_are_read_from_every_format() {
+        let base = Url::parse("https://e.com/feed.xml").unwrap();
+        let rss = r#"<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>T</title>
+<item><title>Pod</title><link>https://e.com/1</link>
+  <enclosure url="/audio/1.mp3" length="123" type="audio/mpeg"/>
+  <media:thumbnail url="https://img.e.com/1.jpg"/>
+  <category>Politics</category><category>politics</category><category><![CDATA[<b>Seoul</b>]]></category></item>
+<item><enclosure url="https://e.com/only.mp3" type="audio/mpeg"/><guid isPermaLink="false">x</guid></item>
+<item><title>Bad</title><link>https://e.com/3</link><enclosure url="javascript:alert(1)" type="audio/mpeg"/></item>
+</channel></rss>"#;
+        let f = parse_feed(rss.as_bytes(), None, Some(&base), now()).unwrap();
+        assert_eq!(f.entries.len(), 3, "the enclosure-only item is kept");
+        let m = &f.entries[0].media;
+        let enc = m.enclosure.as_ref().unwrap();
+        assert_eq!(enc.url, "https://e.com/audio/1.mp3");
+        assert_eq!(
+            (enc.media_type.as_deref(), enc.length),
+            (Some("audio/mpeg"), Some(123))
+        );
+        assert_eq!(m.image.as_deref(), Some("https://img.e.com/1.jpg"));
+        assert_eq!(m.categories, ["Politics", "Seoul"]);
+        assert_eq!(
+            f.entries[1]
+                .media
+                .enclosure
+                .as_ref()
+                .map(|e| e.url.as_str()),
+            Some("https://e.com/only.mp3")
+        );
+        assert!(f.entries[2].media.is_empty(), "only http(s) URLs");
+
+        let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><entry><id>1</id>
+<title>T</title><link href="https://e.com/a"/><link rel="enclosure" type="video/mp4" length="9" href="https://e.com/v.mp4"/>
+<category term="tech" label="Technology"/></entry></feed>"#;
+        let f = parse_feed(atom.as_bytes(), None, Some(&base), now()).unwrap();
+        assert_eq!(f.entries[0].link.as_deref(), Some("https://e.com/a"));
+        assert_eq!(
+            f.entries[0].media.enclosure.as_ref().unwrap().url,
+            "https://e.com/v.mp4"
+        );
+        assert_eq!(f.entries[0].media.categories, ["Technology"]);
+
+        let json = r#"{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": [
+            {"id": "1", "url": "https://e.com/j", "title": "J1", "image": "https://e.com/i.png",
+             "attachments": [{"url": "https://e.com/p.mp3", "mime_type": "audio/mpeg", "size_in_bytes": 5}]}]}"#;
+        let f = parse_feed(json.as_bytes(), None, Some(&base), now()).unwrap();
+        let m = &f.entries[0].media;
+        assert_eq!(
+            f.entries[0].link.as_deref(),
+            Some("https://e.com/j"),
+            "not the attachment"
+        );
+        assert_eq!(m.enclosure.as_ref().unwrap().url, "https://e.com/p.mp3");
+        assert_eq!(m.image.as_deref(), Some("https://e.com/i.png"));
     }
 
     #[test]

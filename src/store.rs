@@ -631,6 +631,13 @@ fn redact_stored_urls(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// An entry's media as stored: JSON, or NULL when it has none.
+fn media_json(media: &crate::parse::Media) -> Option<String> {
+    (!media.is_empty())
+        .then(|| serde_json::to_string(media).ok())
+        .flatten()
+}
+
 fn ts(d: DateTime<Utc>) -> i64 {
     d.timestamp()
 }
@@ -1026,7 +1033,7 @@ impl Db {
             }
             tx.prepare_cached(
                 "UPDATE items SET title = ?2, summary_html = ?3, text = ?4, link = ?5,
-                   canonical_url = ?6, content_hash = ?7, updated = ?8 WHERE id = ?1",
+                   canonical_url = ?6, content_hash = ?7, updated = ?8, media = ?9 WHERE id = ?1",
             )?
             .execute(params![
                 item_id,
@@ -1036,7 +1043,8 @@ impl Db {
                 entry.link,
                 entry.canonical_url,
                 entry.content_hash,
-                ts(now)
+                ts(now),
+                media_json(&entry.media)
             ])?;
             tx.prepare_cached("UPDATE stories SET updated = ?2 WHERE id = ?1")?
                 .execute(params![story_id, ts(now)])?;
@@ -1095,8 +1103,8 @@ impl Db {
         tx.prepare_cached(
             "INSERT INTO items (feed_id, key, guid, link, canonical_url, title, summary_html,
                text, published, updated, first_seen, content_hash, story_id, join_layer,
-               join_score, join_ref)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+               join_score, join_ref, media)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?
         .execute(params![
             feed.as_str(),
@@ -1114,7 +1122,8 @@ impl Db {
             story_id,
             layer.as_str(),
             score,
-            join_ref
+            join_ref,
+            media_json(&entry.media)
         ])?;
         stats.new += 1;
         Ok(Some((tx.last_insert_rowid(), story_id, published, doc)))

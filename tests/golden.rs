@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, TimeZone, Utc};
+use wiredesk::parse::{Enclosure, Media};
 use wiredesk::publish::{FeedMeta, PageContext, render_atom, render_json, render_page, render_rss};
 use wiredesk::store::{FeedHealth, Member, Story, StoryId};
 
@@ -39,11 +40,12 @@ fn member(
         joined_by: joined_by.into(),
         score: (joined_by == "near_duplicate").then_some(0.91),
         matched_item: (joined_by != "first").then_some(1),
+        media: Default::default(),
     }
 }
 
 fn stories() -> Vec<Story> {
-    vec![
+    let mut stories = vec![
         Story {
             id: StoryId("s00000000000000a1".into()),
             published: t(1),
@@ -85,7 +87,19 @@ fn stories() -> Vec<Story> {
                 "first",
             )],
         },
-    ]
+    ];
+    // The representative carries no media; the second member has an enclosure, an image and
+    // categories, one of them hostile: the story republishes them.
+    stories[0].members[1].media = Media {
+        enclosure: Some(Enclosure {
+            url: "https://www.koreaherald.com/audio/1.mp3".into(),
+            media_type: Some("audio/mpeg".into()),
+            length: Some(123_456),
+        }),
+        image: Some("https://www.koreaherald.com/img/1.jpg".into()),
+        categories: vec!["North Korea".into(), "Defence & <Security>".into()],
+    };
+    stories
 }
 
 fn check(name: &str, actual: &[u8]) {

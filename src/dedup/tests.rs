@@ -29,6 +29,7 @@ fn entry(title: &str, text: &str) -> Entry {
         published: None,
         updated: None,
         content_hash: String::new(),
+        media: Default::default(),
     }
 }
 

@@ -86,10 +86,16 @@ fn restate_item(item: &Map<String, Value>) -> Map<String, Value> {
     if !tags.is_empty() {
         out.insert("tags".into(), Value::Array(tags));
     }
-    let attachments: Vec<Value> = list(item.get("attachments"))
+    let mut attachments: Vec<Value> = list(item.get("attachments"))
         .into_iter()
         .filter_map(attachment)
         .collect();
+    // feed-rs reads no `image`: it travels as an image attachment (see `parse::media_of`).
+    for key in ["image", "banner_image"] {
+        if let Some(url) = string(item.get(key)) {
+            attachments.push(serde_json::json!({"url": url, "mime_type": "image/*"}));
+        }
+    }
     if !attachments.is_empty() {
         out.insert("attachments".into(), Value::Array(attachments));
     }

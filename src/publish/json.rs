@@ -48,6 +48,23 @@ pub fn render_json(stories: &[Story], meta: &FeedMeta) -> Rendered {
             if let Some(link) = &rep.link {
                 item["url"] = json!(redact_url_str(link));
             }
+            let media = super::story_media(story);
+            if let Some(tags) = item["tags"].as_array_mut() {
+                tags.extend(media.categories.iter().map(|c| json!(clean(c))));
+            }
+            if let Some(e) = media.enclosure {
+                let mut a = json!({
+                    "url": redact_url_str(&e.url),
+                    "mime_type": e.media_type.as_deref().unwrap_or("application/octet-stream"),
+                });
+                if let Some(n) = e.length {
+                    a["size_in_bytes"] = json!(n);
+                }
+                item["attachments"] = json!([a]);
+            }
+            if let Some(img) = media.image {
+                item["image"] = json!(redact_url_str(img));
+            }
             item
         })
         .collect();

@@ -112,7 +112,9 @@ pub fn render_atom(stories: &[Story], meta: &FeedMeta) -> Rendered {
 /// The feed's own elements: id, title, updated, self and home links, generator.
 fn write_atom_head(out: &mut String, meta: &FeedMeta, updated: DateTime<Utc>) {
     out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
-    out.push_str("<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
+    out.push_str(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\" xmlns:media=\"http://search.yahoo.com/mrss/\">\n",
+    );
     let _ = writeln!(out, "  <id>{}</id>", xml_escape(&meta.self_url));
     let _ = writeln!(out, "  <title>{}</title>", xml_escape(&meta.title));
     let _ = writeln!(out, "  <updated>{}</updated>", rfc3339(updated));
@@ -179,12 +181,69 @@ fn write_atom_entry(out: &mut String, story: &Story) {
             xml_escape(name)
         );
     }
+    let media = story_media(story);
+    for c in &media.categories {
+        let _ = writeln!(out, "    <category term=\"{}\"/>", xml_escape(c));
+    }
+    if let Some(e) = media.enclosure {
+        let _ = write!(
+            out,
+            "    <link rel=\"enclosure\" href=\"{}\"",
+            xml_escape(&redact_url_str(&e.url))
+        );
+        if let Some(t) = &e.media_type {
+            let _ = write!(out, " type=\"{}\"", xml_escape(t));
+        }
+        if let Some(n) = e.length {
+            let _ = write!(out, " length=\"{n}\"");
+        }
+        out.push_str("/>\n");
+    }
+    if let Some(img) = media.image {
+        let _ = writeln!(
+            out,
+            "    <media:thumbnail url=\"{}\"/>",
+            xml_escape(&redact_url_str(img))
+        );
+    }
     let _ = writeln!(
         out,
         "    <summary type=\"html\">{}</summary>",
         xml_escape(&summary_html(story))
     );
     out.push_str("  </entry>\n");
+}
+
+/// What a story republishes besides its text: the representative's enclosure and image (else
+/// those of the first member that has one), and its members' own categories (each once,
+/// whatever its case, in member order, at most [`crate::parse::MAX_CATEGORIES`]).
+pub struct StoryMedia<'a> {
+    pub enclosure: Option<&'a crate::parse::Enclosure>,
+    pub image: Option<&'a str>,
+    pub categories: Vec<&'a str>,
+}
+
+pub fn story_media(story: &Story) -> StoryMedia<'_> {
+    let enclosure = story
+        .members
+        .iter()
+        .find_map(|m| m.media.enclosure.as_ref());
+    let image = story.members.iter().find_map(|m| m.media.image.as_deref());
+    let mut categories: Vec<&str> = Vec::new();
+    for c in story.members.iter().flat_map(|m| &m.media.categories) {
+        if categories.len() < crate::parse::MAX_CATEGORIES
+            && !categories
+                .iter()
+                .any(|k| k.to_lowercase() == c.to_lowercase())
+        {
+            categories.push(c);
+        }
+    }
+    StoryMedia {
+        enclosure,
+        image,
+        categories,
+    }
 }
 
 /// The entry's HTML: the representative's sanitised summary (or, when it has none, the summary
@@ -290,6 +349,7 @@ mod tests {
             joined_by: "first".into(),
             score: None,
             matched_item: None,
+            media: Default::default(),
         }
     }
 

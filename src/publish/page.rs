@@ -12,7 +12,7 @@ use crate::store::{FeedHealth, Story};
 
 const STYLE: &str = "body{font:16px/1.45 system-ui,sans-serif;max-width:60rem;margin:0 auto;padding:1rem;color:#222;overflow-wrap:anywhere}\
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}ol{padding:0;list-style:none}\
-li{padding:.5rem 0;border-bottom:1px solid #eee}li a.t{font-weight:600;color:#123;text-decoration:none}\
+li{padding:.5rem 0;border-bottom:1px solid #eee}li::after{content:\"\";display:block;clear:both}.th{float:right;width:96px;height:64px;object-fit:cover;margin:0 0 .3rem .6rem;border-radius:.3rem}li a.t{font-weight:600;color:#123;text-decoration:none}\
 .m{color:#666;font-size:.85rem}.b{display:inline-block;background:#eef;border-radius:.6rem;padding:0 .5rem;margin:.15rem .2rem 0 0;font-size:.8rem;color:#225;text-decoration:none}\
 .n{display:inline-block;border-radius:.6rem;padding:0 .5rem;margin-right:.3rem;font-size:.8rem;background:#eee}.many{background:#fd7;font-weight:600}\
 .lead{margin:.2rem 0;color:#333;font-size:.9rem}.tag{font-size:.8rem;margin-right:.4rem;color:#555}\
@@ -163,9 +163,18 @@ fn write_story(out: &mut String, s: &Story, ctx: &PageContext) {
     let link = rep.link.as_deref().map(redact_url_str).unwrap_or_default();
     let outlets = super::outlet_members(s);
     let count = outlets.len();
+    out.push_str("<li>");
+    if let Some(img) = super::story_media(s).image {
+        // Loaded from the outlet, without telling it which page asked.
+        let _ = write!(
+            out,
+            "<img class=\"th\" src=\"{}\" alt=\"\" loading=\"lazy\" referrerpolicy=\"no-referrer\" width=\"96\" height=\"64\">",
+            attr(&redact_url_str(img))
+        );
+    }
     let _ = write!(
         out,
-        "<li><a class=\"t\" href=\"{}\">{}</a><div class=\"m\"><span class=\"n{}\">{count} outlet{}</span>{} · {}</div>",
+        "<a class=\"t\" href=\"{}\">{}</a><div class=\"m\"><span class=\"n{}\">{count} outlet{}</span>{} · {}</div>",
         attr(&link),
         text(&rep.title),
         if count > 1 { " many" } else { "" },

@@ -12,7 +12,7 @@ pub fn render_rss(stories: &[Story], meta: &FeedMeta) -> Rendered {
     let updated = last_change(stories);
     let mut out = String::with_capacity(1024 + stories.len() * 1024);
     out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
-    out.push_str("<rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\">\n<channel>\n");
+    out.push_str("<rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:media=\"http://search.yahoo.com/mrss/\">\n<channel>\n");
     let _ = writeln!(out, "  <title>{}</title>", xml_escape(&meta.title));
     let _ = writeln!(out, "  <link>{}</link>", xml_escape(&meta.home_url));
     let _ = writeln!(
@@ -76,6 +76,31 @@ fn write_rss_item(out: &mut String, story: &Story) {
             out,
             "    <category domain=\"urn:wiredesk:feed\">{}</category>",
             xml_escape(id)
+        );
+    }
+    let media = super::story_media(story);
+    for c in &media.categories {
+        let _ = writeln!(out, "    <category>{}</category>", xml_escape(c));
+    }
+    if let Some(e) = media.enclosure {
+        // RSS requires both attributes: 0 and the generic type when the feed gave none.
+        let _ = writeln!(
+            out,
+            "    <enclosure url=\"{}\" length=\"{}\" type=\"{}\"/>",
+            xml_escape(&redact_url_str(&e.url)),
+            e.length.unwrap_or(0),
+            xml_escape(
+                e.media_type
+                    .as_deref()
+                    .unwrap_or("application/octet-stream")
+            )
+        );
+    }
+    if let Some(img) = media.image {
+        let _ = writeln!(
+            out,
+            "    <media:thumbnail url=\"{}\"/>",
+            xml_escape(&redact_url_str(img))
         );
     }
     let _ = writeln!(

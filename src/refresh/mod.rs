@@ -560,6 +560,7 @@ mod tests {
             published: days.map(|d| now - chrono::Duration::days(d)),
             updated: None,
             content_hash: String::new(),
+            media: Default::default(),
         };
         let mut entries = vec![
             entry(Some(1)),

@@ -170,6 +170,7 @@ mod tests {
             published: None,
             updated: None,
             content_hash: crate::model::hex_digest(&[text]),
+            media: Default::default(),
         }
     }
 

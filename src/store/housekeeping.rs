@@ -143,6 +143,7 @@ mod tests {
             published: None,
             updated: None,
             content_hash: key.into(),
+            media: Default::default(),
         }
     }
 

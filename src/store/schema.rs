@@ -83,6 +83,9 @@ const MIGRATIONS: &[&str] = &[
      UPDATE stories SET published = COALESCE(
        (SELECT MIN(i.published) FROM items i WHERE i.story_id = stories.id), first_seen);
      CREATE INDEX stories_published ON stories(published, id);",
+    // 5: what an item carries besides text (enclosure, image, its own categories), as JSON
+    // (`parse::Media`), NULL when nothing.
+    "ALTER TABLE items ADD COLUMN media TEXT;",
 ];
 
 /// The schema version this build writes.

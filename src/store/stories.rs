@@ -44,6 +44,9 @@ pub struct Member {
     pub score: Option<f64>,
     /// The item it was matched against.
     pub matched_item: Option<i64>,
+    /// Its enclosure, image and categories.
+    #[serde(skip_serializing_if = "crate::parse::Media::is_empty")]
+    pub media: crate::parse::Media,
 }
 
 /// A story: one piece of news and every outlet's item that carries it.
@@ -68,7 +71,7 @@ impl Story {
 
 const MEMBER_COLUMNS: &str = "i.id, i.feed_id, f.name, f.priority, i.key, i.guid, i.link, i.title,
     i.summary_html, i.text, i.published, i.first_seen, i.updated, i.join_layer, i.join_score,
-    i.join_ref";
+    i.join_ref, i.media";
 
 impl Db {
     /// The newest stories (by their earliest member's own date, ties by id), optionally only
@@ -205,6 +208,11 @@ impl Db {
                         joined_by: r.get(13)?,
                         score: r.get(14)?,
                         matched_item: r.get(15)?,
+                        // Unreadable media (never written so) is no media.
+                        media: r
+                            .get::<_, Option<String>>(16)?
+                            .and_then(|j| serde_json::from_str(&j).ok())
+                            .unwrap_or_default(),
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;

@@ -41,6 +41,7 @@ fn entry(key: &str, title: &str, link: &str) -> Entry {
         published: Some(t(0)),
         updated: None,
         content_hash: crate::model::hex_digest(&[title]),
+        media: Default::default(),
     }
 }
 
