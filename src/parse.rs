@@ -1176,6 +1176,46 @@ mod tests {
     }
 
     #[test]
+    fn ill_formed_documents_feedparser_reads_are_read() {
+        let base = Url::parse("https://e.com/feed.xml").unwrap();
+        let read = |xml: &str| parse_feed(xml.as_bytes(), None, Some(&base), now()).unwrap();
+        // Markup where RSS wants text.
+        let f = read(
+            r#"<rss version="2.0"><channel><title>T</title><item><guid>1</guid>
+<title><p>Item <b>Title</b></p></title><description><p>Para</p></description></item></channel></rss>"#,
+        );
+        assert_eq!((f.entries[0].title.as_str(), f.entries[0].text.as_str()), ("Item Title", "Para"));
+        // Items directly under <rss>, no channel.
+        let f = read(r#"<rss version="2.0"><item><title>Loose</title><link>https://e.com/1</link></item></rss>"#);
+        assert_eq!(f.entries.len(), 1);
+        // An Atom feed inside an XHTML page.
+        let f = read(
+            r#"<html xmlns="http://www.w3.org/1999/xhtml"><body><p>Hi &nbsp; <br></p>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>In page</title><entry><id>x</id><title>Inside</title>
+<link href="https://e.com/in"/></entry></feed></body></html>"#,
+        );
+        assert_eq!(f.entries[0].title, "Inside");
+        assert!(f.recovered.is_some());
+        // Description-only items are three items, not one.
+        let f = read(
+            r#"<rss version="0.92"><channel><title>T</title><item><description>One</description></item>
+<item><description>Two</description></item><item><description>Three</description></item></channel></rss>"#,
+        );
+        assert_eq!(f.entries.len(), 3);
+        // A guid is the link unless isPermaLink="false"; dc:title stands in for a title.
+        let f = read(
+            r#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>T</title>
+<item><guid>https://e.com/perma</guid><dc:title>From DC</dc:title></item>
+<item><guid isPermaLink="false">https://e.com/not-a-link</guid><title>No link</title></item>
+<item><guid>/relative/3</guid><title>Relative</title></item></channel></rss>"#,
+        );
+        assert_eq!(f.entries[0].link.as_deref(), Some("https://e.com/perma"));
+        assert_eq!(f.entries[0].title, "From DC");
+        assert_eq!(f.entries[1].link, None);
+        assert_eq!(f.entries[2].link.as_deref(), Some("https://e.com/relative/3"));
+    }
+
+    #[test]
     fn enclosures_images_and_categories_are_read_from_every_format() {
         let base = Url::parse("https://e.com/feed.xml").unwrap();
         let rss = r#"<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>T</title>
