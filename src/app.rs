@@ -217,6 +217,27 @@ impl App {
         }
     }
 
+    /// A saved search as a feed: `/search.EXT?q=QUERY` with the newest `limit` stories that
+    /// match, rendered on request off the async workers. `None` for an unknown format, or when
+    /// the database does not answer.
+    pub async fn render_search(&self, ext: &str, query: &str, limit: usize) -> Option<Rendered> {
+        let config = self.config();
+        let render = FORMATS.iter().find(|(e, _)| *e == ext)?.1;
+        let title = format!("{}: search \u{201c}{query}\u{201d}", config.server.title);
+        let encoded: String = url::form_urlencoded::byte_serialize(query.as_bytes()).collect();
+        let path = format!("/search.{ext}?q={encoded}");
+        let q = query.to_owned();
+        let stories = self
+            .store
+            .read(move |db| db.search(&q, limit, 0))
+            .await
+            .ok()?;
+        let meta = feed_meta(&config.server.base_url, &path, title);
+        tokio::task::spawn_blocking(move || render(&stories, &meta))
+            .await
+            .ok()
+    }
+
     /// A merged feed (`/feed.EXT` or `/tags/TAG.EXT`) with at most `limit` stories, rendered on
     /// request (for `?limit=` below the configured size), off the async workers. `None` for an
     /// unknown path.

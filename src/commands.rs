@@ -150,13 +150,36 @@ pub async fn stories(
         .call(move |db| db.newest_stories(q.limit, q.feed.as_deref(), q.since))
         .await;
     store.close().await;
-    let stories = stories?;
+    print_stories(&stories?, json, out)
+}
+
+/// `wiredesk search QUERY`: the stories with an item matching the query (every word, or a
+/// phrase in double quotes; any script), newest first, like `stories`.
+pub async fn search(
+    config: Config,
+    query: &str,
+    json: bool,
+    limit: usize,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    if crate::store::search::fts_query(query).is_none() {
+        anyhow::bail!("nothing to search for in {query:?}: give a word of two letters or more");
+    }
+    let store = open_store(&config)?;
+    let q = query.to_owned();
+    let stories = store.call(move |db| db.search(&q, limit, 0)).await;
+    store.close().await;
+    print_stories(&stories?, json, out)
+}
+
+/// Stories as `stories` and `search` print them: one line each, or a JSON array.
+fn print_stories(stories: &[Story], json: bool, out: &mut impl Write) -> anyhow::Result<()> {
     if json {
         let list: Vec<_> = stories.iter().map(story_json).collect();
         serde_json::to_writer_pretty(&mut *out, &list)?;
         writeln!(out)?;
     } else {
-        for s in &stories {
+        for s in stories {
             let rep = s.representative();
             let outlets: Vec<&str> = crate::publish::outlets(s)
                 .iter()

@@ -38,6 +38,10 @@ pub async fn serve(
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/", get(index))
+        .route("/search", get(search_page))
+        .route("/search.atom", get(search_feed))
+        .route("/search.rss", get(search_feed))
+        .route("/search.json", get(search_feed))
         .route("/metrics", get(metrics))
         .fallback(document)
         .layer(axum::middleware::from_fn_with_state(app.clone(), count))
@@ -240,6 +244,7 @@ async fn index(
         page,
         more,
         tag,
+        query: None,
         tags: config
             .feeds
             .iter()
@@ -259,6 +264,111 @@ async fn index(
 }
 
 /// The `page` query parameter of `/`: absent (page 1) or a whole number from 1 to 10,000.
+/// The `q` query parameter, trimmed and bounded; a reason for a 400 when it is missing or
+/// holds nothing searchable.
+fn search_param(query: Option<&str>) -> Result<String, String> {
+    let q = query
+        .into_iter()
+        .flat_map(|q| url::form_urlencoded::parse(q.as_bytes()))
+        .find(|(k, _)| k == "q")
+        .map(|(_, v)| crate::parse::truncate_on_char_boundary(v.trim(), 200).to_owned())
+        .unwrap_or_default();
+    if crate::store::search::fts_query(&q).is_none() {
+        return Err("give q: a word of two letters or more to search for".to_owned());
+    }
+    Ok(q)
+}
+
+/// `/search?q=…`: the page of stories matching a query (paged like `/`). Without `q`, the page
+/// with its search box and no results.
+async fn search_page(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let page = match page_param(uri.query()) {
+        Ok(page) => page,
+        Err(reason) => return (StatusCode::BAD_REQUEST, format!("{reason}\n")).into_response(),
+    };
+    let raw_q = uri.query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "q")
+            .map(|(_, v)| v.into_owned())
+    });
+    let query = match (raw_q.as_deref(), search_param(uri.query())) {
+        (None, _) | (Some(""), _) => String::new(),
+        (Some(_), Ok(q)) => q,
+        (Some(_), Err(reason)) => {
+            return (StatusCode::BAD_REQUEST, format!("{reason}\n")).into_response();
+        }
+    };
+    let config = app.config();
+    let size = crate::publish::PAGE_SIZE;
+    let offset = (page - 1).saturating_mul(size);
+    let q = query.clone();
+    let read = app
+        .store
+        .read(move |db| {
+            let stories = if q.is_empty() {
+                Vec::new()
+            } else {
+                db.search(&q, size + 1, offset)?
+            };
+            Ok((stories, db.feed_health()?))
+        })
+        .await;
+    let Ok((mut stories, health)) = read else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response();
+    };
+    let more = stories.len() > size;
+    stories.truncate(size);
+    let ctx = crate::publish::PageContext {
+        now: Utc::now(),
+        page,
+        more,
+        tag: None,
+        query: Some(query),
+        tags: config
+            .feeds
+            .iter()
+            .map(|f| (f.id.0.clone(), f.tags.clone()))
+            .collect(),
+    };
+    let title = config.server.title.clone();
+    match tokio::task::spawn_blocking(move || {
+        crate::publish::render_page(&title, &stories, &health, &ctx)
+    })
+    .await
+    {
+        Ok(page) => respond(&page, &headers, method == Method::HEAD, 0),
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// `/search.atom?q=…` (and `.rss`, `.json`): a search a reader can subscribe to.
+async fn search_feed(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let query = match search_param(uri.query()) {
+        Ok(q) => q,
+        Err(reason) => return (StatusCode::BAD_REQUEST, format!("{reason}\n")).into_response(),
+    };
+    let size = app.config().server.feed_size;
+    let limit = match limit_param(uri.query()) {
+        Ok(limit) => limit.unwrap_or(size).min(size),
+        Err(reason) => return (StatusCode::BAD_REQUEST, format!("{reason}\n")).into_response(),
+    };
+    let ext = uri.path().rsplit('.').next().unwrap_or("");
+    match app.render_search(ext, &query, limit).await {
+        Some(doc) => respond(&doc, &headers, method == Method::HEAD, app.max_age()),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response(),
+    }
+}
+
 fn page_param(query: Option<&str>) -> Result<usize, String> {
     Ok(number_param(query, "page", 1, 10_000)?.unwrap_or(1))
 }

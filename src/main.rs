@@ -54,6 +54,17 @@ enum Command {
         #[arg(long, value_parser = parse_since)]
         since: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Print the stories with an item matching QUERY (every word must match; "a phrase" in
+    /// double quotes; Korean, Japanese and Chinese by any two characters), newest first.
+    Search {
+        query: String,
+        /// Print JSON instead, as `stories --json` does.
+        #[arg(long)]
+        json: bool,
+        /// At most this many stories.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
     /// Print every feed's health.
     Status {
         #[arg(long)]
@@ -162,6 +173,11 @@ fn main() -> ExitCode {
             } => {
                 let query = wiredesk::commands::StoryQuery { limit, feed, since };
                 wiredesk::commands::stories(config, json, &query, &mut out)
+                    .await
+                    .map(|_| true)
+            }
+            Command::Search { query, json, limit } => {
+                wiredesk::commands::search(config, &query, json, limit, &mut out)
                     .await
                     .map(|_| true)
             }

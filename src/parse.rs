@@ -1184,9 +1184,14 @@ mod tests {
             r#"<rss version="2.0"><channel><title>T</title><item><guid>1</guid>
 <title><p>Item <b>Title</b></p></title><description><p>Para</p></description></item></channel></rss>"#,
         );
-        assert_eq!((f.entries[0].title.as_str(), f.entries[0].text.as_str()), ("Item Title", "Para"));
+        assert_eq!(
+            (f.entries[0].title.as_str(), f.entries[0].text.as_str()),
+            ("Item Title", "Para")
+        );
         // Items directly under <rss>, no channel.
-        let f = read(r#"<rss version="2.0"><item><title>Loose</title><link>https://e.com/1</link></item></rss>"#);
+        let f = read(
+            r#"<rss version="2.0"><item><title>Loose</title><link>https://e.com/1</link></item></rss>"#,
+        );
         assert_eq!(f.entries.len(), 1);
         // An Atom feed inside an XHTML page.
         let f = read(
@@ -1212,7 +1217,10 @@ mod tests {
         assert_eq!(f.entries[0].link.as_deref(), Some("https://e.com/perma"));
         assert_eq!(f.entries[0].title, "From DC");
         assert_eq!(f.entries[1].link, None);
-        assert_eq!(f.entries[2].link.as_deref(), Some("https://e.com/relative/3"));
+        assert_eq!(
+            f.entries[2].link.as_deref(),
+            Some("https://e.com/relative/3")
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@
 
 mod housekeeping;
 mod schema;
+pub mod search;
 mod stories;
 
 use std::path::{Path, PathBuf};
@@ -687,7 +688,21 @@ impl Db {
              PRAGMA busy_timeout=5000; PRAGMA cache_size=-65536;",
         )
         .map_err(open_err)?;
-        schema::migrate(&mut conn, path)?;
+        let found = schema::migrate(&mut conn, path)?;
+        if found < schema::SEARCH_VERSION {
+            // The search index came with this version: index what is already stored.
+            let started = std::time::Instant::now();
+            let tx = conn.transaction()?;
+            let n = search::backfill(&tx)?;
+            tx.commit()?;
+            if n > 0 {
+                tracing::info!(
+                    items = n,
+                    ms = started.elapsed().as_millis() as u64,
+                    "search index built"
+                );
+            }
+        }
         redact_stored_urls(&conn)?;
         let checkpointer = Checkpointer::start(&mut conn, path)?;
         let mut db = Db {
@@ -1048,6 +1063,13 @@ impl Db {
             ])?;
             tx.prepare_cached("UPDATE stories SET updated = ?2 WHERE id = ?1")?
                 .execute(params![story_id, ts(now)])?;
+            tx.prepare_cached("DELETE FROM items_fts WHERE rowid = ?1")?
+                .execute([item_id])?;
+            tx.prepare_cached("INSERT INTO items_fts (rowid, tokens) VALUES (?1, ?2)")?
+                .execute(params![
+                    item_id,
+                    search::index_text(&entry.title, &entry.text)
+                ])?;
             stats.updated += 1;
             return Ok(None);
         }
@@ -1125,8 +1147,15 @@ impl Db {
             join_ref,
             media_json(&entry.media)
         ])?;
+        let item_id = tx.last_insert_rowid();
+        let tokens = match prepared {
+            Some(p) if !p.is_rolling() => p.search_text(),
+            _ => search::index_text(&entry.title, &entry.text),
+        };
+        tx.prepare_cached("INSERT INTO items_fts (rowid, tokens) VALUES (?1, ?2)")?
+            .execute(params![item_id, tokens])?;
         stats.new += 1;
-        Ok(Some((tx.last_insert_rowid(), story_id, published, doc)))
+        Ok(Some((item_id, story_id, published, doc)))
     }
 
     /// The feed's row after a good refresh: health reset, validators and warning stored.

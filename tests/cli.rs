@@ -195,6 +195,33 @@ async fn poll_once_then_stories_and_status() {
     assert_eq!(member["guid"], "b1");
     assert_eq!(member["link"], "https://n.example/s?utm_source=b");
 
+    // Search: the story carrying the word, once; nothing searchable is an error that says so.
+    let out = run(&["search", "own", "--json"]).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found = v.as_array().unwrap();
+    assert_eq!(found.len(), 1, "{v}");
+    assert_eq!(found[0]["title"], "Own story");
+    let out = run(&["search", "shared story"]).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "one story, not one line per item: {stdout}"
+    );
+    assert!(stdout.contains("Shared story"), "{stdout}");
+    let out = run(&["search", "the"]).await.unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing to search for"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     let out = run(&["status", "--json"]).await.unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let c = v

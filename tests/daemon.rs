@@ -962,3 +962,54 @@ async fn enclosures_images_and_categories_are_republished_in_every_format() {
     assert!(page.contains("src=\"https://pod.example/1.jpg\""), "{page}");
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_answers_as_a_page_and_as_feeds_a_reader_can_subscribe_to() {
+    let (_server, _dir, cfg) = serve_feeds(&[(
+        "k",
+        &[
+            (
+                "k1",
+                "북한 미사일 발사",
+                "https://k.example/1",
+                "합동참모본부 발표.",
+            ),
+            (
+                "k2",
+                "Rail strike ends",
+                "https://k.example/2",
+                "Unions signed a deal.",
+            ),
+        ],
+    )])
+    .await;
+    let (daemon, addr, mut rx) = start_watched(cfg).await;
+    rx.wait_for("k", stored).await;
+
+    let page = body_containing(addr, "/search?q=%EB%AF%B8%EC%82%AC%EC%9D%BC", "미사일 발사").await;
+    assert!(!page.contains("Rail strike"), "only the match: {page}");
+    assert!(
+        page.contains("value=\"미사일\""),
+        "the query stays in the box"
+    );
+    let atom = body_containing(addr, "/search.atom?q=rail+strike", "<entry>").await;
+    let parsed = feed_rs::parser::parse(atom.as_bytes()).expect("the search feed parses");
+    assert_eq!(parsed.entries.len(), 1);
+    assert_eq!(
+        parsed.entries[0].title.as_ref().unwrap().content,
+        "Rail strike ends"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&body_containing(addr, "/search.json?q=deal", "items").await).unwrap();
+    assert_eq!(json["items"].as_array().unwrap().len(), 1);
+    let none = body_containing(addr, "/search.rss?q=earthquake", "<channel>").await;
+    assert!(!none.contains("<item>"), "{none}");
+    // Nothing to search for is a 400 that says so; the bare page has the box and no results.
+    let bad = get(addr, "/search.atom?q=%20the%20").await;
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("give q"));
+    let bare = get(addr, "/search").await;
+    assert_eq!(bare.status(), 200);
+    assert!(bare.text().await.unwrap().contains("<h2>Search"));
+    daemon.stop().await;
+}

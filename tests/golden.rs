@@ -177,6 +177,7 @@ fn every_format_matches_its_golden_file() {
         page: 2,
         more: true,
         tag: Some("korea".to_owned()),
+        query: None,
         tags: [(
             "yonhap".to_owned(),
             vec!["korea".to_owned(), "wire".to_owned()],
@@ -190,4 +191,14 @@ fn every_format_matches_its_golden_file() {
     for secret in ["pw@", "s3cret"] {
         assert!(!page.contains(secret), "the page carries {secret:?}");
     }
+    // The search page: the query escaped in the box, the heading and the Atom link.
+    let search = PageContext {
+        query: Some("북한 \"missile\" <b>&".to_owned()),
+        tag: None,
+        page: 1,
+        more: true,
+        ..ctx
+    };
+    let page = render_page("Desk <&>", &s[..1], &health, &search).body;
+    check("search.html", &page);
 }

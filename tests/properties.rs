@@ -406,6 +406,33 @@ proptest! {
     }
 
     #[test]
+    fn any_search_query_is_valid_fts5_or_nothing(q in hostile(), title in hostile(), body in hostile()) {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE VIRTUAL TABLE t USING fts5(tokens, tokenize='unicode61 remove_diacritics 2')",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO t (tokens) VALUES (?1)",
+            [wiredesk::store::search::index_text(&title, &body)],
+        )
+        .unwrap();
+        if let Some(fts) = wiredesk::store::search::fts_query(&q) {
+            let n: Result<i64, _> =
+                conn.query_row("SELECT count(*) FROM t WHERE t MATCH ?1", [&fts], |r| r.get(0));
+            prop_assert!(n.is_ok(), "{q:?} gave {fts:?}: {n:?}");
+        }
+        // An item is found by its own title (when the title has anything searchable).
+        if wiredesk::store::search::fts_query(&title).is_some() {
+            let fts = wiredesk::store::search::fts_query(&title).unwrap();
+            let n: i64 = conn
+                .query_row("SELECT count(*) FROM t WHERE t MATCH ?1", [&fts], |r| r.get(0))
+                .unwrap();
+            prop_assert_eq!(n, 1, "{:?} not found by {:?}", title, fts);
+        }
+    }
+
+    #[test]
     fn any_config_text_is_read_or_refused_with_positions(
         s in hostile(), key in hostile(), value in hostile(),
     ) {

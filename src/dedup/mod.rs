@@ -173,6 +173,23 @@ pub struct Prepared {
     body: Vec<String>,
 }
 
+impl Prepared {
+    /// A rolling format (never matched by text, and not tokenised).
+    pub fn is_rolling(&self) -> bool {
+        self.rolling
+    }
+
+    /// The tokens as the search index holds them (see `store::search`).
+    pub fn search_text(&self) -> String {
+        let mut out = self.title.join(" ");
+        if !self.body.is_empty() {
+            out.push(' ');
+            out.push_str(&self.body.join(" "));
+        }
+        out
+    }
+}
+
 /// Cleans and tokenises an item's title and text for [`NearDuplicates::find_prepared`].
 pub fn prepare(title: &str, text: &str) -> Prepared {
     if text::is_rolling_format(title) {

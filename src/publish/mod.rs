@@ -412,6 +412,7 @@ mod tests {
             page: 1,
             more: false,
             tag: None,
+            query: None,
             tags: Default::default(),
         };
         let page = render_page("Desk", &[s], &[], &ctx);

@@ -17,7 +17,7 @@ li{padding:.5rem 0;border-bottom:1px solid #eee}li::after{content:\"\";display:b
 .n{display:inline-block;border-radius:.6rem;padding:0 .5rem;margin-right:.3rem;font-size:.8rem;background:#eee}.many{background:#fd7;font-weight:600}\
 .lead{margin:.2rem 0;color:#333;font-size:.9rem}.tag{font-size:.8rem;margin-right:.4rem;color:#555}\
 table{border-collapse:collapse;width:100%;font-size:.85rem;table-layout:fixed}td,th{text-align:left;padding:.3rem;border-bottom:1px solid #eee;vertical-align:top}\
-.bad{color:#a00}.note{color:#8a5a00}nav a{margin-right:1rem}.health{margin:.5rem 0}.more{margin:1rem 0}";
+.bad{color:#a00}.note{color:#8a5a00}nav a{margin-right:1rem}.s{margin:.6rem 0}.s input{font:inherit;padding:.2rem .4rem;width:min(20rem,60%)}.s button{font:inherit;margin-left:.3rem}.health{margin:.5rem 0}.more{margin:1rem 0}";
 
 /// The page's Content-Security-Policy: no script, no frames, nothing loaded but images from
 /// the web; the one inline style block is allowed by its hash.
@@ -52,6 +52,8 @@ pub struct PageContext {
     pub more: bool,
     /// The tag this page is filtered by (`/?tag=TAG`), if any.
     pub tag: Option<String>,
+    /// On `/search`: the query (empty when none was given yet).
+    pub query: Option<String>,
     pub tags: std::collections::HashMap<String, Vec<String>>,
 }
 
@@ -89,13 +91,31 @@ pub fn render_page(
     let mut out = String::with_capacity(4096 + stories.len() * 768);
     let _ = write!(
         out,
-        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{t}</title><link rel=\"alternate\" type=\"application/atom+xml\" href=\"feed.atom\"><link rel=\"icon\" href=\"data:,\"><style>{STYLE}</style></head><body><h1>{t}</h1><nav><a href=\"feed.atom\">Atom</a><a href=\"feed.rss\">RSS</a><a href=\"feed.json\">JSON Feed</a><a href=\"sources.opml\">Sources (OPML)</a></nav>",
-        t = text(title)
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{t}</title><link rel=\"alternate\" type=\"application/atom+xml\" href=\"feed.atom\"><link rel=\"icon\" href=\"data:,\"><style>{STYLE}</style></head><body><h1>{t}</h1><nav><a href=\"feed.atom\">Atom</a><a href=\"feed.rss\">RSS</a><a href=\"feed.json\">JSON Feed</a><a href=\"sources.opml\">Sources (OPML)</a></nav><form class=\"s\" action=\"search\" method=\"get\" role=\"search\"><input name=\"q\" value=\"{q}\" placeholder=\"Search stories\" aria-label=\"Search stories\"><button>Search</button></form>",
+        t = text(title),
+        q = attr(ctx.query.as_deref().unwrap_or(""))
     );
     write_health_summary(&mut out, health);
+    let heading = match ctx.query.as_deref() {
+        Some("") => "Search".to_owned(),
+        Some(q) => {
+            let encoded: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+            format!(
+                "Stories matching \u{201c}{}\u{201d} <a class=\"tag\" href=\"search.atom?q={}\">(Atom)</a>{}",
+                text(q),
+                attr(&encoded),
+                if stories.is_empty() && ctx.page == 1 {
+                    " — none"
+                } else {
+                    ""
+                }
+            )
+        }
+        None => "Latest stories".to_owned(),
+    };
     let _ = write!(
         out,
-        "<h2>Latest stories{}{}</h2><ol>",
+        "<h2>{heading}{}{}</h2><ol>",
         ctx.tag.as_deref().map_or(String::new(), |t| format!(
             " tagged #{} <a class=\"tag\" href=\"tags/{}.atom\">(Atom)</a> <a class=\"tag\" href=\"./\">(all)</a>",
             text(t),
@@ -107,10 +127,14 @@ pub fn render_page(
             String::new()
         }
     );
-    let tag_param = ctx
-        .tag
-        .as_deref()
-        .map_or(String::new(), |t| format!("&amp;tag={}", attr(t)));
+    let tag_param = match (ctx.tag.as_deref(), ctx.query.as_deref()) {
+        (Some(t), _) => format!("&amp;tag={}", attr(t)),
+        (None, Some(q)) if !q.is_empty() => {
+            let encoded: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+            format!("&amp;q={}", attr(&encoded))
+        }
+        _ => String::new(),
+    };
     for s in stories {
         write_story(&mut out, s, ctx);
     }
@@ -127,7 +151,7 @@ pub fn render_page(
         if ctx.more {
             let _ = write!(
                 out,
-                "<a href=\"?page={}\">Older stories →</a>",
+                "<a href=\"?page={}{tag_param}\">Older stories →</a>",
                 ctx.page + 1
             );
         }

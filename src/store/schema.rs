@@ -86,7 +86,17 @@ const MIGRATIONS: &[&str] = &[
     // 5: what an item carries besides text (enclosure, image, its own categories), as JSON
     // (`parse::Media`), NULL when nothing.
     "ALTER TABLE items ADD COLUMN media TEXT;",
+    // 6: full-text search over items (see `store::search`): contentless FTS5 keyed by the
+    // item's id, its row deleted with the item whatever deletes it. Filled by the store.
+    "CREATE VIRTUAL TABLE items_fts USING fts5(
+       tokens, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+     CREATE TRIGGER items_fts_delete AFTER DELETE ON items BEGIN
+       DELETE FROM items_fts WHERE rowid = old.id;
+     END;",
 ];
+
+/// The version that added the search index (a database migrated from before it is indexed).
+pub const SEARCH_VERSION: i64 = 6;
 
 /// The schema version this build writes.
 pub fn current_version() -> i64 {
@@ -94,7 +104,8 @@ pub fn current_version() -> i64 {
 }
 
 /// Brings the database up to [`current_version`], refusing one written by a newer wiredesk.
-pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+/// Returns the version found before migrating.
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<i64, StoreError> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > current_version() {
         return Err(StoreError::TooNew {
@@ -110,5 +121,5 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         tx.commit()?;
         tracing::info!(version = i + 1, "database migrated");
     }
-    Ok(())
+    Ok(found)
 }

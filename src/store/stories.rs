@@ -166,7 +166,11 @@ impl Db {
         )?)
     }
 
-    fn load(&self, story_sql: &str, args: &[&dyn ToSql]) -> Result<Vec<Story>, StoreError> {
+    pub(super) fn load(
+        &self,
+        story_sql: &str,
+        args: &[&dyn ToSql],
+    ) -> Result<Vec<Story>, StoreError> {
         let mut stmt = self.conn.prepare_cached(story_sql)?;
         let heads = stmt
             .query_map(args, |r| {

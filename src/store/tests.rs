@@ -557,3 +557,101 @@ async fn reads_are_answered_while_the_writer_is_busy_and_see_what_it_committed()
         Err(StoreError::Closed)
     ));
 }
+
+fn search_titles(db: &Db, q: &str) -> Vec<String> {
+    db.search(q, 20, 0)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.representative().title.clone())
+        .collect()
+}
+
+#[test]
+fn search_finds_stories_in_any_script_keeps_in_step_and_survives_an_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Utc::now();
+    let mut db = open(&dir);
+    ingest(
+        &mut db,
+        "a",
+        &[
+            news(
+                "e1",
+                "Earthquake strikes off Hokkaido",
+                "A magnitude 6.1 quake hit northern Japan.",
+                now,
+            ),
+            news(
+                "k1",
+                "북한군 미사일 발사",
+                "합동참모본부는 북한이 동해상으로 탄도미사일을 발사했다고 밝혔다.",
+                now,
+            ),
+            news(
+                "j1",
+                "東京で地震",
+                "気象庁によると、東京都内で震度４の揺れを観測した。",
+                now,
+            ),
+            news("c1", "上海股市大涨", "上海证券交易所今日收盘上涨。", now),
+            news(
+                "p1",
+                "Rail strike ends",
+                "Talks on the rail strike ended with a deal.",
+                now,
+            ),
+        ],
+        now,
+    );
+    assert_eq!(
+        search_titles(&db, "earthquake"),
+        ["Earthquake strikes off Hokkaido"]
+    );
+    assert_eq!(
+        search_titles(&db, "Japan quake"),
+        ["Earthquake strikes off Hokkaido"]
+    );
+    assert_eq!(search_titles(&db, "미사일"), ["북한군 미사일 발사"]);
+    assert_eq!(search_titles(&db, "북한"), ["북한군 미사일 발사"]);
+    assert_eq!(search_titles(&db, "地震"), ["東京で地震"]);
+    assert_eq!(search_titles(&db, "上海"), ["上海股市大涨"]);
+    assert_eq!(search_titles(&db, "\"rail strike\""), ["Rail strike ends"]);
+    assert!(
+        search_titles(&db, "\"strike rail\"").is_empty(),
+        "a phrase keeps its order"
+    );
+    assert!(
+        search_titles(&db, "earthquake rail").is_empty(),
+        "every word must match"
+    );
+    assert!(search_titles(&db, "the").is_empty());
+
+    // A revision is searched by its new text only.
+    let revised = news(
+        "p1",
+        "Rail strike called off",
+        "Unions and operators signed an agreement.",
+        now,
+    );
+    ingest(&mut db, "a", &[revised], now);
+    assert_eq!(search_titles(&db, "agreement"), ["Rail strike called off"]);
+    assert!(search_titles(&db, "deal").is_empty());
+
+    // An item deleted (retention, or anything else) is gone from search.
+    db.conn()
+        .execute("DELETE FROM items WHERE key = 'c1'", [])
+        .unwrap();
+    assert!(search_titles(&db, "上海").is_empty());
+
+    // A database from before the search index is indexed when it is opened.
+    db.conn().execute("DELETE FROM items_fts", []).unwrap();
+    db.conn()
+        .pragma_update(None, "user_version", schema::SEARCH_VERSION - 1)
+        .unwrap();
+    db.conn()
+        .execute_batch("DROP TRIGGER items_fts_delete; DROP TABLE items_fts;")
+        .unwrap();
+    drop(db);
+    let db = open(&dir);
+    assert_eq!(search_titles(&db, "地震"), ["東京で地震"]);
+}
