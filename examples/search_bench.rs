@@ -167,7 +167,11 @@ fn main() -> anyhow::Result<()> {
         }
         let a = words[rng.below(words.len())];
         let b = words[rng.below(words.len())];
-        let clean = |w: &str| w.chars().filter(|c| c.is_alphanumeric()).collect::<String>();
+        let clean = |w: &str| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric())
+                .collect::<String>()
+        };
         let (a, b) = (clean(a), clean(b));
         if a.chars().count() < 2 || b.chars().count() < 2 || a == b {
             continue;
@@ -204,7 +208,8 @@ fn main() -> anyhow::Result<()> {
         id: FeedId("f".into()),
         name: "F".into(),
         url: url::Url::parse("https://f.example/")?,
-        schedule: wiredesk::schedule::Schedule::parse("*/5 * * * *", "f").map_err(anyhow::Error::msg)?,
+        schedule: wiredesk::schedule::Schedule::parse("*/5 * * * *", "f")
+            .map_err(anyhow::Error::msg)?,
         tags: Vec::new(),
         priority: 0,
         enabled: true,
@@ -233,7 +238,14 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let t = Instant::now();
     for chunk in entries.chunks(50) {
-        db.ingest(&FeedId("f".into()), "u", chunk, &FetchMeta::default(), Utc::now(), None)?;
+        db.ingest(
+            &FeedId("f".into()),
+            "u",
+            chunk,
+            &FetchMeta::default(),
+            Utc::now(),
+            None,
+        )?;
     }
     let ingest_us = t.elapsed().as_secs_f64() * 1e6 / entries.len() as f64;
     let t = Instant::now();
@@ -242,7 +254,9 @@ fn main() -> anyhow::Result<()> {
     }
     let tokens_us = t.elapsed().as_secs_f64() * 1e6 / entries.len() as f64;
 
-    println!("{n} items ({load_secs:.0} s to write), search index built in {index_secs:.1} s ({indexed} rows)");
+    println!(
+        "{n} items ({load_secs:.0} s to write), search index built in {index_secs:.1} s ({indexed} rows)"
+    );
     println!("| figure | result | baseline (same run) |");
     println!("|---|---|---|");
     println!(
