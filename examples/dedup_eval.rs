@@ -102,6 +102,7 @@ fn replay(db: &mut Db, dir: &Path) -> anyhow::Result<Replay> {
             priority: 0,
             enabled: true,
             headers: Vec::new(),
+            filter: Default::default(),
         })
         .collect();
     feeds.sort_by(|a, b| a.id.cmp(&b.id));

@@ -123,6 +123,7 @@ fn run_case(case: &str, feed_rs_only: bool) {
         priority: 0,
         enabled: true,
         headers: Vec::new(),
+        filter: Default::default(),
     };
     db.sync_feeds(std::slice::from_ref(&feed)).expect("sync");
     let stats = db

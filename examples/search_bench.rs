@@ -214,6 +214,7 @@ fn main() -> anyhow::Result<()> {
         priority: 0,
         enabled: true,
         headers: Vec::new(),
+        filter: Default::default(),
     };
     db.sync_feeds(&[feed])?;
     let entries: Vec<wiredesk::parse::Entry> = (0..20_000)

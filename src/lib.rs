@@ -40,6 +40,7 @@ pub mod config;
 pub mod daemon;
 pub mod dedup;
 pub mod fetch;
+pub mod filter;
 pub mod http;
 pub mod metrics;
 pub mod model;

@@ -845,6 +845,16 @@ impl Db {
         Ok(())
     }
 
+    /// Drops a feed's stored validators and body hash, so that its next poll fetches and reads
+    /// the whole feed again (after its item filter changed).
+    pub fn forget_validators(&mut self, feed: &FeedId) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE feeds SET etag = NULL, last_modified = NULL, body_hash = NULL WHERE id = ?1",
+            [feed.as_str()],
+        )?;
+        Ok(())
+    }
+
     /// The content hashes of a feed's stored items (see `FeedRuntime::unseen`).
     pub fn content_hashes(&self, feed: &FeedId) -> Result<Vec<String>, StoreError> {
         let mut stmt = self

@@ -1013,3 +1013,73 @@ async fn search_answers_as_a_page_and_as_feeds_a_reader_can_subscribe_to() {
     assert!(bare.text().await.unwrap().contains("<h2>Search"));
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn include_and_exclude_keep_unwanted_items_out_and_a_changed_filter_looks_again() {
+    let items = [
+        (
+            "f1",
+            "Strong quake off the coast",
+            "https://f.example/1",
+            "Tsunami warning.",
+        ),
+        (
+            "f2",
+            "Sponsored: quake insurance deals",
+            "https://f.example/2",
+            "Buy now.",
+        ),
+        ("f3", "강원 지진 발생", "https://f.example/3", "규모 4.1"),
+        (
+            "f4",
+            "Cooking with leeks",
+            "https://f.example/4",
+            "A recipe.",
+        ),
+    ];
+    let server = FixtureServer::with("/f.xml", Route::feed(rss("F", &items))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), &[("f", server.url("/f.xml"))]);
+    let words = |w: &[&str]| {
+        Some(
+            wiredesk::filter::Keywords::parse(&w.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap(),
+        )
+    };
+    cfg.feeds[0].filter = wiredesk::config::FeedFilter {
+        include: words(&["quake", "지진"]),
+        exclude: words(&["sponsored"]),
+    };
+    let (mut daemon, _addr, mut rx) = start_watched(cfg.clone()).await;
+    rx.wait_for("f", stored).await;
+    let titles = |stories: Vec<wiredesk::store::Story>| {
+        let mut t: Vec<String> = stories
+            .iter()
+            .map(|s| s.representative().title.clone())
+            .collect();
+        t.sort();
+        t
+    };
+    assert_eq!(
+        titles(stories(&daemon).await),
+        ["Strong quake off the coast", "강원 지진 발생"]
+    );
+    // Without the exclusion, the same (unchanged) feed's sponsored item is stored too.
+    let mut new = cfg.clone();
+    new.feeds[0].filter.exclude = None;
+    daemon.reload(new).await.unwrap();
+    rx.wait_for(
+        "f",
+        |r| matches!(&r.outcome, Outcome::Stored(s) if s.new == 1),
+    )
+    .await;
+    assert_eq!(
+        titles(stories(&daemon).await),
+        [
+            "Sponsored: quake insurance deals",
+            "Strong quake off the coast",
+            "강원 지진 발생"
+        ]
+    );
+    daemon.stop().await;
+}

@@ -62,6 +62,7 @@ fn feed(id: &str) -> FeedConfig {
         priority: 0,
         enabled: true,
         headers: Vec::new(),
+        filter: Default::default(),
     }
 }
 

@@ -433,6 +433,20 @@ proptest! {
     }
 
     #[test]
+    fn keyword_matching_is_total_and_finds_a_term_standing_alone(
+        term in hostile(), text in hostile(),
+    ) {
+        let Ok(k) = wiredesk::filter::Keywords::parse(std::slice::from_ref(&term)) else {
+            return Ok(());
+        };
+        let _ = k.matches_any(&[&text]);
+        // A term always matches itself, and itself between spaces.
+        let unquoted = term.trim().trim_matches('"');
+        prop_assert!(k.matches_any(&[unquoted]), "{term:?}");
+        prop_assert!(k.matches_any(&[&format!("x {unquoted} y")]), "{term:?}");
+    }
+
+    #[test]
     fn any_config_text_is_read_or_refused_with_positions(
         s in hostile(), key in hostile(), value in hostile(),
     ) {

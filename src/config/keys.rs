@@ -283,6 +283,16 @@ pub const PRIORITY: Key = int(
     "higher represents a story (original wire > republisher)",
 );
 pub const ENABLED: Key = boolean("feed", "enabled", true, "polled or not");
+pub const INCLUDE: Key = unset(
+    "feed",
+    "include",
+    "store only items whose title or text has one of these words or \"phrases\"",
+);
+pub const EXCLUDE: Key = unset(
+    "feed",
+    "exclude",
+    "never store items whose title or text has one of these words or \"phrases\"",
+);
 pub const HEADERS: Key = unset(
     "feed",
     "headers",
@@ -340,6 +350,8 @@ pub const SECTIONS: &[(&str, &[&Key])] = &[
             &PRIORITY,
             &ENABLED,
             &HEADERS,
+            &INCLUDE,
+            &EXCLUDE,
         ],
     ),
 ];

@@ -181,6 +181,39 @@ pub struct FeedConfig {
     pub enabled: bool,
     /// Extra request headers (e.g. `Authorization` for a paid wire). Never logged or shown.
     pub headers: Vec<(String, String)>,
+    /// Which of the feed's items are stored (`include` / `exclude`).
+    pub filter: FeedFilter,
+}
+
+/// `[[feed]] include` and `exclude`: an item is stored when its title or text mentions one of
+/// `include` (if given) and none of `exclude`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FeedFilter {
+    pub include: Option<crate::filter::Keywords>,
+    pub exclude: Option<crate::filter::Keywords>,
+}
+
+impl FeedFilter {
+    /// Whether an item with this title and text is stored.
+    pub fn keeps(&self, title: &str, text: &str) -> bool {
+        let texts = [title, text];
+        self.include.as_ref().is_none_or(|k| k.matches_any(&texts))
+            && self.exclude.as_ref().is_none_or(|k| !k.matches_any(&texts))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.include.is_none() && self.exclude.is_none()
+    }
+
+    /// A value that changes when the filter does (items left out under one filter are looked
+    /// at again under another).
+    pub fn signature(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.include.as_ref().map(|k| &k.source).hash(&mut h);
+        self.exclude.as_ref().map(|k| &k.source).hash(&mut h);
+        h.finish()
+    }
 }
 
 /// Written by hand so that a `Debug` print (a log line, a panic message, a test failure)
@@ -591,6 +624,10 @@ impl<'s> Reader<'s> {
         let priority = self.int(t, &keys::PRIORITY);
         let enabled = self.boolean(t, &keys::ENABLED);
         let headers = self.headers(t);
+        let filter = FeedFilter {
+            include: self.keywords(t, &keys::INCLUDE),
+            exclude: self.keywords(t, &keys::EXCLUDE),
+        };
         let id = id?;
         Some(FeedConfig {
             name: name.unwrap_or_else(|| id.0.clone()),
@@ -601,7 +638,44 @@ impl<'s> Reader<'s> {
             priority,
             enabled,
             headers,
+            filter,
         })
+    }
+
+    /// A list of words and phrases (`include`, `exclude`): strings, each with something to match.
+    fn keywords(&mut self, t: &Table<'_>, key: &keys::Key) -> Option<crate::filter::Keywords> {
+        let v = t.get(key.name)?;
+        let DeValue::Array(items) = v.get_ref() else {
+            self.problem(
+                v.span(),
+                format!(
+                    "`{}` must be an array of words or phrases, e.g. [\"earthquake\", \"\\\"north korea\\\"\"]",
+                    key.name
+                ),
+            );
+            return None;
+        };
+        let mut terms = Vec::new();
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::String(s) => match crate::filter::Keywords::parse(&[s.to_string()]) {
+                    Ok(_) => terms.push(s.to_string()),
+                    Err(e) => self.problem(item.span(), format!("`{}`: {e}", key.name)),
+                },
+                other => self.problem(
+                    item.span(),
+                    format!(
+                        "`{}` must hold strings, found {}",
+                        key.name,
+                        other.type_str()
+                    ),
+                ),
+            }
+        }
+        if terms.is_empty() {
+            return None;
+        }
+        crate::filter::Keywords::parse(&terms).ok()
     }
 
     fn headers(&mut self, t: &Table<'_>) -> Vec<(String, String)> {
@@ -864,6 +938,30 @@ fn line_column(src: &str, starts: &[usize], offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn include_and_exclude_are_lists_of_words_checked_with_positions() {
+        let c = Config::parse(
+            "[[feed]]\nid = \"a\"\nurl = \"https://a.example/\"\ninclude = [\"quake\", \"\\\"north korea\\\"\"]\nexclude = [\"sponsored\"]\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        let f = &c.feeds[0].filter;
+        assert!(f.keeps("Quake hits", ""));
+        assert!(f.keeps("", "talks with North Korea"));
+        assert!(!f.keeps("Sponsored: quake insurance", ""));
+        assert!(!f.keeps("Weather", ""));
+        assert_eq!(
+            problems(
+                "[[feed]]\nid = \"a\"\nurl = \"https://a.example/\"\ninclude = \"quake\"\nexclude = [\"ok\", 5, \"  \"]\n"
+            ),
+            [
+                "4:11 `include` must be an array of words or phrases, e.g. [\"earthquake\", \"\\\"north korea\\\"\"]",
+                "5:18 `exclude` must hold strings, found integer",
+                "5:21 `exclude`: the term \"  \" holds nothing to match",
+            ]
+        );
+    }
 
     fn problems(text: &str) -> Vec<String> {
         match Config::parse(text, Path::new("t.toml")) {

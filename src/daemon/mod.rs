@@ -165,7 +165,16 @@ impl Daemon {
                 }
                 Some(prev) if prev != feed => {
                     self.scheduler.add((*feed).clone()).await?;
-                    if prev.url != feed.url {
+                    if prev.filter != feed.filter {
+                        // Items the old filter left out may be wanted now: the next poll
+                        // fetches and reads the whole feed again (no 304, no same-body skip).
+                        let id = (*id).clone();
+                        self.app
+                            .store
+                            .call(move |db| db.forget_validators(&id))
+                            .await?;
+                    }
+                    if prev.url != feed.url || prev.filter != feed.filter {
                         self.app.spawn_refresh((*feed).clone());
                     }
                     summary.changed.push((*id).clone());

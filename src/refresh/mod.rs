@@ -196,6 +196,18 @@ async fn run_stages(ctx: &RefreshContext<'_>, feed: &FeedConfig, trigger: Trigge
     if too_old > 0 {
         tracing::debug!(feed = %feed.id, too_old, "entries older than retention or max_age left out");
     }
+    // `[[feed]] include` / `exclude`: items the desk does not want are never stored.
+    if !feed.filter.is_empty() {
+        let before = parsed.feed.entries.len();
+        parsed
+            .feed
+            .entries
+            .retain(|e| feed.filter.keeps(&e.title, &e.text));
+        let filtered = before - parsed.feed.entries.len();
+        if filtered > 0 {
+            tracing::debug!(feed = %feed.id, filtered, "entries left out by include/exclude");
+        }
+    }
     let limits = Limits {
         max_items: ctx.poll.max_items,
     };
@@ -282,7 +294,7 @@ async fn parse_stage(
     let limits = Limits {
         max_items: ctx.poll.max_items,
     };
-    let known = ctx.runtime.known_raw(&feed.id);
+    let known = ctx.runtime.known_raw(&feed.id, feed.filter.signature());
     let parsed = tokio::task::spawn_blocking(move || {
         parse_feed_skipping(
             &bytes,
@@ -384,7 +396,8 @@ async fn store_stage(
         .await;
     if stored.is_ok() {
         ctx.runtime.remember(&feed.id, &entries);
-        ctx.runtime.remember_raw(&feed.id, &parsed.fingerprints);
+        ctx.runtime
+            .remember_raw(&feed.id, feed.filter.signature(), &parsed.fingerprints);
     }
     match stored {
         Ok(mut stats) => {

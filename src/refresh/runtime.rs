@@ -22,8 +22,13 @@ pub struct FeedRuntime {
     seen: Mutex<HashMap<FeedId, HashSet<u64>>>,
     /// Per feed, the fingerprints of the entries of its last stored fetch as the feed sent
     /// them: such an entry is not even converted (see `crate::parse::parse_feed_skipping`).
-    raw: Mutex<HashMap<FeedId, Arc<HashSet<u64>>>>,
+    /// Kept with the signature of the feed's item filter they were stored under: an entry
+    /// left out by one filter is looked at again under another.
+    raw: Mutex<HashMap<FeedId, Fingerprints>>,
 }
+
+/// A feed's entry fingerprints, with the signature of the item filter they were stored under.
+type Fingerprints = (u64, Arc<HashSet<u64>>);
 
 /// The first 8 bytes of an entry's content hash (hex), as a number.
 fn short_hash(entry: &Entry) -> u64 {
@@ -58,17 +63,21 @@ impl FeedRuntime {
         )
     }
 
-    /// The fingerprints of the entries of the feed's last stored fetch (empty after a start).
-    pub fn known_raw(&self, feed: &FeedId) -> Arc<HashSet<u64>> {
+    /// The fingerprints of the entries of the feed's last stored fetch under the filter with
+    /// this signature (empty after a start, or when the filter changed).
+    pub fn known_raw(&self, feed: &FeedId, filter: u64) -> Arc<HashSet<u64>> {
         let raw = self.raw.lock().unwrap_or_else(|e| e.into_inner());
-        raw.get(feed).cloned().unwrap_or_default()
+        match raw.get(feed) {
+            Some((sig, set)) if *sig == filter => set.clone(),
+            _ => Arc::default(),
+        }
     }
 
     /// Records the fingerprints of a fetch just stored (see [`FeedRuntime::known_raw`]).
-    pub fn remember_raw(&self, feed: &FeedId, fingerprints: &[u64]) {
+    pub fn remember_raw(&self, feed: &FeedId, filter: u64, fingerprints: &[u64]) {
         let set = Arc::new(fingerprints.iter().copied().collect());
         let mut raw = self.raw.lock().unwrap_or_else(|e| e.into_inner());
-        raw.insert(feed.clone(), set);
+        raw.insert(feed.clone(), (filter, set));
     }
 
     /// Records the content hashes (hex) the store holds for a feed, for its first refresh

@@ -166,6 +166,7 @@ mod tests {
             priority: 0,
             enabled: true,
             headers: Vec::new(),
+            filter: Default::default(),
         }])
         .unwrap();
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();

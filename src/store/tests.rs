@@ -26,6 +26,7 @@ fn feed(id: &str, priority: i64) -> FeedConfig {
         priority,
         enabled: true,
         headers: Vec::new(),
+        filter: Default::default(),
     }
 }
 
