@@ -281,14 +281,26 @@ impl App {
             feeds.push((format!("/tags/{tag}"), format!("{title}: {tag}"), Some(tag)));
         }
         let tags: Vec<Option<String>> = feeds.iter().map(|f| f.2.clone()).collect();
-        let lists = self
+        let outputs_cfg = config.outputs.clone();
+        let now = chrono::Utc::now();
+        let (mut lists, output_lists) = self
             .store
             .read(move |db| {
-                tags.iter()
+                let lists = tags
+                    .iter()
                     .map(|tag| db.latest_stories(size, tag.as_deref()))
-                    .collect::<Result<Vec<_>, _>>()
+                    .collect::<Result<Vec<_>, _>>()?;
+                let outputs = outputs_cfg
+                    .iter()
+                    .map(|o| output_candidates(db, o, now))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((lists, outputs))
             })
             .await?;
+        for (o, candidates) in config.outputs.iter().zip(output_lists) {
+            feeds.push((format!("/outputs/{}", o.id), o.title.clone(), None));
+            lists.push(select_output(candidates, o));
+        }
         let previous = self.outputs();
         let mut signatures = self
             .signatures
@@ -368,6 +380,55 @@ pub async fn render_loop(app: Arc<App>) {
     }
 }
 
+/// The stories an `[[output]]` may carry, read for [`select_output`]: when keywords or the
+/// order by outlets decide, more than `size` (the newest that pass the SQL conditions).
+fn output_candidates(
+    db: &crate::store::Db,
+    o: &crate::config::OutputConfig,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Story>, crate::store::StoreError> {
+    let limit = if o.filter.is_empty() && !o.by_outlets {
+        o.size
+    } else {
+        (o.size * 10).clamp(500, 5000)
+    };
+    let since = o
+        .max_age
+        .and_then(|a| chrono::Duration::from_std(a).ok())
+        .map(|a| now - a);
+    let feeds: Vec<String> = o.feeds.iter().map(|f| f.0.clone()).collect();
+    db.output_candidates(
+        &o.tags,
+        &feeds,
+        o.min_outlets,
+        since,
+        o.query.as_deref(),
+        limit,
+    )
+}
+
+/// An `[[output]]`'s stories from its candidates (newest first): those with a member
+/// mentioning one of `include` (if given) and none mentioning `exclude`, most outlets first
+/// when asked (then newest), at most `size`.
+pub fn select_output(candidates: Vec<Story>, o: &crate::config::OutputConfig) -> Vec<Story> {
+    let mentions = |s: &Story, k: &crate::filter::Keywords| {
+        s.members
+            .iter()
+            .any(|m| k.matches_any(&[&m.title, &m.text]))
+    };
+    let mut kept: Vec<Story> = candidates
+        .into_iter()
+        .filter(|s| o.filter.include.as_ref().is_none_or(|k| mentions(s, k)))
+        .filter(|s| o.filter.exclude.as_ref().is_none_or(|k| !mentions(s, k)))
+        .collect();
+    if o.by_outlets {
+        // Stable: equal counts keep their newest-first order.
+        kept.sort_by_key(|s| std::cmp::Reverse(crate::publish::outlets(s).len()));
+    }
+    kept.truncate(o.size);
+    kept
+}
+
 /// The render loop rests this many times a render's duration before the next one.
 const RENDER_DUTY: u32 = 4;
 /// The longest rest between two renders (the delay a reader may see on top of a render).
@@ -400,6 +461,10 @@ fn opml_signature(config: &Config, loaded_at: chrono::DateTime<chrono::Utc>) -> 
     for f in config.enabled_feeds() {
         (f.id.as_str(), &f.name, f.url.as_str(), &f.tags).hash(&mut h);
     }
+    for o in &config.outputs {
+        (&o.id, &o.title).hash(&mut h);
+    }
+    config.server.base_url.as_str().hash(&mut h);
     h.finish()
 }
 

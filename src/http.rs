@@ -245,6 +245,7 @@ async fn index(
         more,
         tag,
         query: None,
+        outputs: output_links(&config),
         tags: config
             .feeds
             .iter()
@@ -329,6 +330,7 @@ async fn search_page(
         more,
         tag: None,
         query: Some(query),
+        outputs: output_links(&config),
         tags: config
             .feeds
             .iter()
@@ -367,6 +369,15 @@ async fn search_feed(
         Some(doc) => respond(&doc, &headers, method == Method::HEAD, app.max_age()),
         None => (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response(),
     }
+}
+
+/// The `[[output]]`s as the page links them.
+fn output_links(config: &crate::config::Config) -> Vec<(String, String)> {
+    config
+        .outputs
+        .iter()
+        .map(|o| (o.id.clone(), o.title.clone()))
+        .collect()
 }
 
 fn page_param(query: Option<&str>) -> Result<usize, String> {

@@ -1083,3 +1083,98 @@ async fn include_and_exclude_keep_unwanted_items_out_and_a_changed_filter_looks_
     );
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_carry_the_stories_their_rules_select_in_their_order() {
+    let (_server, dir, mut cfg) = serve_feeds(&[
+        (
+            "a",
+            &[
+                ("a1", "Quake hits the coast", WIRE, "A strong quake."),
+                (
+                    "a2",
+                    "Sponsored: quake kits",
+                    "https://a.example/kits",
+                    "Buy.",
+                ),
+                (
+                    "a3",
+                    "Budget vote delayed",
+                    "https://a.example/budget",
+                    "Council.",
+                ),
+            ],
+        ),
+        ("b", &[("b1", "Coast quake damage", WIRE, "Wire copy.")]),
+    ])
+    .await;
+    // The helper's config again, with outputs (same feeds, same database).
+    let mut toml = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\ntitle = \"Test desk\"\n[storage]\npath = \"{}\"\n\
+         [poll]\nschedule = \"* * * * * *\"\n",
+        cfg.storage.database_path().display()
+    );
+    for f in &cfg.feeds {
+        toml.push_str(&format!(
+            "[[feed]]\nid = \"{}\"\nurl = \"{}\"\n",
+            f.id, f.url
+        ));
+    }
+    toml.push_str(
+        "[[output]]\nid = \"big\"\ntitle = \"Carried twice\"\nmin_outlets = 2\n\
+         [[output]]\nid = \"quakes\"\ninclude = [\"quake\"]\nexclude = [\"sponsored\"]\n\
+         [[output]]\nid = \"ranked\"\norder = \"outlets\"\nsize = 2\n\
+         [[output]]\nid = \"found\"\nquery = \"budget\"\n",
+    );
+    cfg = wiredesk::Config::parse(&toml, std::path::Path::new("t.toml")).expect("valid");
+    let _keep_the_database_dir = dir;
+    assert_eq!(cfg.outputs.len(), 4);
+    let (daemon, addr, mut rx) = start_watched(cfg).await;
+    rx.wait_for("a", stored).await;
+    rx.wait_for("b", stored).await;
+
+    let titles = |body: &str| -> Vec<String> {
+        feed_rs::parser::parse(body.as_bytes())
+            .expect("parses")
+            .entries
+            .iter()
+            .map(|e| e.title.as_ref().unwrap().content.clone())
+            .collect()
+    };
+    // Only the story both feeds carry.
+    let big = body_when(addr, "/outputs/big.atom", |b| {
+        b.contains("Also reported by")
+    })
+    .await;
+    assert_eq!(titles(&big).len(), 1, "{big}");
+    assert!(big.contains("<title>Carried twice</title>"));
+    // The quake stories, not the sponsored one.
+    let quakes = body_when(addr, "/outputs/quakes.rss", |b| b.contains("<item>")).await;
+    let t = titles(&quakes);
+    assert_eq!(t.len(), 1, "{t:?}");
+    assert!(t[0].contains("uake"), "{t:?}");
+    // Most outlets first, two at most.
+    let ranked = body_when(addr, "/outputs/ranked.json", |b| {
+        b.contains("Also reported by")
+    })
+    .await;
+    let json: serde_json::Value = serde_json::from_str(&ranked).unwrap();
+    let items = json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(
+        items[0]["_wiredesk"]["members"].as_array().unwrap().len(),
+        2
+    );
+    // A saved search.
+    let found = body_when(addr, "/outputs/found.atom", |b| b.contains("<entry>")).await;
+    assert_eq!(titles(&found), ["Budget vote delayed"]);
+    // The page links the outputs; the OPML lists them.
+    let page = body_containing(addr, "/", "Desk outputs").await;
+    assert!(
+        page.contains("href=\"outputs/big.atom\">Carried twice</a>"),
+        "{page}"
+    );
+    let opml = body_containing(addr, "/sources.opml", "Desk outputs").await;
+    assert!(opml.contains("outputs/quakes.atom"), "{opml}");
+    daemon.stop().await;
+}

@@ -178,6 +178,10 @@ fn every_format_matches_its_golden_file() {
         more: true,
         tag: Some("korea".to_owned()),
         query: None,
+        outputs: vec![(
+            "korea-breaking".to_owned(),
+            "Korea: 3+ outlets <&>".to_owned(),
+        )],
         tags: [(
             "yonhap".to_owned(),
             vec!["korea".to_owned(), "wire".to_owned()],

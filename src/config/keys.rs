@@ -299,6 +299,58 @@ pub const HEADERS: Key = unset(
     "extra request headers for paid feeds (never logged or shown)",
 );
 
+pub const OUTPUT_ID: Key = required(
+    "output",
+    "id",
+    "served at /outputs/ID.atom, .rss and .json (letters, digits, - _ .)",
+);
+pub const OUTPUT_TITLE: Key = unset("output", "title", "the output's title (default: its id)");
+pub const OUTPUT_TAGS: Key = unset(
+    "output",
+    "tags",
+    "only stories carried by a feed with one of these tags",
+);
+pub const OUTPUT_FEEDS: Key = unset(
+    "output",
+    "feeds",
+    "only stories carried by one of these feeds (by id)",
+);
+pub const OUTPUT_INCLUDE: Key = unset(
+    "output",
+    "include",
+    "only stories with a member mentioning one of these words or \"phrases\"",
+);
+pub const OUTPUT_EXCLUDE: Key = unset(
+    "output",
+    "exclude",
+    "no story with a member mentioning one of these",
+);
+pub const OUTPUT_QUERY: Key = unset(
+    "output",
+    "query",
+    "a saved search (as /search?q=): only stories matching it",
+);
+pub const MIN_OUTLETS: Key = int(
+    "output",
+    "min_outlets",
+    1,
+    1,
+    1000,
+    "only stories carried by at least this many distinct outlets",
+);
+pub const OUTPUT_MAX_AGE: Key = unset(
+    "output",
+    "max_age",
+    "only stories published within this long (e.g. \"12h\")",
+);
+pub const ORDER: Key = text(
+    "output",
+    "order",
+    "newest",
+    "\"newest\", or \"outlets\" (most outlets first, then newest)",
+);
+pub const SIZE: Key = int("output", "size", 50, 1, 1000, "stories in the output");
+
 /// The sections and their keys, in the order the README lists them.
 pub const SECTIONS: &[(&str, &[&Key])] = &[
     (
@@ -352,6 +404,22 @@ pub const SECTIONS: &[(&str, &[&Key])] = &[
             &HEADERS,
             &INCLUDE,
             &EXCLUDE,
+        ],
+    ),
+    (
+        "output",
+        &[
+            &OUTPUT_ID,
+            &OUTPUT_TITLE,
+            &OUTPUT_TAGS,
+            &OUTPUT_FEEDS,
+            &OUTPUT_INCLUDE,
+            &OUTPUT_EXCLUDE,
+            &OUTPUT_QUERY,
+            &MIN_OUTLETS,
+            &OUTPUT_MAX_AGE,
+            &ORDER,
+            &SIZE,
         ],
     ),
 ];

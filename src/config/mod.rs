@@ -51,6 +51,30 @@ pub struct Config {
     pub poll: PollConfig,
     pub dedup: DedupConfig,
     pub feeds: Vec<FeedConfig>,
+    /// `[[output]]`: filtered merged feeds at `/outputs/ID.atom` (and `.rss`, `.json`).
+    pub outputs: Vec<OutputConfig>,
+}
+
+/// One `[[output]]`: which stories it carries, in what order, how many.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputConfig {
+    pub id: String,
+    pub title: String,
+    /// Stories carried by a feed with one of these tags (none: any).
+    pub tags: Vec<String>,
+    /// Stories carried by one of these feeds (none: any).
+    pub feeds: Vec<FeedId>,
+    /// Stories with a member mentioning one of `include` (if given) and none mentioning
+    /// `exclude`.
+    pub filter: FeedFilter,
+    /// A saved search: stories matching it (see `store::search`).
+    pub query: Option<String>,
+    pub min_outlets: usize,
+    /// Stories published within this long.
+    pub max_age: Option<Duration>,
+    /// Most outlets first (then newest), instead of newest first.
+    pub by_outlets: bool,
+    pub size: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -432,6 +456,40 @@ impl<'s> Reader<'s> {
                 ),
             },
         }
+        let mut outputs = Vec::new();
+        let mut seen_outputs = HashSet::new();
+        match doc.get("output") {
+            None => {}
+            Some(v) => match v.get_ref() {
+                DeValue::Array(items) => {
+                    for item in items.iter() {
+                        match item.get_ref() {
+                            DeValue::Table(t) => {
+                                if let Some(o) =
+                                    self.output(t, item.span(), &feeds, &mut seen_outputs)
+                                {
+                                    outputs.push(o);
+                                }
+                            }
+                            other => self.problem(
+                                item.span(),
+                                format!(
+                                    "each output must be an [[output]] table, found {}",
+                                    other.type_str()
+                                ),
+                            ),
+                        }
+                    }
+                }
+                other => self.problem(
+                    v.span(),
+                    format!(
+                        "`output` must be an array of [[output]] tables, found {}",
+                        other.type_str()
+                    ),
+                ),
+            },
+        }
         Some(Config {
             source: path.to_owned(),
             server: server?,
@@ -439,6 +497,141 @@ impl<'s> Reader<'s> {
             poll: poll?,
             dedup: dedup?,
             feeds,
+            outputs,
+        })
+    }
+
+    fn output(
+        &mut self,
+        t: &Table<'_>,
+        span: Range<usize>,
+        feeds: &[FeedConfig],
+        seen: &mut HashSet<String>,
+    ) -> Option<OutputConfig> {
+        self.unknown_keys(t, &keys::names("output"), "[[output]]");
+        let id = match self.string(t, keys::OUTPUT_ID.name) {
+            Some(s) if !valid_id(s.get_ref()) => {
+                self.problem(
+                    s.span(),
+                    format!(
+                        "invalid output id `{}`: use 1 to 64 letters, digits, `-`, `_` or `.`",
+                        s.get_ref()
+                    ),
+                );
+                None
+            }
+            Some(s) if !seen.insert(s.get_ref().clone()) => {
+                self.problem(
+                    s.span(),
+                    format!(
+                        "duplicate output id `{}`: each [[output]] needs its own id",
+                        s.get_ref()
+                    ),
+                );
+                None
+            }
+            Some(s) => Some(s.into_inner()),
+            None => {
+                if t.get(keys::OUTPUT_ID.name).is_none() {
+                    self.problem(span, "[[output]] is missing `id`".to_owned());
+                }
+                None
+            }
+        };
+        let title = self
+            .string(t, keys::OUTPUT_TITLE.name)
+            .map(Spanned::into_inner);
+        let tags = self.tags(t);
+        let known_tags: HashSet<&str> = feeds
+            .iter()
+            .flat_map(|f| f.tags.iter().map(String::as_str))
+            .collect();
+        if let Some(v) = t.get(keys::OUTPUT_TAGS.name)
+            && let DeValue::Array(items) = v.get_ref()
+        {
+            for item in items.iter() {
+                if let DeValue::String(tag) = item.get_ref()
+                    && !known_tags.contains(tag.as_ref())
+                {
+                    self.problem(item.span(), format!("no [[feed]] has the tag `{tag}`"));
+                }
+            }
+        }
+        let mut feed_ids = Vec::new();
+        if let Some(v) = t.get(keys::OUTPUT_FEEDS.name) {
+            match v.get_ref() {
+                DeValue::Array(items) => {
+                    for item in items.iter() {
+                        match item.get_ref() {
+                            DeValue::String(f)
+                                if feeds.iter().any(|c| c.id.as_str() == f.as_ref()) =>
+                            {
+                                feed_ids.push(FeedId(f.to_string()));
+                            }
+                            DeValue::String(f) => {
+                                self.problem(item.span(), format!("no [[feed]] has the id `{f}`"))
+                            }
+                            other => self.problem(
+                                item.span(),
+                                format!("`feeds` must hold feed ids, found {}", other.type_str()),
+                            ),
+                        }
+                    }
+                }
+                other => self.problem(
+                    v.span(),
+                    format!(
+                        "`feeds` must be an array of feed ids, found {}",
+                        other.type_str()
+                    ),
+                ),
+            }
+        }
+        let filter = FeedFilter {
+            include: self.keywords(t, &keys::OUTPUT_INCLUDE),
+            exclude: self.keywords(t, &keys::OUTPUT_EXCLUDE),
+        };
+        let query = match self.string(t, keys::OUTPUT_QUERY.name) {
+            // (Which words count is the search's business; here: is there any word at all.)
+            Some(q) if !q.get_ref().chars().any(char::is_alphanumeric) => {
+                self.problem(
+                    q.span(),
+                    "`query` has nothing to search for: give a word".to_owned(),
+                );
+                None
+            }
+            q => q.map(Spanned::into_inner),
+        };
+        let min_outlets = self.int(t, &keys::MIN_OUTLETS) as usize;
+        let max_age = match t.get(keys::OUTPUT_MAX_AGE.name) {
+            None => Some(None),
+            Some(_) => self.duration(t, &keys::OUTPUT_MAX_AGE).map(Some),
+        };
+        let order = self.text(t, &keys::ORDER);
+        let by_outlets = match order.get_ref().as_str() {
+            "newest" => false,
+            "outlets" => true,
+            other => {
+                self.problem(
+                    order.span(),
+                    format!("invalid order `{other}`: use \"newest\" or \"outlets\""),
+                );
+                false
+            }
+        };
+        let size = self.int(t, &keys::SIZE) as usize;
+        let id = id?;
+        Some(OutputConfig {
+            title: title.unwrap_or_else(|| id.clone()),
+            id,
+            tags,
+            feeds: feed_ids,
+            filter,
+            query,
+            min_outlets,
+            max_age: max_age?,
+            by_outlets,
+            size,
         })
     }
 
@@ -959,6 +1152,33 @@ mod tests {
                 "4:11 `include` must be an array of words or phrases, e.g. [\"earthquake\", \"\\\"north korea\\\"\"]",
                 "5:18 `exclude` must hold strings, found integer",
                 "5:21 `exclude`: the term \"  \" holds nothing to match",
+            ]
+        );
+    }
+
+    #[test]
+    fn outputs_are_read_and_their_references_checked_with_positions() {
+        let base = "[[feed]]\nid = \"a\"\nurl = \"https://a.example/\"\ntags = [\"korea\"]\n";
+        let c = Config::parse(
+            &format!("{base}[[output]]\nid = \"big\"\nfeeds = [\"a\"]\ntags = [\"korea\"]\nmin_outlets = 3\nmax_age = \"12h\"\norder = \"outlets\"\nsize = 20\nquery = \"missile\"\n"),
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        let o = &c.outputs[0];
+        assert_eq!((o.id.as_str(), o.title.as_str()), ("big", "big"));
+        assert_eq!((o.min_outlets, o.size, o.by_outlets), (3, 20, true));
+        assert_eq!(o.max_age, Some(Duration::from_secs(12 * 3600)));
+        assert_eq!(o.query.as_deref(), Some("missile"));
+        assert_eq!(o.feeds, [FeedId("a".into())]);
+        assert_eq!(
+            problems(&format!(
+                "{base}[[output]]\nid = \"x\"\nfeeds = [\"a\", \"nope\"]\ntags = [\"world\"]\norder = \"best\"\n[[output]]\nid = \"x\"\n"
+            )),
+            [
+                "7:15 no [[feed]] has the id `nope`",
+                "8:9 no [[feed]] has the tag `world`",
+                "9:9 invalid order `best`: use \"newest\" or \"outlets\"",
+                "11:6 duplicate output id `x`: each [[output]] needs its own id",
             ]
         );
     }

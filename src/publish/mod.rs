@@ -413,6 +413,7 @@ mod tests {
             more: false,
             tag: None,
             query: None,
+            outputs: Vec::new(),
             tags: Default::default(),
         };
         let page = render_page("Desk", &[s], &[], &ctx);

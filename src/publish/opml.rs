@@ -27,6 +27,24 @@ pub fn render_opml(config: &Config, changed: DateTime<Utc>) -> Rendered {
             tags = xml_escape(&f.tags.join(","))
         );
     }
+    if !config.outputs.is_empty() {
+        out.push_str("    <outline text=\"Desk outputs\" title=\"Desk outputs\">\n");
+        for o in &config.outputs {
+            let url = config
+                .server
+                .base_url
+                .join(&format!("outputs/{}.atom", o.id))
+                .map(|u| u.to_string())
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "      <outline type=\"rss\" text=\"{t}\" title=\"{t}\" xmlUrl=\"{}\"/>",
+                xml_escape(&url),
+                t = xml_escape(&o.title)
+            );
+        }
+        out.push_str("    </outline>\n");
+    }
     out.push_str("  </body>\n</opml>\n");
     Rendered::new(out, "text/x-opml; charset=utf-8", changed)
 }

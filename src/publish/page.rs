@@ -54,6 +54,8 @@ pub struct PageContext {
     pub tag: Option<String>,
     /// On `/search`: the query (empty when none was given yet).
     pub query: Option<String>,
+    /// The desk's `[[output]]`s as (id, title), linked from the page.
+    pub outputs: Vec<(String, String)>,
     pub tags: std::collections::HashMap<String, Vec<String>>,
 }
 
@@ -95,6 +97,18 @@ pub fn render_page(
         t = text(title),
         q = attr(ctx.query.as_deref().unwrap_or(""))
     );
+    if !ctx.outputs.is_empty() {
+        out.push_str("<p class=\"outputs\">Desk outputs:");
+        for (id, title) in &ctx.outputs {
+            let _ = write!(
+                out,
+                " <a class=\"tag\" href=\"outputs/{}.atom\">{}</a>",
+                attr(id),
+                text(title)
+            );
+        }
+        out.push_str("</p>");
+    }
     write_health_summary(&mut out, health);
     let heading = match ctx.query.as_deref() {
         Some("") => "Search".to_owned(),

@@ -139,6 +139,53 @@ impl Db {
         )
     }
 
+    /// The stories an `[[output]]` may carry, newest first (by their own date): carried by a
+    /// feed with one of `tags` and by one of `feeds` (each when not empty), by at least
+    /// `min_outlets` distinct feeds, published since `since`, matching `query` (a search);
+    /// at most `limit`. Keyword filters and the order by outlets are the caller's.
+    #[allow(clippy::too_many_arguments)]
+    pub fn output_candidates(
+        &self,
+        tags: &[String],
+        feeds: &[String],
+        min_outlets: usize,
+        since: Option<DateTime<Utc>>,
+        query: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Story>, StoreError> {
+        let fts = match query {
+            Some(q) => match crate::store::search::fts_query(q) {
+                Some(f) => Some(f),
+                None => return Ok(Vec::new()),
+            },
+            None => None,
+        };
+        let tags = serde_json::to_string(tags).unwrap_or_else(|_| "[]".into());
+        let feeds = serde_json::to_string(feeds).unwrap_or_else(|_| "[]".into());
+        let (min, since, limit) = (
+            min_outlets as i64,
+            since.map_or(i64::MIN, |d| d.timestamp()),
+            limit as i64,
+        );
+        self.load(
+            "SELECT s.id, s.first_seen, s.updated, s.published FROM stories s
+             WHERE s.published >= ?5
+               AND (json_array_length(?2) = 0 OR EXISTS (
+                     SELECT 1 FROM items i JOIN feed_tags t ON t.feed_id = i.feed_id
+                     WHERE i.story_id = s.id AND t.tag IN (SELECT value FROM json_each(?2))))
+               AND (json_array_length(?3) = 0 OR EXISTS (
+                     SELECT 1 FROM items i WHERE i.story_id = s.id
+                       AND i.feed_id IN (SELECT value FROM json_each(?3))))
+               AND (?4 <= 1 OR (SELECT COUNT(DISTINCT i.feed_id) FROM items i
+                                WHERE i.story_id = s.id) >= ?4)
+               AND (?6 IS NULL OR s.id IN (
+                     SELECT i.story_id FROM items_fts JOIN items i ON i.id = items_fts.rowid
+                     WHERE items_fts MATCH ?6))
+             ORDER BY s.published DESC, s.id DESC LIMIT ?1",
+            &[&limit, &tags, &feeds, &min, &since, &fts],
+        )
+    }
+
     /// Every story, oldest first.
     pub fn all_stories(&self) -> Result<Vec<Story>, StoreError> {
         self.load(
