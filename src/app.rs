@@ -56,6 +56,11 @@ pub struct App {
     pub tasks: TaskTracker,
     /// Cancelled when in-flight refreshes must stop (after the shutdown grace).
     pub hard_stop: CancellationToken,
+    /// Bumped when a render has noted new stories: wakes the `[[notify]]` delivery tasks
+    /// (a watch, so that a wake while a task is busy is not lost).
+    pub notify_wake: watch::Sender<u64>,
+    /// The `[[notify]]` targets with a delivery task running.
+    notify_running: Mutex<std::collections::HashSet<String>>,
 }
 
 impl App {
@@ -98,6 +103,8 @@ impl App {
             max_age: AtomicU64::new(max_age),
             tasks: TaskTracker::new(),
             hard_stop: CancellationToken::new(),
+            notify_wake: watch::Sender::new(0),
+            notify_running: Mutex::new(std::collections::HashSet::new()),
         }))
     }
 
@@ -176,6 +183,24 @@ impl App {
         self.metrics.refresh(&report);
         let _ = self.reports.send(report.clone());
         report
+    }
+
+    /// Claims the delivery task of a `[[notify]]` target; false when one runs already.
+    pub fn notify_claim(&self, id: &str) -> bool {
+        let mut running = self
+            .notify_running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        running.insert(id.to_owned())
+    }
+
+    /// A target's delivery task has ended.
+    pub fn notify_release(&self, id: &str) {
+        let mut running = self
+            .notify_running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        running.remove(id);
     }
 
     /// Starts a refresh of `feed` as its own task, unless shutting down.
@@ -300,6 +325,37 @@ impl App {
         for (o, candidates) in config.outputs.iter().zip(output_lists) {
             feeds.push((format!("/outputs/{}", o.id), o.title.clone(), None));
             lists.push(select_output(candidates, o));
+        }
+        // `[[notify]]`: what each target's output holds now is noted (new stories become
+        // owed messages), then the delivery tasks are woken.
+        let n_feeds = feeds.len() - config.outputs.len();
+        let mut owed = 0;
+        for target in &config.notify {
+            let Some(i) = config.outputs.iter().position(|o| o.id == target.output) else {
+                continue;
+            };
+            let stories: Vec<(String, i64, chrono::DateTime<chrono::Utc>)> = lists[n_feeds + i]
+                .iter()
+                .map(|s| {
+                    (
+                        s.id.0.clone(),
+                        crate::publish::outlets(s).len() as i64,
+                        s.published,
+                    )
+                })
+                .collect();
+            let (id, on_outlets) = (target.id.clone(), target.on_outlets);
+            match self
+                .store
+                .call(move |db| db.note_output_stories(&id, &stories, on_outlets, now))
+                .await
+            {
+                Ok(n) => owed += n,
+                Err(e) => tracing::warn!(notify = %target.id, "noting new stories: {e}"),
+            }
+        }
+        if owed > 0 {
+            self.notify_wake.send_modify(|n| *n = n.wrapping_add(1));
         }
         let previous = self.outputs();
         let mut signatures = self

@@ -45,6 +45,7 @@ pub mod http;
 pub mod metrics;
 pub mod model;
 pub mod normalise;
+pub mod notify;
 pub mod opml;
 pub mod parse;
 pub mod publish;

@@ -17,6 +17,7 @@
 //! The near-duplicate index is not built at open: see [`IndexLoad`].
 
 mod housekeeping;
+mod notify;
 mod schema;
 pub mod search;
 mod stories;
@@ -35,6 +36,7 @@ use crate::model::Validators;
 use crate::parse::Entry;
 
 pub use housekeeping::{Pruned, backup};
+pub use notify::Owed;
 pub use stories::{Member, Story, StoryId};
 
 /// Errors from the store.

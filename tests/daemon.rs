@@ -1178,3 +1178,179 @@ async fn outputs_carry_the_stories_their_rules_select_in_their_order() {
     assert!(opml.contains("outputs/quakes.atom"), "{opml}");
     daemon.stop().await;
 }
+
+/// A loopback webhook receiver: answers each POST with the next status of `statuses` (200 once
+/// they run out) and keeps every request's body and signature header.
+/// Each request: the status answered, the body, the signature header.
+type Received = Vec<(u16, Vec<u8>, Option<String>)>;
+
+struct Receiver {
+    addr: std::net::SocketAddr,
+    got: std::sync::Arc<std::sync::Mutex<Received>>,
+    arrived: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Receiver {
+    async fn start(statuses: Vec<u16>) -> Receiver {
+        use std::sync::{Arc, Mutex};
+        let got: Arc<Mutex<Received>> = Arc::default();
+        let arrived = Arc::new(tokio::sync::Notify::new());
+        let statuses = Arc::new(Mutex::new(statuses));
+        let (g, a) = (got.clone(), arrived.clone());
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let (g, a, statuses) = (g.clone(), a.clone(), statuses.clone());
+                    async move {
+                        let status = {
+                            let mut s = statuses.lock().unwrap();
+                            if s.is_empty() { 200 } else { s.remove(0) }
+                        };
+                        let sig = headers
+                            .get("x-wiredesk-signature")
+                            .map(|v| v.to_str().unwrap().to_owned());
+                        g.lock().unwrap().push((status, body.to_vec(), sig));
+                        a.notify_waiters();
+                        axum::http::StatusCode::from_u16(status).unwrap()
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { addr, got, arrived }
+    }
+
+    /// The delivered (2xx) messages' bodies and signatures, once there are `n` of them (30 s).
+    async fn delivered(&self, n: usize) -> Vec<(Vec<u8>, Option<String>)> {
+        let ok = |got: &[(u16, Vec<u8>, Option<String>)]| -> Vec<(Vec<u8>, Option<String>)> {
+            got.iter()
+                .filter(|(s, _, _)| *s == 200)
+                .map(|(_, b, sig)| (b.clone(), sig.clone()))
+                .collect()
+        };
+        let wait = async {
+            loop {
+                let notified = self.arrived.notified();
+                if ok(&self.got.lock().unwrap()).len() >= n {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(30), wait)
+            .await
+            .unwrap_or_else(|_| panic!("{n} messages were not delivered within 30 s"));
+        ok(&self.got.lock().unwrap())
+    }
+}
+
+/// RSS items dated as just published (later than any notify target's start).
+fn fresh_items(items: &[(&str, &str, &str)]) -> String {
+    let date =
+        httpdate::fmt_http_date(std::time::SystemTime::now() + std::time::Duration::from_secs(600));
+    items
+        .iter()
+        .map(|(g, t, l)| {
+            format!("<item><guid>{g}</guid><title>{t}</title><link>{l}</link><description>Body.</description><pubDate>{date}</pubDate></item>")
+        })
+        .collect()
+}
+
+fn desk_with_hook(db_dir: &std::path::Path, feed_url: &str, hook: &str) -> wiredesk::Config {
+    let toml = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\npath = \"{}\"\n[poll]\nschedule = \"* * * * * *\"\n\
+         [[feed]]\nid = \"w\"\nurl = \"{feed_url}\"\n\
+         [[output]]\nid = \"all\"\n\
+         [[notify]]\nid = \"hook\"\noutput = \"all\"\nurl = \"{hook}\"\nsecret = \"s3cret\"\n",
+        db_dir.join("wiredesk.db").display()
+    );
+    wiredesk::Config::parse(&toml, std::path::Path::new("t.toml")).expect("valid")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_story_entering_an_output_is_notified_once_signed_and_never_again_after_a_restart() {
+    let receiver = Receiver::start(Vec::new()).await;
+    let server = FixtureServer::with(
+        "/w.xml",
+        Route::feed(rss(
+            "W",
+            &[("w1", "Already there", "https://w.example/1", "Old.")],
+        )),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let hook = format!("http://{}/hook", receiver.addr);
+    let cfg = desk_with_hook(dir.path(), &server.url("/w.xml"), &hook);
+    let (daemon, _addr, mut rx) = start_watched(cfg.clone()).await;
+    rx.wait_for("w", stored).await;
+    // What the output held when the target was configured is not news; a new story is.
+    let mut feed = rss(
+        "W",
+        &[("w1", "Already there", "https://w.example/1", "Old.")],
+    );
+    let w2 = fresh_items(&[("w2", "Storm closes the port", "https://w.example/2")]);
+    feed = feed.replace("</channel>", &format!("{w2}</channel>"));
+    server.set("/w.xml", Route::feed(feed.clone()));
+    let got = receiver.delivered(1).await;
+    let body: serde_json::Value = serde_json::from_slice(&got[0].0).unwrap();
+    assert_eq!(body["title"], "Storm closes the port");
+    assert_eq!(body["output"], "all");
+    assert_eq!(body["outlet_count"], 1);
+    assert_eq!(
+        got[0].1.as_deref(),
+        Some(wiredesk::notify::signature("s3cret", &got[0].0).as_str())
+    );
+    daemon.stop().await;
+
+    // After a restart, a third story is sent, and the second is not sent again.
+    let w3 = fresh_items(&[("w3", "Port reopens after storm", "https://w.example/3")]);
+    feed = feed.replace("</channel>", &format!("{w3}</channel>"));
+    server.set("/w.xml", Route::feed(feed));
+    let (daemon, _addr, _rx) = start_watched(cfg).await;
+    let got = receiver.delivered(2).await;
+    let titles: Vec<String> = got
+        .iter()
+        .map(|(b, _)| {
+            serde_json::from_slice::<serde_json::Value>(b).unwrap()["title"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        titles,
+        ["Storm closes the port", "Port reopens after storm"]
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_fails_gets_the_message_later_once() {
+    // The first attempt fails; the retry (after notify::RETRY_BASE) succeeds.
+    let receiver = Receiver::start(vec![503]).await;
+    let server = FixtureServer::with("/w.xml", Route::feed(rss("W", &[]))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = desk_with_hook(
+        dir.path(),
+        &server.url("/w.xml"),
+        &format!("http://{}/hook", receiver.addr),
+    );
+    let (daemon, _addr, mut rx) = start_watched(cfg).await;
+    rx.wait_for("w", stored).await;
+    let fresh = fresh_items(&[("w1", "Bridge closed", "https://w.example/1")]);
+    server.set(
+        "/w.xml",
+        Route::feed(rss("W", &[]).replace("</channel>", &format!("{fresh}</channel>"))),
+    );
+    let got = receiver.delivered(1).await;
+    assert_eq!(got.len(), 1);
+    let all = receiver.got.lock().unwrap().clone();
+    assert_eq!(
+        all.iter().map(|(s, _, _)| *s).collect::<Vec<_>>(),
+        [503, 200]
+    );
+    daemon.stop().await;
+}

@@ -351,6 +351,35 @@ pub const ORDER: Key = text(
 );
 pub const SIZE: Key = int("output", "size", 50, 1, 1000, "stories in the output");
 
+pub const NOTIFY_ID: Key = required("notify", "id", "names the target in logs and `status`");
+pub const NOTIFY_OUTPUT: Key = required(
+    "notify",
+    "output",
+    "the [[output]] whose new stories are sent, one message each",
+);
+pub const NOTIFY_URL: Key = required(
+    "notify",
+    "url",
+    "where messages are POSTed (a secret: redacted everywhere)",
+);
+pub const NOTIFY_FORMAT: Key = text(
+    "notify",
+    "format",
+    "json",
+    "\"json\", \"slack\", \"ntfy\" or \"matrix\" (an m.room.message body)",
+);
+pub const NOTIFY_SECRET: Key = unset(
+    "notify",
+    "secret",
+    "signs each body: X-Wiredesk-Signature: sha256=HMAC",
+);
+pub const NOTIFY_ON: Key = text(
+    "notify",
+    "on",
+    "enter",
+    "\"enter\" (once per story) or \"outlets\" (again each time it gains outlets)",
+);
+
 /// The sections and their keys, in the order the README lists them.
 pub const SECTIONS: &[(&str, &[&Key])] = &[
     (
@@ -420,6 +449,17 @@ pub const SECTIONS: &[(&str, &[&Key])] = &[
             &OUTPUT_MAX_AGE,
             &ORDER,
             &SIZE,
+        ],
+    ),
+    (
+        "notify",
+        &[
+            &NOTIFY_ID,
+            &NOTIFY_OUTPUT,
+            &NOTIFY_URL,
+            &NOTIFY_FORMAT,
+            &NOTIFY_SECRET,
+            &NOTIFY_ON,
         ],
     ),
 ];

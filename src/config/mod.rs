@@ -53,6 +53,44 @@ pub struct Config {
     pub feeds: Vec<FeedConfig>,
     /// `[[output]]`: filtered merged feeds at `/outputs/ID.atom` (and `.rss`, `.json`).
     pub outputs: Vec<OutputConfig>,
+    /// `[[notify]]`: a message per story entering an output.
+    pub notify: Vec<NotifyConfig>,
+}
+
+/// How a `[[notify]]` message is shaped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotifyFormat {
+    Json,
+    Slack,
+    Ntfy,
+    Matrix,
+}
+
+/// One `[[notify]]` target.
+#[derive(Clone, PartialEq)]
+pub struct NotifyConfig {
+    pub id: String,
+    pub output: String,
+    pub url: Url,
+    pub format: NotifyFormat,
+    pub secret: Option<String>,
+    /// Again each time the story gains outlets (`on = "outlets"`), not only when it enters.
+    pub on_outlets: bool,
+}
+
+/// By hand, so that no log line or panic message shows the URL's secrets or the signing key.
+impl fmt::Debug for NotifyConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NotifyConfig")
+            .field("id", &self.id)
+            .field("output", &self.output)
+            // Webhook URLs carry their secret in the path (Slack's do): the host only.
+            .field("host", &self.url.host_str())
+            .field("format", &self.format)
+            .field("secret", &self.secret.as_ref().map(|_| "…"))
+            .field("on_outlets", &self.on_outlets)
+            .finish()
+    }
 }
 
 /// One `[[output]]`: which stories it carries, in what order, how many.
@@ -490,6 +528,39 @@ impl<'s> Reader<'s> {
                 ),
             },
         }
+        let mut notify = Vec::new();
+        let mut seen_notify = HashSet::new();
+        if let Some(v) = doc.get("notify") {
+            match v.get_ref() {
+                DeValue::Array(items) => {
+                    for item in items.iter() {
+                        match item.get_ref() {
+                            DeValue::Table(t) => {
+                                if let Some(n) =
+                                    self.notify(t, item.span(), &outputs, &mut seen_notify)
+                                {
+                                    notify.push(n);
+                                }
+                            }
+                            other => self.problem(
+                                item.span(),
+                                format!(
+                                    "each target must be a [[notify]] table, found {}",
+                                    other.type_str()
+                                ),
+                            ),
+                        }
+                    }
+                }
+                other => self.problem(
+                    v.span(),
+                    format!(
+                        "`notify` must be an array of [[notify]] tables, found {}",
+                        other.type_str()
+                    ),
+                ),
+            }
+        }
         Some(Config {
             source: path.to_owned(),
             server: server?,
@@ -498,6 +569,123 @@ impl<'s> Reader<'s> {
             dedup: dedup?,
             feeds,
             outputs,
+            notify,
+        })
+    }
+
+    /// The `id` of an `[[output]]` or `[[notify]]` table: valid, and the only one of its kind.
+    fn table_id(
+        &mut self,
+        t: &Table<'_>,
+        key: &Key,
+        kind: &str,
+        span: Range<usize>,
+        seen: &mut HashSet<String>,
+    ) -> Option<String> {
+        match self.string(t, key.name) {
+            Some(s) if !valid_id(s.get_ref()) => {
+                self.problem(
+                    s.span(),
+                    format!(
+                        "invalid {kind} id `{}`: use 1 to 64 letters, digits, `-`, `_` or `.`",
+                        s.get_ref()
+                    ),
+                );
+                None
+            }
+            Some(s) if !seen.insert(s.get_ref().clone()) => {
+                self.problem(
+                    s.span(),
+                    format!(
+                        "duplicate {kind} id `{}`: each [[{kind}]] needs its own id",
+                        s.get_ref()
+                    ),
+                );
+                None
+            }
+            Some(s) => Some(s.into_inner()),
+            None => {
+                if t.get(key.name).is_none() {
+                    self.problem(span, format!("[[{kind}]] is missing `id`"));
+                }
+                None
+            }
+        }
+    }
+
+    fn notify(
+        &mut self,
+        t: &Table<'_>,
+        span: Range<usize>,
+        outputs: &[OutputConfig],
+        seen: &mut HashSet<String>,
+    ) -> Option<NotifyConfig> {
+        self.unknown_keys(t, &keys::names("notify"), "[[notify]]");
+        let id = self.table_id(t, &keys::NOTIFY_ID, "notify", span.clone(), seen);
+        let output = match self.string(t, keys::NOTIFY_OUTPUT.name) {
+            Some(o) if outputs.iter().any(|x| &x.id == o.get_ref()) => Some(o.into_inner()),
+            Some(o) => {
+                self.problem(
+                    o.span(),
+                    format!("no [[output]] has the id `{}`", o.get_ref()),
+                );
+                None
+            }
+            None => {
+                if t.get(keys::NOTIFY_OUTPUT.name).is_none() {
+                    self.problem(span.clone(), "[[notify]] is missing `output`".to_owned());
+                }
+                None
+            }
+        };
+        let label = format!("[[notify]] {}", id.as_deref().unwrap_or("target"));
+        let url = match self.string(t, keys::NOTIFY_URL.name) {
+            Some(s) => self.url(&s, &label),
+            None => {
+                if t.get(keys::NOTIFY_URL.name).is_none() {
+                    self.problem(span, format!("{label} is missing `url`"));
+                }
+                None
+            }
+        };
+        let format = self.text(t, &keys::NOTIFY_FORMAT);
+        let format = match format.get_ref().as_str() {
+            "json" => Some(NotifyFormat::Json),
+            "slack" => Some(NotifyFormat::Slack),
+            "ntfy" => Some(NotifyFormat::Ntfy),
+            "matrix" => Some(NotifyFormat::Matrix),
+            other => {
+                self.problem(
+                    format.span(),
+                    format!(
+                        "invalid format `{other}`: use \"json\", \"slack\", \"ntfy\" or \"matrix\""
+                    ),
+                );
+                None
+            }
+        };
+        let on = self.text(t, &keys::NOTIFY_ON);
+        let on_outlets = match on.get_ref().as_str() {
+            "enter" => Some(false),
+            "outlets" => Some(true),
+            other => {
+                self.problem(
+                    on.span(),
+                    format!("invalid on `{other}`: use \"enter\" or \"outlets\""),
+                );
+                None
+            }
+        };
+        let secret = self
+            .string(t, keys::NOTIFY_SECRET.name)
+            .map(Spanned::into_inner);
+        Some(NotifyConfig {
+            id: id?,
+            output: output?,
+            url: url?,
+            format: format?,
+            secret,
+            on_outlets: on_outlets?,
         })
     }
 
@@ -509,35 +697,7 @@ impl<'s> Reader<'s> {
         seen: &mut HashSet<String>,
     ) -> Option<OutputConfig> {
         self.unknown_keys(t, &keys::names("output"), "[[output]]");
-        let id = match self.string(t, keys::OUTPUT_ID.name) {
-            Some(s) if !valid_id(s.get_ref()) => {
-                self.problem(
-                    s.span(),
-                    format!(
-                        "invalid output id `{}`: use 1 to 64 letters, digits, `-`, `_` or `.`",
-                        s.get_ref()
-                    ),
-                );
-                None
-            }
-            Some(s) if !seen.insert(s.get_ref().clone()) => {
-                self.problem(
-                    s.span(),
-                    format!(
-                        "duplicate output id `{}`: each [[output]] needs its own id",
-                        s.get_ref()
-                    ),
-                );
-                None
-            }
-            Some(s) => Some(s.into_inner()),
-            None => {
-                if t.get(keys::OUTPUT_ID.name).is_none() {
-                    self.problem(span, "[[output]] is missing `id`".to_owned());
-                }
-                None
-            }
-        };
+        let id = self.table_id(t, &keys::OUTPUT_ID, "output", span, seen);
         let title = self
             .string(t, keys::OUTPUT_TITLE.name)
             .map(Spanned::into_inner);

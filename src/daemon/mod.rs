@@ -77,6 +77,7 @@ impl Daemon {
                 Err(e) => tracing::warn!("loading the near-duplicate index: {e}"),
             }
         });
+        crate::notify::ensure_running(&app);
         let scheduler = Scheduler::start(app.clone(), &config).await?;
         // Catch up on retention at start too (a daemon restarted daily would otherwise skip it).
         let hk = app.clone();
@@ -190,6 +191,7 @@ impl Daemon {
         }
         self.app.set_config(new);
         self.app.request_render();
+        crate::notify::ensure_running(&self.app);
         for list in [
             &mut summary.added,
             &mut summary.changed,

@@ -77,6 +77,9 @@ pub fn backup(source: &Path, dest: &Path) -> Result<(), StoreError> {
             source: source_err,
         },
     )?;
+    // A daemon writing and checkpointing meanwhile holds its locks for moments: wait them out
+    // (without this, a backup under a heavy ingest once failed with "database is locked").
+    src.busy_timeout(std::time::Duration::from_secs(10))?;
     // The copy is created owner-only, and never over an existing file.
     use std::os::unix::fs::OpenOptionsExt as _;
     std::fs::OpenOptions::new()

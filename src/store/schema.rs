@@ -93,6 +93,25 @@ const MIGRATIONS: &[&str] = &[
      CREATE TRIGGER items_fts_delete AFTER DELETE ON items BEGIN
        DELETE FROM items_fts WHERE rowid = old.id;
      END;",
+    // 7: `[[notify]]` deliveries: per target and story, what is owed and what was sent, so
+    // that a restart re-sends nothing delivered and loses nothing owed. `outlets` is the
+    // story's outlet count the message is (or was) about; `state` is `pending`, `sent` or
+    // `seeded` (in the output when the target was first configured: never sent);
+    // `notify_targets` remembers which targets have had that first look.
+    "CREATE TABLE notifications (
+       notify_id TEXT NOT NULL,
+       story_id TEXT NOT NULL,
+       outlets INTEGER NOT NULL,
+       state TEXT NOT NULL,
+       attempts INTEGER NOT NULL DEFAULT 0,
+       next_attempt INTEGER NOT NULL,
+       last_error TEXT,
+       created INTEGER NOT NULL,
+       sent INTEGER,
+       PRIMARY KEY (notify_id, story_id)
+     ) WITHOUT ROWID;
+     CREATE INDEX notifications_due ON notifications(notify_id, state, next_attempt);
+     CREATE TABLE notify_targets (notify_id TEXT PRIMARY KEY, since INTEGER NOT NULL) WITHOUT ROWID;",
 ];
 
 /// The version that added the search index (a database migrated from before it is indexed).

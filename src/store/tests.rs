@@ -650,9 +650,76 @@ fn search_finds_stories_in_any_script_keeps_in_step_and_survives_an_upgrade() {
         .pragma_update(None, "user_version", schema::SEARCH_VERSION - 1)
         .unwrap();
     db.conn()
-        .execute_batch("DROP TRIGGER items_fts_delete; DROP TABLE items_fts;")
+        .execute_batch(
+            "DROP TRIGGER items_fts_delete; DROP TABLE items_fts;
+             DROP TABLE notifications; DROP TABLE notify_targets;",
+        )
         .unwrap();
     drop(db);
     let db = open(&dir);
     assert_eq!(search_titles(&db, "地震"), ["東京で地震"]);
+}
+
+#[test]
+fn notifications_are_owed_once_per_new_story_and_again_on_more_outlets() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = open(&dir);
+    let now = Utc::now();
+    let old = now - chrono::Duration::hours(3);
+    let s = |id: &str, n: i64, at| (id.to_owned(), n, at);
+    // Published before the target was configured: not news, now or later.
+    assert_eq!(
+        db.note_output_stories("t", &[s("a", 1, old)], false, now)
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        db.note_output_stories("t", &[s("a", 1, old)], false, now)
+            .unwrap(),
+        0
+    );
+    assert!(db.owed_messages("t", now, 10).unwrap().is_empty());
+    // A new story is owed once, however often it is seen.
+    assert_eq!(
+        db.note_output_stories("t", &[s("a", 1, old), s("b", 1, now)], false, now)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        db.note_output_stories("t", &[s("b", 1, now)], false, now)
+            .unwrap(),
+        0
+    );
+    let owed = db.owed_messages("t", now, 10).unwrap();
+    assert_eq!(
+        owed.iter().map(|o| o.story_id.as_str()).collect::<Vec<_>>(),
+        ["b"]
+    );
+    // A failure postpones it; delivery settles it.
+    db.message_failed("t", "b", "HTTP 503", now + chrono::Duration::seconds(5))
+        .unwrap();
+    assert!(db.owed_messages("t", now, 10).unwrap().is_empty());
+    let later = now + chrono::Duration::seconds(6);
+    assert_eq!(db.owed_messages("t", later, 10).unwrap()[0].attempts, 1);
+    db.message_sent("t", "b", 1, later).unwrap();
+    assert!(db.owed_messages("t", later, 10).unwrap().is_empty());
+    // More outlets: owed again only with on = "outlets".
+    assert_eq!(
+        db.note_output_stories("t", &[s("b", 3, now)], false, later)
+            .unwrap(),
+        0
+    );
+    assert_eq!(db.note_output_stories("u", &[], true, now).unwrap(), 0);
+    assert_eq!(
+        db.note_output_stories("u", &[s("b", 1, now)], true, later)
+            .unwrap(),
+        1
+    );
+    db.message_sent("u", "b", 1, later).unwrap();
+    assert_eq!(
+        db.note_output_stories("u", &[s("b", 2, now)], true, later)
+            .unwrap(),
+        1
+    );
+    assert_eq!(db.owed_messages("u", later, 10).unwrap()[0].outlets, 2);
 }
