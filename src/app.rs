@@ -257,7 +257,7 @@ impl App {
             .read(move |db| db.search(&q, limit, 0))
             .await
             .ok()?;
-        let meta = feed_meta(&config.server.base_url, &path, title);
+        let meta = feed_meta(&config.server, &path, title);
         tokio::task::spawn_blocking(move || render(&stories, &meta))
             .await
             .ok()
@@ -286,7 +286,7 @@ impl App {
             .read(move |db| db.latest_stories(limit, tag.as_deref()))
             .await
             .ok()?;
-        let meta = feed_meta(&config.server.base_url, path, title);
+        let meta = feed_meta(&config.server, path, title);
         tokio::task::spawn_blocking(move || render(&stories, &meta))
             .await
             .ok()
@@ -376,10 +376,7 @@ impl App {
                     let path = format!("{base_path}.{ext}");
                     let doc = match previous.get(&path) {
                         Some(doc) if unchanged => doc.clone(),
-                        _ => render(
-                            &stories,
-                            &feed_meta(&cfg.server.base_url, &path, title.clone()),
-                        ),
+                        _ => render(&stories, &feed_meta(&cfg.server, &path, title.clone())),
                     };
                     out.insert(path, doc);
                 }
@@ -401,6 +398,29 @@ impl App {
         })
         .await
         .context("rendering the merged feeds")?;
+        // WebSub: the Atom and RSS documents whose stories changed (not the OPML, not a
+        // first render after a start, which changed nothing a subscriber has not seen).
+        let changed: Vec<String> = {
+            let before = self.signatures.lock().unwrap_or_else(|e| e.into_inner());
+            signatures
+                .iter()
+                .filter(|(path, sig)| {
+                    path.as_str() != "/sources.opml" && before.get(*path).is_some_and(|b| b != *sig)
+                })
+                .flat_map(|(path, _)| [format!("{path}.atom"), format!("{path}.rss")])
+                .collect()
+        };
+        if !config.server.websub_hubs.is_empty() && !changed.is_empty() {
+            let topics: Vec<String> = changed
+                .iter()
+                .filter_map(|p| config.server.base_url.join(p.trim_start_matches('/')).ok())
+                .map(|u| u.to_string())
+                .collect();
+            let client = self.fetcher().client();
+            let hubs = config.server.websub_hubs.clone();
+            self.tasks
+                .spawn(crate::websub::announce(client, hubs, topics));
+        }
         *self.signatures.lock().unwrap_or_else(|e| e.into_inner()) = signatures;
         self.outputs.send_replace(Arc::new(rendered));
         self.metrics.render(started.elapsed());
@@ -533,7 +553,8 @@ fn config_loaded_at(config: &Config) -> chrono::DateTime<chrono::Utc> {
 }
 
 /// What a merged feed at `path` says about itself.
-fn feed_meta(base: &url::Url, path: &str, title: String) -> FeedMeta {
+fn feed_meta(server: &crate::config::ServerConfig, path: &str, title: String) -> FeedMeta {
+    let base = &server.base_url;
     FeedMeta {
         title,
         self_url: base
@@ -541,6 +562,7 @@ fn feed_meta(base: &url::Url, path: &str, title: String) -> FeedMeta {
             .map(|u| u.to_string())
             .unwrap_or_default(),
         home_url: base.to_string(),
+        hubs: server.websub_hubs.iter().map(|u| u.to_string()).collect(),
     }
 }
 

@@ -129,6 +129,11 @@ impl Fetcher {
         })
     }
 
+    /// The HTTP client (for requests that are not feed fetches: WebSub pings).
+    pub fn client(&self) -> reqwest::Client {
+        self.client.clone()
+    }
+
     /// A place among the refreshes in flight (`[poll] concurrency` of them), held from before
     /// the fetch until the entries are stored.
     pub async fn refresh_slot(&self) -> OwnedSemaphorePermit {

@@ -54,6 +54,7 @@ pub mod schedule;
 pub mod scheduler;
 pub mod store;
 pub mod systemd;
+pub mod websub;
 
 pub use config::Config;
 pub use daemon::{Daemon, run};

@@ -1354,3 +1354,45 @@ async fn a_target_that_fails_gets_the_message_later_once() {
     );
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websub_hubs_are_named_in_the_feeds_and_told_when_they_change() {
+    let hub = Receiver::start(Vec::new()).await;
+    let server = FixtureServer::with("/w.xml", Route::feed(rss("W", &[]))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"https://desk.example/\"\nwebsub_hubs = [\"http://{}/hook\"]\n\
+         [storage]\npath = \"{}\"\n[poll]\nschedule = \"* * * * * *\"\n[[feed]]\nid = \"w\"\nurl = \"{}\"\n",
+        hub.addr,
+        dir.path().join("w.db").display(),
+        server.url("/w.xml")
+    );
+    let cfg = wiredesk::Config::parse(&toml, std::path::Path::new("t.toml")).unwrap();
+    let (daemon, addr, mut rx) = start_watched(cfg).await;
+    rx.wait_for("w", stored).await;
+    let atom = get(addr, "/feed.atom").await.text().await.unwrap();
+    assert!(atom.contains(&format!(
+        "<link rel=\"hub\" href=\"http://{}/hook\"/>",
+        hub.addr
+    )));
+    let rss_doc = get(addr, "/feed.rss").await.text().await.unwrap();
+    assert!(rss_doc.contains("<atom:link rel=\"hub\""));
+    // A new story: the hub is told that both documents changed.
+    server.set(
+        "/w.xml",
+        Route::feed(rss(
+            "W",
+            &[("w1", "Harbour closes", "https://w.example/1", "x")],
+        )),
+    );
+    let got = hub.delivered(2).await;
+    let bodies: Vec<String> = got
+        .iter()
+        .map(|(b, _)| String::from_utf8(b.clone()).unwrap())
+        .collect();
+    for doc in ["feed.atom", "feed.rss"] {
+        let want = format!("hub.mode=publish&hub.url=https%3A%2F%2Fdesk.example%2F{doc}");
+        assert!(bodies.contains(&want), "{want} in {bodies:?}");
+    }
+    daemon.stop().await;
+}

@@ -126,6 +126,7 @@ fn every_format_matches_its_golden_file() {
         title: "Desk <&> \"golden\"".into(),
         self_url: "https://news.example.org/feed.atom".into(),
         home_url: "https://news.example.org/".into(),
+        hubs: vec!["https://hub.example/".into()],
     };
     let s = stories();
     let outputs = [

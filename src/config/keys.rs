@@ -144,6 +144,11 @@ pub const MAX_CONNECTIONS: Key = int(
     1_000_000,
     "connections served at once; more are closed unanswered",
 );
+pub const WEBSUB_HUBS: Key = unset(
+    "server",
+    "websub_hubs",
+    "WebSub hubs: feeds name them, and each is told when a feed changes",
+);
 pub const HEADER_TIMEOUT: Key = text(
     "server",
     "header_timeout",
@@ -391,6 +396,7 @@ pub const SECTIONS: &[(&str, &[&Key])] = &[
             &FEED_SIZE,
             &MAX_CONNECTIONS,
             &HEADER_TIMEOUT,
+            &WEBSUB_HUBS,
         ],
     ),
     ("storage", &[&PATH, &RETENTION_DAYS]),

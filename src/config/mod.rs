@@ -128,6 +128,9 @@ pub struct ServerConfig {
     /// How long a client may take to send a request's headers, and how long a kept-alive
     /// connection may wait idle for its next request.
     pub header_timeout: Duration,
+    /// WebSub hubs (`websub_hubs`): every Atom and RSS document names them, and each is sent
+    /// `hub.mode=publish` when a document changes.
+    pub websub_hubs: Vec<Url>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -851,7 +854,36 @@ impl<'s> Reader<'s> {
             None => listen.and_then(|a| Url::parse(&format!("http://{a}/")).ok()),
         };
         let header_timeout = self.duration(t, &keys::HEADER_TIMEOUT);
+        let mut websub_hubs = Vec::new();
+        if let Some(v) = t.get(keys::WEBSUB_HUBS.name) {
+            match v.get_ref() {
+                DeValue::Array(items) => {
+                    for item in items.iter() {
+                        match item.get_ref() {
+                            DeValue::String(u) => {
+                                let spanned = Spanned::new(item.span(), u.to_string());
+                                if let Some(url) = self.url(&spanned, "a WebSub hub") {
+                                    websub_hubs.push(url);
+                                }
+                            }
+                            other => self.problem(
+                                item.span(),
+                                format!("hubs must be URLs, found {}", other.type_str()),
+                            ),
+                        }
+                    }
+                }
+                other => self.problem(
+                    v.span(),
+                    format!(
+                        "`websub_hubs` must be an array of URLs, found {}",
+                        other.type_str()
+                    ),
+                ),
+            }
+        }
         Some(ServerConfig {
+            websub_hubs,
             title: self.text(t, &keys::TITLE).into_inner(),
             feed_size: self.int(t, &keys::FEED_SIZE) as usize,
             max_connections: self.int(t, &keys::MAX_CONNECTIONS) as usize,

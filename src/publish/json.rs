@@ -68,7 +68,7 @@ pub fn render_json(stories: &[Story], meta: &FeedMeta) -> Rendered {
             item
         })
         .collect();
-    let doc = json!({
+    let mut doc = json!({
         "version": "https://jsonfeed.org/version/1.1",
         "title": meta.title,
         "home_page_url": meta.home_url,
@@ -76,6 +76,14 @@ pub fn render_json(stories: &[Story], meta: &FeedMeta) -> Rendered {
         "description": "Each story once, with every outlet that carried it",
         "items": items,
     });
+    if !meta.hubs.is_empty() {
+        doc["hubs"] = json!(
+            meta.hubs
+                .iter()
+                .map(|h| json!({"type": "WebSub", "url": h}))
+                .collect::<Vec<_>>()
+        );
+    }
     let body = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".to_owned());
     Rendered::new(
         body,

@@ -27,6 +27,8 @@ pub struct FeedMeta {
     pub self_url: String,
     /// The site's home page.
     pub home_url: String,
+    /// WebSub hubs the document names (`rel="hub"`).
+    pub hubs: Vec<String>,
 }
 
 /// A rendered document with its HTTP validators.
@@ -128,6 +130,9 @@ fn write_atom_head(out: &mut String, meta: &FeedMeta, updated: DateTime<Utc>) {
         "  <link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>",
         xml_escape(&meta.home_url)
     );
+    for hub in &meta.hubs {
+        let _ = writeln!(out, "  <link rel=\"hub\" href=\"{}\"/>", xml_escape(hub));
+    }
     let _ = writeln!(
         out,
         "  <generator version=\"{}\">wiredesk</generator>",
@@ -369,6 +374,7 @@ mod tests {
 
     fn meta() -> FeedMeta {
         FeedMeta {
+            hubs: Vec::new(),
             title: "Desk".into(),
             self_url: "http://127.0.0.1:8080/feed.atom".into(),
             home_url: "http://127.0.0.1:8080/".into(),

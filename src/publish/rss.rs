@@ -25,6 +25,13 @@ pub fn render_rss(stories: &[Story], meta: &FeedMeta) -> Rendered {
         "  <atom:link rel=\"self\" type=\"application/rss+xml\" href=\"{}\"/>",
         xml_escape(&meta.self_url)
     );
+    for hub in &meta.hubs {
+        let _ = writeln!(
+            out,
+            "  <atom:link rel=\"hub\" href=\"{}\"/>",
+            xml_escape(hub)
+        );
+    }
     let _ = writeln!(
         out,
         "  <lastBuildDate>{}</lastBuildDate>",
