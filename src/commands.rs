@@ -203,6 +203,7 @@ fn print_stories(stories: &[Story], json: bool, out: &mut impl Write) -> anyhow:
 pub async fn status(config: Config, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
     let store = open_store(&config)?;
     let health: Vec<FeedHealth> = store.call(|db| db.feed_health()).await?;
+    let notify = store.call(|db| db.notify_summary()).await?;
     store.close().await;
     let configured: Vec<&str> = config.feeds.iter().map(|f| f.id.as_str()).collect();
     let health: Vec<FeedHealth> = health
@@ -244,6 +245,20 @@ pub async fn status(config: Config, json: bool, out: &mut impl Write) -> anyhow:
             h.items,
             h.note().unwrap_or_else(|| "-".to_owned())
         )?;
+    }
+    if !notify.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "NOTIFY  OWED  SENT  LAST ERROR")?;
+        for n in &notify {
+            writeln!(
+                out,
+                "{}  {}  {}  {}",
+                n.target,
+                n.owed,
+                n.sent,
+                n.last_error.as_deref().unwrap_or("-")
+            )?;
+        }
     }
     Ok(())
 }

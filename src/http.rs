@@ -163,10 +163,13 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
                 .iter()
                 .filter(|h| h.enabled && h.consecutive_failures > 0)
                 .count();
-            Ok((stories, items, enabled, failing))
+            let notify = db.notify_summary()?;
+            let owed: i64 = notify.iter().map(|n| n.owed).sum();
+            let sent: i64 = notify.iter().map(|n| n.sent).sum();
+            Ok((stories, items, enabled, failing, owed, sent))
         })
         .await;
-    let Ok((stories, items, feeds, failing)) = counts else {
+    let Ok((stories, items, feeds, failing, owed, sent)) = counts else {
         return (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response();
     };
     let text = app.metrics.render_text(&[
@@ -177,6 +180,16 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
             "wiredesk_feeds_failing",
             "Enabled feeds whose last refresh failed.",
             failing as f64,
+        ),
+        (
+            "wiredesk_notifications_owed",
+            "[[notify]] messages not yet delivered.",
+            owed as f64,
+        ),
+        (
+            "wiredesk_notifications_sent",
+            "[[notify]] messages delivered.",
+            sent as f64,
         ),
     ]);
     (

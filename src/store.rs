@@ -36,7 +36,7 @@ use crate::model::Validators;
 use crate::parse::Entry;
 
 pub use housekeeping::{Pruned, backup};
-pub use notify::Owed;
+pub use notify::{NotifySummary, Owed};
 pub use stories::{Member, Story, StoryId};
 
 /// Errors from the store.

@@ -1309,7 +1309,7 @@ async fn a_story_entering_an_output_is_notified_once_signed_and_never_again_afte
     let w3 = fresh_items(&[("w3", "Port reopens after storm", "https://w.example/3")]);
     feed = feed.replace("</channel>", &format!("{w3}</channel>"));
     server.set("/w.xml", Route::feed(feed));
-    let (daemon, _addr, _rx) = start_watched(cfg).await;
+    let (daemon, addr, _rx) = start_watched(cfg).await;
     let got = receiver.delivered(2).await;
     let titles: Vec<String> = got
         .iter()
@@ -1323,6 +1323,11 @@ async fn a_story_entering_an_output_is_notified_once_signed_and_never_again_afte
     assert_eq!(
         titles,
         ["Storm closes the port", "Port reopens after storm"]
+    );
+    let metrics = body_containing(addr, "/metrics", "wiredesk_notifications_sent").await;
+    assert!(
+        metrics.contains("wiredesk_notifications_owed 0"),
+        "{metrics}"
     );
     daemon.stop().await;
 }

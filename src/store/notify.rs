@@ -14,7 +14,37 @@ pub struct Owed {
     pub attempts: i64,
 }
 
+/// A `[[notify]]` target's deliveries: owed, sent, and the last failure of what is owed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NotifySummary {
+    pub target: String,
+    pub owed: i64,
+    pub sent: i64,
+    pub last_error: Option<String>,
+}
+
 impl Db {
+    /// Every target's deliveries (for `status` and `/metrics`).
+    pub fn notify_summary(&self) -> Result<Vec<NotifySummary>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT notify_id,
+               SUM(state = 'pending'), SUM(state = 'sent'),
+               (SELECT n2.last_error FROM notifications n2
+                 WHERE n2.notify_id = n.notify_id AND n2.state = 'pending'
+                   AND n2.last_error IS NOT NULL ORDER BY n2.next_attempt DESC LIMIT 1)
+             FROM notifications n GROUP BY notify_id ORDER BY notify_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(NotifySummary {
+                target: r.get(0)?,
+                owed: r.get(1)?,
+                sent: r.get(2)?,
+                last_error: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Records the stories an output holds now for `notify_id` as (id, outlet count, the
     /// story's own date): a story not seen before is owed a message, unless it was published
     /// before the target was first configured (`seeded`: a backlog, or what the output held

@@ -722,4 +722,13 @@ fn notifications_are_owed_once_per_new_story_and_again_on_more_outlets() {
         1
     );
     assert_eq!(db.owed_messages("u", later, 10).unwrap()[0].outlets, 2);
+    db.message_failed("u", "b", "HTTP 500", later).unwrap();
+    let summary = db.notify_summary().unwrap();
+    assert_eq!(
+        summary
+            .iter()
+            .map(|n| (n.target.as_str(), n.owed, n.sent, n.last_error.as_deref()))
+            .collect::<Vec<_>>(),
+        [("t", 0, 1, None), ("u", 1, 0, Some("HTTP 500"))]
+    );
 }
