@@ -247,32 +247,57 @@ async fn index(
             ))
         })
         .await;
-    let Ok((mut stories, health)) = read else {
+    let Ok((stories, health)) = read else {
         return (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response();
     };
+    let view = PageView {
+        page,
+        tag,
+        query: None,
+    };
+    page_response(&config, stories, health, view, &headers, method).await
+}
+
+/// Which page `/` or `/search` shows: its number, and its tag or query.
+struct PageView {
+    page: usize,
+    tag: Option<String>,
+    query: Option<String>,
+}
+
+/// The page of `stories` (read one past [`crate::publish::PAGE_SIZE`], to know whether there
+/// is more) with the sources' `health`, rendered and compressed off the async workers.
+async fn page_response(
+    config: &crate::config::Config,
+    mut stories: Vec<crate::store::Story>,
+    health: Vec<crate::store::FeedHealth>,
+    view: PageView,
+    headers: &HeaderMap,
+    method: Method,
+) -> Response {
+    let size = crate::publish::PAGE_SIZE;
     let more = stories.len() > size;
     stories.truncate(size);
     let ctx = crate::publish::PageContext {
         now: Utc::now(),
-        page,
+        page: view.page,
         more,
-        tag,
-        query: None,
-        outputs: output_links(&config),
+        tag: view.tag,
+        query: view.query,
+        outputs: output_links(config),
         tags: config
             .feeds
             .iter()
             .map(|f| (f.id.0.clone(), f.tags.clone()))
             .collect(),
     };
-    // Rendering and compressing are CPU work: off the async workers.
     let title = config.server.title.clone();
     match tokio::task::spawn_blocking(move || {
         crate::publish::render_page(&title, &stories, &health, &ctx)
     })
     .await
     {
-        Ok(page) => respond(&page, &headers, method == Method::HEAD, 0),
+        Ok(page) => respond(&page, headers, method == Method::HEAD, 0),
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
@@ -332,33 +357,15 @@ async fn search_page(
             Ok((stories, db.feed_health()?))
         })
         .await;
-    let Ok((mut stories, health)) = read else {
+    let Ok((stories, health)) = read else {
         return (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response();
     };
-    let more = stories.len() > size;
-    stories.truncate(size);
-    let ctx = crate::publish::PageContext {
-        now: Utc::now(),
+    let view = PageView {
         page,
-        more,
         tag: None,
         query: Some(query),
-        outputs: output_links(&config),
-        tags: config
-            .feeds
-            .iter()
-            .map(|f| (f.id.0.clone(), f.tags.clone()))
-            .collect(),
     };
-    let title = config.server.title.clone();
-    match tokio::task::spawn_blocking(move || {
-        crate::publish::render_page(&title, &stories, &health, &ctx)
-    })
-    .await
-    {
-        Ok(page) => respond(&page, &headers, method == Method::HEAD, 0),
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
+    page_response(&config, stories, health, view, &headers, method).await
 }
 
 /// `/search.atom?q=…` (and `.rss`, `.json`): a search a reader can subscribe to.

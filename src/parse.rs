@@ -423,16 +423,10 @@ fn older_formats_as_current(text: &str) -> Cow<'_, str> {
     out
 }
 
-/// RSS items stated as a reader understands them, where feed-rs would lose something:
-/// - a `<guid>` is a permalink unless `isPermaLink="false"`: an item without `<link>` gets its
-///   guid as the link (resolved against the feed's URL like any link);
-/// - Dublin Core's `<dc:title>` and `<dc:description>` stand in for a missing `<title>` and
-///   `<description>`.
-///
-/// `None` when no item needs it.
-fn item_fallbacks(text: &str) -> Option<String> {
-    let mut out = String::new();
-    let mut copied = 0;
+/// The `<item>` elements of a document, in order: where each starts, where its body starts and
+/// where its `</item>` starts (a linear scan; an unclosed last item is left out).
+fn item_spans(text: &str) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
     let mut from = 0;
     while let Some(i) = text[from..].find("<item") {
         let start = from + i;
@@ -446,12 +440,28 @@ fn item_fallbacks(text: &str) -> Option<String> {
         let Some(open_len) = text[start..].find('>') else {
             break;
         };
-        let body_start = start + open_len + 1;
-        let Some(len) = text[body_start..].find("</item>") else {
+        let body = start + open_len + 1;
+        let Some(len) = text[body..].find("</item>") else {
             break;
         };
-        let item = &text[body_start..body_start + len];
-        from = body_start + len;
+        out.push((start, body, body + len));
+        from = body + len;
+    }
+    out
+}
+
+/// RSS items stated as a reader understands them, where feed-rs would lose something:
+/// - a `<guid>` is a permalink unless `isPermaLink="false"`: an item without `<link>` gets its
+///   guid as the link (resolved against the feed's URL like any link);
+/// - Dublin Core's `<dc:title>` and `<dc:description>` stand in for a missing `<title>` and
+///   `<description>`.
+///
+/// `None` when no item needs it.
+fn item_fallbacks(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut copied = 0;
+    for (_, body_start, body_end) in item_spans(text) {
+        let item = &text[body_start..body_end];
         let has =
             |tag: &str| item.contains(&format!("<{tag}>")) || item.contains(&format!("<{tag} "));
         let body_of = |tag: &str| -> Option<&str> {
@@ -675,22 +685,10 @@ fn salvage(text: &str) -> Option<String> {
     {
         return Some(text[start..end + "</feed>".len()].to_owned());
     }
-    let mut items = String::new();
-    let mut from = 0;
-    while let Some(i) = text[from..].find("<item") {
-        let start = from + i;
-        let after = text[start + 5..].chars().next();
-        if !matches!(after, Some('>' | ' ' | '\t' | '\r' | '\n')) {
-            from = start + 5;
-            continue;
-        }
-        let Some(len) = text[start..].find("</item>") else {
-            break;
-        };
-        let end = start + len + "</item>".len();
-        items.push_str(&text[start..end]);
-        from = end;
-    }
+    let items: String = item_spans(text)
+        .into_iter()
+        .map(|(start, _, body_end)| &text[start..body_end + "</item>".len()])
+        .collect();
     if items.is_empty() {
         return None;
     }

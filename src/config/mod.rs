@@ -465,103 +465,23 @@ impl<'s> Reader<'s> {
 
         let mut feeds = Vec::new();
         let mut seen = HashSet::new();
-        match doc.get("feed") {
-            None => {}
-            Some(v) => match v.get_ref() {
-                DeValue::Array(items) => {
-                    for item in items.iter() {
-                        match item.get_ref() {
-                            DeValue::Table(t) => {
-                                if let Some(feed) =
-                                    self.feed(t, item.span(), poll.as_ref(), &mut seen)
-                                {
-                                    feeds.push(feed);
-                                }
-                            }
-                            other => self.problem(
-                                item.span(),
-                                format!(
-                                    "each feed must be a [[feed]] table, found {}",
-                                    other.type_str()
-                                ),
-                            ),
-                        }
-                    }
-                }
-                other => self.problem(
-                    v.span(),
-                    format!(
-                        "`feed` must be an array of [[feed]] tables, found {}",
-                        other.type_str()
-                    ),
-                ),
-            },
+        for (t, span) in self.tables(doc, "feed", "each feed must be a") {
+            if let Some(feed) = self.feed(t, span, poll.as_ref(), &mut seen) {
+                feeds.push(feed);
+            }
         }
         let mut outputs = Vec::new();
         let mut seen_outputs = HashSet::new();
-        match doc.get("output") {
-            None => {}
-            Some(v) => match v.get_ref() {
-                DeValue::Array(items) => {
-                    for item in items.iter() {
-                        match item.get_ref() {
-                            DeValue::Table(t) => {
-                                if let Some(o) =
-                                    self.output(t, item.span(), &feeds, &mut seen_outputs)
-                                {
-                                    outputs.push(o);
-                                }
-                            }
-                            other => self.problem(
-                                item.span(),
-                                format!(
-                                    "each output must be an [[output]] table, found {}",
-                                    other.type_str()
-                                ),
-                            ),
-                        }
-                    }
-                }
-                other => self.problem(
-                    v.span(),
-                    format!(
-                        "`output` must be an array of [[output]] tables, found {}",
-                        other.type_str()
-                    ),
-                ),
-            },
+        for (t, span) in self.tables(doc, "output", "each output must be an") {
+            if let Some(o) = self.output(t, span, &feeds, &mut seen_outputs) {
+                outputs.push(o);
+            }
         }
         let mut notify = Vec::new();
         let mut seen_notify = HashSet::new();
-        if let Some(v) = doc.get("notify") {
-            match v.get_ref() {
-                DeValue::Array(items) => {
-                    for item in items.iter() {
-                        match item.get_ref() {
-                            DeValue::Table(t) => {
-                                if let Some(n) =
-                                    self.notify(t, item.span(), &outputs, &mut seen_notify)
-                                {
-                                    notify.push(n);
-                                }
-                            }
-                            other => self.problem(
-                                item.span(),
-                                format!(
-                                    "each target must be a [[notify]] table, found {}",
-                                    other.type_str()
-                                ),
-                            ),
-                        }
-                    }
-                }
-                other => self.problem(
-                    v.span(),
-                    format!(
-                        "`notify` must be an array of [[notify]] tables, found {}",
-                        other.type_str()
-                    ),
-                ),
+        for (t, span) in self.tables(doc, "notify", "each target must be a") {
+            if let Some(n) = self.notify(t, span, &outputs, &mut seen_notify) {
+                notify.push(n);
             }
         }
         Some(Config {
@@ -796,6 +716,40 @@ impl<'s> Reader<'s> {
             by_outlets,
             size,
         })
+    }
+
+    /// The tables of an array of tables (`[[feed]]`, `[[output]]`, `[[notify]]`) with their
+    /// spans; anything else in their place is a problem ("{each} [[NAME]] table, found …").
+    fn tables<'t, 'i>(
+        &mut self,
+        doc: &'t Table<'i>,
+        name: &str,
+        each: &str,
+    ) -> Vec<(&'t Table<'i>, Range<usize>)> {
+        let Some(v) = doc.get(name) else {
+            return Vec::new();
+        };
+        let DeValue::Array(items) = v.get_ref() else {
+            self.problem(
+                v.span(),
+                format!(
+                    "`{name}` must be an array of [[{name}]] tables, found {}",
+                    v.get_ref().type_str()
+                ),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::Table(t) => out.push((t, item.span())),
+                other => self.problem(
+                    item.span(),
+                    format!("{each} [[{name}]] table, found {}", other.type_str()),
+                ),
+            }
+        }
+        out
     }
 
     fn section<'t, 'i>(&mut self, doc: &'t Table<'i>, name: &str) -> Option<&'t Table<'i>> {
