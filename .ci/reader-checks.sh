@@ -57,7 +57,7 @@ chmod 600 "$work/feeds.toml"
 "$bin" run --config "$work/feeds.toml" 2>"$work/daemon.log" &
 pids+=($!)
 
-"$py" - "$http_port" <<'PY'
+"$py" - "$http_port" "$work/daemon.log" <<'PY'
 import json, sys, time, urllib.request
 import feedparser, jsonschema
 base = f"http://127.0.0.1:{sys.argv[1]}"
@@ -75,6 +75,11 @@ while True:
     except Exception:
         pass
     if time.time() > deadline:
+        try:
+            print("/feed.json:", get("/feed.json")[:3000].decode("utf-8", "replace"))
+        except Exception as e:
+            print("/feed.json:", e)
+        print("daemon log (last 4000 characters):", open(sys.argv[2]).read()[-4000:])
         sys.exit("the daemon never published the four stories")
     time.sleep(0.2)
 

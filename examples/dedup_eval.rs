@@ -103,6 +103,7 @@ fn replay(db: &mut Db, dir: &Path) -> anyhow::Result<Replay> {
             enabled: true,
             headers: Vec::new(),
             filter: Default::default(),
+            full_text: false,
         })
         .collect();
     feeds.sort_by(|a, b| a.id.cmp(&b.id));

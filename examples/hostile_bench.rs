@@ -124,6 +124,7 @@ fn run_case(case: &str, feed_rs_only: bool) {
         enabled: true,
         headers: Vec::new(),
         filter: Default::default(),
+        full_text: false,
     };
     db.sync_feeds(std::slice::from_ref(&feed)).expect("sync");
     let stats = db

@@ -215,6 +215,7 @@ fn main() -> anyhow::Result<()> {
         enabled: true,
         headers: Vec::new(),
         filter: Default::default(),
+        full_text: false,
     };
     db.sync_feeds(&[feed])?;
     let entries: Vec<wiredesk::parse::Entry> = (0..20_000)

@@ -19,7 +19,7 @@ use crate::fetch::Fetcher;
 use crate::metrics::Metrics;
 use crate::publish::{FeedMeta, Rendered, render_atom, render_json, render_opml, render_rss};
 use crate::refresh::runtime::FeedRuntime;
-use crate::refresh::{RefreshContext, RefreshReport, Trigger, refresh_feed};
+use crate::refresh::{Outcome, RefreshContext, RefreshReport, Trigger, refresh_feed};
 use crate::store::{Store, Story};
 
 /// The rendered documents, by URL path (`/feed.atom`, `/tags/korea.atom`, …).
@@ -182,6 +182,15 @@ impl App {
         }
         self.metrics.refresh(&report);
         let _ = self.reports.send(report.clone());
+        // Articles come after the report: the feed's items are stored and rendered without
+        // waiting for their pages. Also after a 304: items left waiting by an earlier run.
+        if feed.full_text && matches!(report.outcome, Outcome::Stored(_) | Outcome::Unchanged) {
+            let done = crate::refresh::fulltext::enrich_feed(&ctx, feed).await;
+            self.metrics.full_text(&done);
+            if done.enriched > 0 {
+                self.request_render();
+            }
+        }
         report
     }
 

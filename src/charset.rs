@@ -126,6 +126,46 @@ pub fn to_utf8<'a>(body: &'a [u8], content_type: Option<&str>) -> Decoded<'a> {
     }
 }
 
+/// Decodes an HTML page (an article for `[[feed]] full_text`): BOM, then the HTTP header's
+/// charset, then a `<meta charset>` or `<meta http-equiv="Content-Type" content="…charset=…">`
+/// in the first 1,024 bytes (the HTML standard's prescan window), then UTF-8 if the bytes are
+/// valid, then chardetng's guess. Returns the text and the encoding's name.
+pub fn html_to_utf8(body: &[u8], content_type: Option<&str>) -> (String, &'static str) {
+    let (charset, source) = decide(body, content_type);
+    let charset = match source {
+        Source::Bom | Source::Http => charset,
+        _ => meta_charset(body)
+            .filter(|cs| !matches!(cs, Charset::Utf32 { .. }))
+            .map(|cs| match cs {
+                // As browsers do: a page cannot declare UTF-16 in ASCII bytes.
+                Charset::Whatwg(e) if e == UTF_16LE || e == UTF_16BE => Charset::Whatwg(UTF_8),
+                cs => cs,
+            })
+            .unwrap_or(charset),
+    };
+    let (text, _) = charset.decode(body);
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(&text).to_owned();
+    (text, charset.name())
+}
+
+/// The charset a `<meta>` element declares within the first 1,024 bytes, if known. The label
+/// is read from an ASCII-lowercased copy and used only as a label (never as an offset).
+fn meta_charset(body: &[u8]) -> Option<Charset> {
+    let head = body[..body.len().min(1024)].to_ascii_lowercase();
+    let head = String::from_utf8_lossy(&head);
+    head.split("<meta").skip(1).find_map(|tag| {
+        let tag = tag.split('>').next().unwrap_or("");
+        let at = tag.find("charset")?;
+        let rest = tag[at + "charset".len()..].trim_start().strip_prefix('=')?;
+        let rest = rest.trim_start().trim_start_matches(['"', '\'']);
+        let value: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+            .collect();
+        label(&value)
+    })
+}
+
 /// The first charset label, in the HTTP header or the XML declaration, that is not known.
 fn unknown_label(body: &[u8], content_type: Option<&str>) -> Option<String> {
     let head = String::from_utf8_lossy(&body[..body.len().min(512)]);
@@ -529,5 +569,43 @@ mod tests {
         let doc = rss("plain", " encoding=\"utf-8\"");
         let d = to_utf8(doc.as_bytes(), None);
         assert!(matches!(d.bytes, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn html_pages_are_decoded_by_header_then_meta_then_bytes() {
+        let (korean, _, _) = encoding_rs::EUC_KR.encode("기준금리 동결");
+        let page = |meta: &str| {
+            let mut b = format!("<html><head>{meta}<title>t</title></head><body><p>").into_bytes();
+            b.extend_from_slice(&korean);
+            b.extend_from_slice(b"</p></body></html>");
+            b
+        };
+        for meta in [
+            "<meta charset=\"euc-kr\">",
+            "<META CHARSET=EUC-KR>",
+            "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=euc-kr\">",
+        ] {
+            let (text, enc) = html_to_utf8(&page(meta), Some("text/html"));
+            assert!(text.contains("기준금리 동결"), "{meta}: {text}");
+            assert_eq!(enc, "EUC-KR", "{meta}");
+        }
+        // The header wins over the page's own declaration.
+        let (_, enc) = html_to_utf8(
+            &page("<meta charset=\"utf-8\">"),
+            Some("text/html; charset=euc-kr"),
+        );
+        assert_eq!(enc, "EUC-KR");
+        // A declaration past the first 1,024 bytes is not read; valid UTF-8 stays UTF-8.
+        let late = format!(
+            "<html>{}<meta charset=\"koi8-r\">é</html>",
+            " ".repeat(1100)
+        );
+        assert_eq!(html_to_utf8(late.as_bytes(), None), (late.clone(), "UTF-8"));
+        // A UTF-16 declaration in ASCII bytes is not believed.
+        let (text, enc) = html_to_utf8(b"<meta charset=utf-16><p>plain</p>", None);
+        assert_eq!(
+            (text.as_str(), enc),
+            ("<meta charset=utf-16><p>plain</p>", "UTF-8")
+        );
     }
 }

@@ -246,6 +246,34 @@ pub async fn status(config: Config, json: bool, out: &mut impl Write) -> anyhow:
             h.note().unwrap_or_else(|| "-".to_owned())
         )?;
     }
+    let full_text: Vec<&FeedHealth> = health
+        .iter()
+        .filter(|h| {
+            config
+                .feeds
+                .iter()
+                .any(|f| f.full_text && f.id.as_str() == h.id)
+        })
+        .collect();
+    if !full_text.is_empty() {
+        let width = width.max("FULL TEXT".len());
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{:width$}  {:>8}  {:>6}  LAST FAILED PAGE",
+            "FULL TEXT", "ENRICHED", "FAILED"
+        )?;
+        for h in full_text {
+            writeln!(
+                out,
+                "{:width$}  {:>8}  {:>6}  {}",
+                h.id,
+                h.full_text_enriched,
+                h.full_text_failed,
+                h.full_text_error.as_deref().unwrap_or("-")
+            )?;
+        }
+    }
     if !notify.is_empty() {
         writeln!(out)?;
         writeln!(out, "NOTIFY  OWED  SENT  LAST ERROR")?;

@@ -172,6 +172,35 @@ impl Fetcher {
         extra_headers: &[(String, String)],
         validators: &Validators,
     ) -> Result<Fetched, FetchError> {
+        self.fetch_limited(url, extra_headers, validators, self.max_body)
+            .await
+    }
+
+    /// GETs an article page (`[[feed]] full_text`): the same client, limits, redirects and
+    /// decoding as a feed fetch (the page's host shares the feed's per-host budget), no
+    /// credentials or validators, and a body of at most `limit` bytes (and `max_body_bytes`).
+    pub async fn fetch_page(&self, url: &Url, limit: u64) -> Result<Box<Body>, FetchError> {
+        let limit = limit.min(self.max_body);
+        match self
+            .fetch_limited(url, &[], &Validators::default(), limit)
+            .await?
+        {
+            Fetched::Body(body) => Ok(body),
+            Fetched::NotModified(_) => Err(FetchError::Status {
+                url: redact_url(url),
+                status: 304,
+                retry_after: None,
+            }),
+        }
+    }
+
+    async fn fetch_limited(
+        &self,
+        url: &Url,
+        extra_headers: &[(String, String)],
+        validators: &Validators,
+        limit: u64,
+    ) -> Result<Fetched, FetchError> {
         let _permits = self.permits(url).await;
         let shown = redact_url(url);
         let (resp, moved_to) = self
@@ -199,7 +228,7 @@ impl Fetcher {
         }
         let headers = resp.headers().clone();
         let final_url = resp.url().clone();
-        let raw = self.read_capped(resp, &shown).await?;
+        let raw = self.read_capped(resp, &shown, limit).await?;
         let text_header = |name: header::HeaderName| {
             headers
                 .get(name)
@@ -207,7 +236,7 @@ impl Fetcher {
                 .map(str::to_owned)
         };
         let (bytes, warning) = self
-            .decode(raw, text_header(header::CONTENT_ENCODING), &shown)
+            .decode(raw, text_header(header::CONTENT_ENCODING), &shown, limit)
             .await?;
         Ok(Fetched::Body(Box::new(Body {
             status: status.as_u16(),
@@ -305,17 +334,18 @@ impl Fetcher {
         &self,
         mut resp: reqwest::Response,
         shown: &str,
+        limit: u64,
     ) -> Result<Vec<u8>, FetchError> {
         let too_large = || FetchError::TooLarge {
             url: shown.to_owned(),
-            limit: self.max_body,
+            limit,
         };
-        if resp.content_length().is_some_and(|n| n > self.max_body) {
+        if resp.content_length().is_some_and(|n| n > limit) {
             return Err(too_large());
         }
         let mut bytes = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| classify(e, shown))? {
-            if bytes.len() as u64 + chunk.len() as u64 > self.max_body {
+            if bytes.len() as u64 + chunk.len() as u64 > limit {
                 return Err(too_large());
             }
             bytes.extend_from_slice(&chunk);
@@ -330,8 +360,8 @@ impl Fetcher {
         raw: Vec<u8>,
         coding: Option<String>,
         shown: &str,
+        max: u64,
     ) -> Result<(Vec<u8>, Option<String>), FetchError> {
-        let max = self.max_body;
         let decoded = tokio::task::spawn_blocking(move || decode_body(raw, coding.as_deref(), max))
             .await
             .map_err(|e| FetchError::Other {
@@ -341,7 +371,7 @@ impl Fetcher {
         decoded.map_err(|e| match e {
             DecodeError::TooLarge => FetchError::TooLarge {
                 url: shown.to_owned(),
-                limit: self.max_body,
+                limit: max,
             },
             DecodeError::Unsupported(c) => FetchError::Other {
                 url: shown.to_owned(),

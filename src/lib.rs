@@ -19,6 +19,7 @@
 //! - [`fetch`]: the shared HTTP client, conditional GET, limits.
 //! - [`charset`]: BOM, HTTP charset, XML declaration, detection → UTF-8 for feed-rs.
 //! - [`parse`]: feed bytes → [`parse::Entry`] with our own stable keys, bounded.
+//! - [`article`]: an article page's main text (`[[feed]] full_text`), by dom_smoothie.
 //! - [`normalise`]: canonical URLs, text for matching, sanitised HTML, dates, redaction.
 //! - [`dedup`]: which story a new item joins (same entry, same URL, near-duplicate text).
 //! - [`store`]: the SQLite owner thread, migrations, one transaction per refresh.
@@ -33,6 +34,7 @@
 //! - [`commands`]: the other CLI subcommands (`check`, `poll-once`, `stories`, `status`…).
 
 pub mod app;
+pub mod article;
 pub mod backoff;
 pub mod charset;
 pub mod commands;

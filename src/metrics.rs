@@ -29,6 +29,9 @@ pub struct Metrics {
     http: Mutex<BTreeMap<(String, u16), u64>>,
     /// Connections closed at once because `[server] max_connections` were being served.
     connections_refused: AtomicU64,
+    /// `[[feed]] full_text`: items given their article's text, and pages that failed.
+    full_text_enriched: AtomicU64,
+    full_text_failed: AtomicU64,
 }
 
 impl Metrics {
@@ -51,6 +54,14 @@ impl Metrics {
             Outcome::Skipped => &self.refresh_skipped,
         };
         c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one run of article fetching.
+    pub fn full_text(&self, r: &crate::refresh::fulltext::FullTextReport) {
+        self.full_text_enriched
+            .fetch_add(r.enriched as u64, Ordering::Relaxed);
+        self.full_text_failed
+            .fetch_add(r.failed as u64, Ordering::Relaxed);
     }
 
     /// Counts one render of the merged feeds.
@@ -101,6 +112,17 @@ impl Metrics {
             ("merged_near_duplicate", get(&self.items_merged_by_text)),
         ] {
             let _ = writeln!(out, "wiredesk_items_total{{kind=\"{kind}\"}} {v}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP wiredesk_full_text_total Article pages of [[feed]] full_text items, by result."
+        );
+        let _ = writeln!(out, "# TYPE wiredesk_full_text_total counter");
+        for (result, v) in [
+            ("enriched", get(&self.full_text_enriched)),
+            ("failed", get(&self.full_text_failed)),
+        ] {
+            let _ = writeln!(out, "wiredesk_full_text_total{{result=\"{result}\"}} {v}");
         }
         let _ = writeln!(
             out,

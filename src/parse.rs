@@ -1076,7 +1076,7 @@ fn collapse_category(raw: &str) -> String {
 /// that counts start and end tags (void elements and self-closing tags do not nest); it
 /// over-counts where HTML closes elements implicitly, which only ever removes more markup,
 /// never text.
-fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
+pub fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
     const VOID: &[&str] = &[
         "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
         "source", "track", "wbr",

@@ -16,6 +16,7 @@
 //!
 //! The near-duplicate index is not built at open: see [`IndexLoad`].
 
+pub mod fulltext;
 mod housekeeping;
 mod notify;
 mod schema;
@@ -114,6 +115,9 @@ pub struct FetchMeta {
     pub feed_title: Option<String>,
     /// Something the operator should know although the refresh succeeded.
     pub warning: Option<String>,
+    /// `[[feed]] full_text`: new items with fewer characters of text than this (and a link)
+    /// are marked for the article's text (see `store::fulltext`).
+    pub full_text_below: Option<usize>,
 }
 
 /// What one refresh did to the store.
@@ -155,6 +159,11 @@ pub struct FeedHealth {
     pub consecutive_failures: u32,
     pub next_attempt: Option<DateTime<Utc>>,
     pub items: i64,
+    /// `[[feed]] full_text`: items given their article's text, items whose page failed
+    /// (since the feed was added), and the last failure.
+    pub full_text_enriched: i64,
+    pub full_text_failed: i64,
+    pub full_text_error: Option<String>,
 }
 
 impl FeedHealth {
@@ -988,7 +997,17 @@ impl Db {
         for (i, entry) in entries.iter().enumerate() {
             let prepared = prepared.get(i).and_then(Option::as_ref);
             let stored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                Self::ingest_entry(&tx, near, load, feed, entry, prepared, now, &mut stats)
+                Self::ingest_entry(
+                    &tx,
+                    near,
+                    load,
+                    feed,
+                    entry,
+                    prepared,
+                    meta.full_text_below,
+                    now,
+                    &mut stats,
+                )
             }));
             match stored {
                 Ok(Ok(Some((item_id, story_id, published, doc)))) => {
@@ -1034,6 +1053,7 @@ impl Db {
         feed: &FeedId,
         entry: &Entry,
         prepared: Option<&dedup::Prepared>,
+        full_text_below: Option<usize>,
         now: DateTime<Utc>,
         stats: &mut IngestStats,
     ) -> Result<Option<NewItem>, StoreError> {
@@ -1058,9 +1078,15 @@ impl Db {
                 stats.unchanged += 1;
                 return Ok(None);
             }
+            // An item given its article's text keeps it while the feed sends less.
             tx.prepare_cached(
-                "UPDATE items SET title = ?2, summary_html = ?3, text = ?4, link = ?5,
-                   canonical_url = ?6, content_hash = ?7, updated = ?8, media = ?9 WHERE id = ?1",
+                "UPDATE items SET title = ?2,
+                   summary_html = CASE WHEN full_text = 1 AND length(?4) < length(text)
+                     THEN summary_html ELSE ?3 END,
+                   text = CASE WHEN full_text = 1 AND length(?4) < length(text)
+                     THEN text ELSE ?4 END,
+                   link = ?5, canonical_url = ?6, content_hash = ?7, updated = ?8, media = ?9
+                 WHERE id = ?1",
             )?
             .execute(params![
                 item_id,
@@ -1077,11 +1103,11 @@ impl Db {
                 .execute(params![story_id, ts(now)])?;
             tx.prepare_cached("DELETE FROM items_fts WHERE rowid = ?1")?
                 .execute([item_id])?;
+            let text: String = tx
+                .prepare_cached("SELECT text FROM items WHERE id = ?1")?
+                .query_row([item_id], |r| r.get(0))?;
             tx.prepare_cached("INSERT INTO items_fts (rowid, tokens) VALUES (?1, ?2)")?
-                .execute(params![
-                    item_id,
-                    search::index_text(&entry.title, &entry.text)
-                ])?;
+                .execute(params![item_id, search::index_text(&entry.title, &text)])?;
             stats.updated += 1;
             return Ok(None);
         }
@@ -1137,8 +1163,9 @@ impl Db {
         tx.prepare_cached(
             "INSERT INTO items (feed_id, key, guid, link, canonical_url, title, summary_html,
                text, published, updated, first_seen, content_hash, story_id, join_layer,
-               join_score, join_ref, media)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+               join_score, join_ref, media, full_text)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+               ?18)",
         )?
         .execute(params![
             feed.as_str(),
@@ -1157,7 +1184,8 @@ impl Db {
             layer.as_str(),
             score,
             join_ref,
-            media_json(&entry.media)
+            media_json(&entry.media),
+            fulltext::wanted(entry, full_text_below).then_some(fulltext::PENDING)
         ])?;
         let item_id = tx.last_insert_rowid();
         let tokens = match prepared {
@@ -1326,7 +1354,8 @@ impl Db {
             "SELECT f.id, f.name, f.url, f.enabled, f.last_status, f.last_attempt,
                f.last_success, f.last_error, f.consecutive_failures, f.next_attempt,
                (SELECT COUNT(*) FROM items i WHERE i.feed_id = f.id), f.last_warning,
-               CASE WHEN f.moved_from = f.url THEN f.moved_to END
+               CASE WHEN f.moved_from = f.url THEN f.moved_to END,
+               f.full_text_enriched, f.full_text_failed, f.full_text_error
              FROM feeds f ORDER BY f.id",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -1344,6 +1373,9 @@ impl Db {
                 items: r.get(10)?,
                 last_warning: r.get(11)?,
                 moved_to: r.get(12)?,
+                full_text_enriched: r.get(13)?,
+                full_text_failed: r.get(14)?,
+                full_text_error: r.get(15)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

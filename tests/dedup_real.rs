@@ -63,6 +63,7 @@ fn feed(id: &str) -> FeedConfig {
         enabled: true,
         headers: Vec::new(),
         filter: Default::default(),
+        full_text: false,
     }
 }
 

@@ -156,6 +156,9 @@ fn every_format_matches_its_golden_file() {
             consecutive_failures: 2,
             next_attempt: Some(t(45)),
             items: 1,
+            full_text_enriched: 0,
+            full_text_failed: 0,
+            full_text_error: None,
         },
         FeedHealth {
             id: "moved".into(),
@@ -171,6 +174,9 @@ fn every_format_matches_its_golden_file() {
             consecutive_failures: 0,
             next_attempt: Some(t(45)),
             items: 3,
+            full_text_enriched: 0,
+            full_text_failed: 0,
+            full_text_error: None,
         },
     ];
     let ctx = PageContext {

@@ -342,6 +342,38 @@ proptest! {
     }
 
     #[test]
+    fn any_page_decodes_to_the_text_of_its_charset(bytes in hostile_bytes(), ct in content_type(), meta in hostile()) {
+        let mut page = format!("<html><head><meta charset=\"{meta}\"></head><body>").into_bytes();
+        page.extend_from_slice(&bytes);
+        // Whatever the bytes and declarations: text, from a charset wiredesk knows.
+        let (text, charset) = wiredesk::charset::html_to_utf8(&page, ct.as_deref());
+        prop_assert!(wiredesk::charset::canonical_name(charset).is_some(), "{charset}");
+        prop_assert!(!text.starts_with('\u{FEFF}'), "a BOM kept");
+    }
+
+    #[test]
+    fn any_page_gives_an_article_within_bounds_or_none(
+        title in hostile(), paragraphs in proptest::collection::vec(hostile(), 0..12), chrome in hostile(),
+    ) {
+        let url = url::Url::parse("https://news.example/a/1").expect("url");
+        let body: String = paragraphs.iter().map(|p| format!("<p>{p} {p}</p>")).collect();
+        let page = format!(
+            "<html><head><title>{title}</title></head><body><nav><a href=\"/\">{chrome}</a></nav><article><h1>{title}</h1>{body}</article><footer>{chrome}</footer></body></html>"
+        );
+        for input in [page.as_str(), body.as_str(), chrome.as_str()] {
+            match wiredesk::article::extract(input, &url) {
+                Ok(a) => {
+                    prop_assert!(a.text.chars().count() >= wiredesk::article::MIN_ARTICLE_CHARS);
+                    prop_assert!(a.text.len() <= 64 << 10);
+                    prop_assert!(!a.html.to_ascii_lowercase().contains("<script"));
+                    prop_assert!(!has_control(&a.text), "{:?}", a.text);
+                }
+                Err(e) => prop_assert!(!e.to_string().is_empty()),
+            }
+        }
+    }
+
+    #[test]
     fn any_feed_parses_or_fails_cleanly_within_bounds(
         title in hostile(), body in hostile(), link in hostile(), guid in hostile(),
         date in hostile(), bytes in hostile_bytes(),

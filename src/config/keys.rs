@@ -228,6 +228,14 @@ pub const MAX_AGE: Key = unset(
     "max_age",
     "items older than this when first seen are not stored (older than retention never are)",
 );
+pub const FULL_TEXT_BELOW: Key = int(
+    "poll",
+    "full_text_below",
+    400,
+    1,
+    1_000_000,
+    "[[feed]] full_text: items with fewer characters of text than this get the article's",
+);
 pub const ALLOW_MASS_REMOVAL: Key = boolean(
     "poll",
     "allow_mass_removal",
@@ -297,6 +305,12 @@ pub const EXCLUDE: Key = unset(
     "feed",
     "exclude",
     "never store items whose title or text has one of these words or \"phrases\"",
+);
+pub const FULL_TEXT: Key = boolean(
+    "feed",
+    "full_text",
+    false,
+    "fetch the article page of items with little text and keep its main text",
 );
 pub const HEADERS: Key = unset(
     "feed",
@@ -414,6 +428,7 @@ pub const SECTIONS: &[(&str, &[&Key])] = &[
             &MAX_ITEMS,
             &REFRESH_TIMEOUT,
             &MAX_AGE,
+            &FULL_TEXT_BELOW,
             &ALLOW_MASS_REMOVAL,
         ],
     ),
@@ -439,6 +454,7 @@ pub const SECTIONS: &[(&str, &[&Key])] = &[
             &HEADERS,
             &INCLUDE,
             &EXCLUDE,
+            &FULL_TEXT,
         ],
     ),
     (

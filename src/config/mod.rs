@@ -220,6 +220,9 @@ pub struct PollConfig {
     pub allow_mass_removal: bool,
     /// Items whose own date is older than this when first seen are not stored.
     pub max_age: Option<Duration>,
+    /// `[[feed]] full_text`: a new item with fewer characters of text than this gets the
+    /// article page's main text.
+    pub full_text_below: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -248,6 +251,8 @@ pub struct FeedConfig {
     pub headers: Vec<(String, String)>,
     /// Which of the feed's items are stored (`include` / `exclude`).
     pub filter: FeedFilter,
+    /// Items with little text get their article page's main text (`[poll] full_text_below`).
+    pub full_text: bool,
 }
 
 /// `[[feed]] include` and `exclude`: an item is stored when its title or text mentions one of
@@ -294,6 +299,7 @@ impl fmt::Debug for FeedConfig {
             .field("tags", &self.tags)
             .field("priority", &self.priority)
             .field("enabled", &self.enabled)
+            .field("full_text", &self.full_text)
             .field("headers (values hidden)", &header_names)
             .finish()
     }
@@ -881,6 +887,7 @@ impl<'s> Reader<'s> {
             per_host: self.int(t, &keys::PER_HOST) as usize,
             user_agent,
             max_items: self.int(t, &keys::MAX_ITEMS) as usize,
+            full_text_below: self.int(t, &keys::FULL_TEXT_BELOW) as usize,
             allow_mass_removal: self.boolean(t, &keys::ALLOW_MASS_REMOVAL),
             schedule: schedule?,
             timeout: timeout?,
@@ -962,6 +969,7 @@ impl<'s> Reader<'s> {
         let tags = self.tags(t);
         let priority = self.int(t, &keys::PRIORITY);
         let enabled = self.boolean(t, &keys::ENABLED);
+        let full_text = self.boolean(t, &keys::FULL_TEXT);
         let headers = self.headers(t);
         let filter = FeedFilter {
             include: self.keywords(t, &keys::INCLUDE),
@@ -978,6 +986,7 @@ impl<'s> Reader<'s> {
             enabled,
             headers,
             filter,
+            full_text,
         })
     }
 
@@ -1404,7 +1413,7 @@ priority = "high"
         assert_eq!(
             p,
             vec![
-                "2:1 unknown key `schedual` in [poll] (did you mean `schedule`?); valid keys: schedule, timeout, connect_timeout, max_body_bytes, concurrency, per_host, user_agent, max_backoff, max_items, refresh_timeout, max_age, allow_mass_removal",
+                "2:1 unknown key `schedual` in [poll] (did you mean `schedule`?); valid keys: schedule, timeout, connect_timeout, max_body_bytes, concurrency, per_host, user_agent, max_backoff, max_items, refresh_timeout, max_age, full_text_below, allow_mass_removal",
                 "6:7 invalid URL for feed \"a\": relative URL without a base",
                 "9:6 duplicate feed id `a`: each [[feed]] needs its own id",
                 "11:12 invalid schedule `*/5 * * *`: expected 5 fields (minute hour day month weekday) or 6 (with seconds first), found 4",

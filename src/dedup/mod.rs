@@ -299,6 +299,24 @@ impl NearDuplicates {
         (self.decide(&query, &candidates), Some(doc))
     }
 
+    /// Forgets a stored item (of `story_id`) whose text is about to change; true if it was
+    /// indexed. Its postings are swept later like an evicted item's.
+    pub fn remove_item(&mut self, item_id: i64, story_id: &str) -> bool {
+        let found = self.story_slots.get(story_id).and_then(|members| {
+            members.iter().copied().find(|&(slot, g)| {
+                let s = &self.slots[slot as usize];
+                s.alive && s.generation == g && s.item_id == item_id
+            })
+        });
+        match found {
+            Some((slot, generation)) => {
+                self.forget(slot, generation);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Adds a stored item to the index from the doc [`NearDuplicates::find_prepared`] made.
     pub fn insert_doc(&mut self, item_id: i64, feed: &FeedId, story_id: &str, doc: Doc) {
         let feed_ix = self.feed_index(feed.as_str());

@@ -7,6 +7,7 @@
 //! settings and the per-feed [`runtime::FeedRuntime`] — and hands its [`RefreshReport`] back;
 //! asking for a render and broadcasting the report are the caller's business.
 
+pub mod fulltext;
 pub mod runtime;
 
 use std::panic::AssertUnwindSafe;
@@ -223,6 +224,7 @@ async fn run_stages(ctx: &RefreshContext<'_>, feed: &FeedConfig, trigger: Trigge
             let texts: Vec<&str> = warnings.iter().map(|(_, w)| w.as_str()).collect();
             texts.join("; ")
         }),
+        full_text_below: feed.full_text.then_some(ctx.poll.full_text_below),
     };
     store_stage(ctx, feed, stored_url, parsed.feed, meta, now, next).await
 }

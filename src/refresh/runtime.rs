@@ -25,6 +25,11 @@ pub struct FeedRuntime {
     /// Kept with the signature of the feed's item filter they were stored under: an entry
     /// left out by one filter is looked at again under another.
     raw: Mutex<HashMap<FeedId, Fingerprints>>,
+    /// Per feed, the lock that keeps its article fetching (`[[feed]] full_text`) to one run.
+    full_text_guards: Mutex<HashMap<FeedId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Hosts that answered an article fetch with 429 or 503: no page is asked of them until
+    /// then (their feeds' own fetches back off by the feed's own rules).
+    page_hosts_resting: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 /// A feed's entry fingerprints, with the signature of the item filter they were stored under.
@@ -102,6 +107,40 @@ impl FeedRuntime {
     pub fn feed_guard(&self, feed: &FeedId) -> Arc<tokio::sync::Mutex<()>> {
         let mut guards = self.guards.lock().unwrap_or_else(|e| e.into_inner());
         guards.entry(feed.clone()).or_default().clone()
+    }
+
+    /// The lock that keeps one feed's article fetching to one run at a time.
+    pub fn full_text_guard(&self, feed: &FeedId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut guards = self
+            .full_text_guards
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        guards.entry(feed.clone()).or_default().clone()
+    }
+
+    /// Whether article pages may be asked of `host` now.
+    pub fn page_host_ready(&self, host: &str) -> bool {
+        let mut resting = self
+            .page_hosts_resting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match resting.get(host) {
+            Some(until) if *until > std::time::Instant::now() => false,
+            Some(_) => {
+                resting.remove(host);
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// `host` asked for a rest (429/503): no article page is asked of it for `rest`.
+    pub fn rest_page_host(&self, host: &str, rest: std::time::Duration) {
+        let mut resting = self
+            .page_hosts_resting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        resting.insert(host.to_owned(), std::time::Instant::now() + rest);
     }
 
     /// The URL to poll for a feed: where it moved permanently, else the configured one.

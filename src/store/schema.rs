@@ -112,6 +112,15 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;
      CREATE INDEX notifications_due ON notifications(notify_id, state, next_attempt);
      CREATE TABLE notify_targets (notify_id TEXT PRIMARY KEY, since INTEGER NOT NULL) WITHOUT ROWID;",
+    // 8: `[[feed]] full_text` (see `store::fulltext`). `items.full_text`: NULL not wanted,
+    // 0 pending, 1 the article's text stored, 2 failed (never tried again). Per feed, how
+    // many items were enriched and failed (counters: retention does not take them back) and
+    // the last failure's reason.
+    "ALTER TABLE items ADD COLUMN full_text INTEGER;
+     CREATE INDEX items_full_text_pending ON items(feed_id, id) WHERE full_text = 0;
+     ALTER TABLE feeds ADD COLUMN full_text_enriched INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE feeds ADD COLUMN full_text_failed INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE feeds ADD COLUMN full_text_error TEXT;",
 ];
 
 /// The version that added the search index (a database migrated from before it is indexed).

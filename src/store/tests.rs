@@ -5,6 +5,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use super::*;
 use crate::config::{DedupConfig, FeedConfig};
 use crate::schedule::Schedule;
+use crate::store::fulltext::Enriched;
 use std::sync::atomic::Ordering;
 
 fn dedup() -> DedupConfig {
@@ -27,6 +28,7 @@ fn feed(id: &str, priority: i64) -> FeedConfig {
         enabled: true,
         headers: Vec::new(),
         filter: Default::default(),
+        full_text: false,
     }
 }
 
@@ -652,7 +654,11 @@ fn search_finds_stories_in_any_script_keeps_in_step_and_survives_an_upgrade() {
     db.conn()
         .execute_batch(
             "DROP TRIGGER items_fts_delete; DROP TABLE items_fts;
-             DROP TABLE notifications; DROP TABLE notify_targets;",
+             DROP TABLE notifications; DROP TABLE notify_targets;
+             DROP INDEX items_full_text_pending; ALTER TABLE items DROP COLUMN full_text;
+             ALTER TABLE feeds DROP COLUMN full_text_enriched;
+             ALTER TABLE feeds DROP COLUMN full_text_failed;
+             ALTER TABLE feeds DROP COLUMN full_text_error;",
         )
         .unwrap();
     drop(db);
@@ -730,5 +736,137 @@ fn notifications_are_owed_once_per_new_story_and_again_on_more_outlets() {
             .map(|n| (n.target.as_str(), n.owed, n.sent, n.last_error.as_deref()))
             .collect::<Vec<_>>(),
         [("t", 0, 1, None), ("u", 1, 0, Some("HTTP 500"))]
+    );
+}
+
+/// The wire copy of the full-text fixture, as paragraphs.
+fn wire_copy() -> String {
+    include_str!("../../tests/fixtures/articles/standard.expected.txt").replace('\n', " ")
+}
+
+#[test]
+fn an_item_alone_for_lack_of_text_joins_the_story_its_article_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = open(&dir);
+    let mut wire = entry(
+        "a1",
+        "Bank of Korea keeps key rate at 3.25 pct",
+        "https://a.example/1",
+    );
+    wire.text = wire_copy();
+    ingest(&mut db, "a", &[wire], t(0));
+    // A headline only, in other words: no match, a story of its own, waiting for its article.
+    let daily = entry("b1", "Central bank stands pat", "https://b.example/1");
+    let meta = FetchMeta {
+        full_text_below: Some(400),
+        ..FetchMeta::default()
+    };
+    let s = db
+        .ingest(
+            &FeedId("b".into()),
+            "https://b.example/rss",
+            &[daily],
+            &meta,
+            t(1),
+            None,
+        )
+        .unwrap();
+    assert_eq!((s.new, s.merged), (1, 0));
+    let due = db.full_text_due(&FeedId("b".into()), 10).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].link, "https://b.example/1");
+    let stories_before = db.all_stories().unwrap();
+    assert_eq!(stories_before.len(), 2);
+    let own = stories_before
+        .iter()
+        .find(|s| s.members.iter().any(|m| m.feed == "b"))
+        .unwrap()
+        .id
+        .clone();
+
+    let html = format!("<p>{}</p>", wire_copy());
+    let done = db
+        .full_text_store(due[0].item_id, &html, &wire_copy(), t(2))
+        .unwrap();
+    let Enriched::Stored { moved_to: Some(to) } = done else {
+        panic!("the item should have joined the wire's story: {done:?}");
+    };
+    let stories = db.all_stories().unwrap();
+    assert_eq!(stories.len(), 1, "its own story is gone");
+    assert_eq!(stories[0].id.0, to);
+    assert_ne!(to, own.0);
+    assert_eq!(stories[0].members.len(), 2);
+    // Searchable by the article's words; tried once: nothing waits, a second store is refused.
+    assert_eq!(db.search("unanimously", 10, 0).unwrap().len(), 1);
+    assert!(
+        db.full_text_due(&FeedId("b".into()), 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        db.full_text_store(due[0].item_id, "<p>x</p>", "x", t(3))
+            .unwrap(),
+        Enriched::NotWaiting
+    );
+    // A revision from the feed that sends less keeps the article's text.
+    let mut revised = entry(
+        "b1",
+        "Central bank stands pat (updated)",
+        "https://b.example/1",
+    );
+    revised.content_hash = "changed".into();
+    ingest(&mut db, "b", &[revised], t(4));
+    let text: String = db
+        .conn()
+        .query_row("SELECT text FROM items WHERE key = 'b1'", [], |r| r.get(0))
+        .unwrap();
+    assert!(text.contains("voted unanimously"), "{text}");
+}
+
+#[test]
+fn a_failed_page_is_counted_once_and_never_due_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = open(&dir);
+    let meta = FetchMeta {
+        full_text_below: Some(400),
+        ..FetchMeta::default()
+    };
+    let mut long = entry("a2", "Long enough", "https://a.example/2");
+    long.text = "word ".repeat(100);
+    let no_link = Entry {
+        link: None,
+        canonical_url: None,
+        ..entry("a3", "No link", "https://a.example/3")
+    };
+    let entries = [entry("a1", "Short", "https://a.example/1"), long, no_link];
+    db.ingest(
+        &FeedId("a".into()),
+        "https://a.example/rss",
+        &entries,
+        &meta,
+        t(0),
+        None,
+    )
+    .unwrap();
+    let due = db.full_text_due(&FeedId("a".into()), 10).unwrap();
+    assert_eq!(
+        due.len(),
+        1,
+        "only the short item with a link waits: {due:?}"
+    );
+    db.full_text_failed(due[0].item_id, "HTTP 404 from https://a.example/1")
+        .unwrap();
+    db.full_text_failed(due[0].item_id, "again").unwrap();
+    assert!(
+        db.full_text_due(&FeedId("a".into()), 10)
+            .unwrap()
+            .is_empty()
+    );
+    let h = db.feed_health().unwrap();
+    let a = h.iter().find(|h| h.id == "a").unwrap();
+    assert_eq!((a.full_text_enriched, a.full_text_failed), (0, 1));
+    assert_eq!(
+        a.full_text_error.as_deref(),
+        Some("HTTP 404 from https://a.example/1")
     );
 }
