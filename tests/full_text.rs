@@ -161,7 +161,7 @@ async fn articles_replace_short_texts_and_failed_pages_keep_the_feeds_own() {
         "max_body_bytes = 200000",
         &[("daily", server.url("/feed.xml"), true)],
     );
-    let (daemon, addr, mut reports) = start_watched(cfg).await;
+    let (daemon, addr, mut reports) = start_watched(cfg.clone()).await;
     reports.wait_for("daily", stored).await;
 
     let h = health_when(&daemon, "daily", |h| {
@@ -238,6 +238,18 @@ async fn articles_replace_short_texts_and_failed_pages_keep_the_feeds_own() {
         last.contains("/a/"),
         "the last failure names its page: {last}"
     );
+    let mut out = Vec::new();
+    wiredesk::commands::status(cfg, false, &mut out)
+        .await
+        .expect("status");
+    let out = String::from_utf8(out).unwrap();
+    let row = out
+        .lines()
+        .skip_while(|l| !l.starts_with("FULL TEXT"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no full-text table in status: {out}"));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[..3], ["daily", "2", "4"], "{out}");
     daemon.stop().await;
 }
 

@@ -870,3 +870,48 @@ fn a_failed_page_is_counted_once_and_never_due_again() {
         Some("HTTP 404 from https://a.example/1")
     );
 }
+
+#[test]
+fn retention_takes_items_out_of_search_and_a_backup_searches_like_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Utc::now();
+    let mut db = open(&dir);
+    let old = now - chrono::Duration::days(40);
+    // Stored 40 days ago (retention goes by when a story last changed), and now.
+    let season = "The last typhoon of the season passed.";
+    ingest(
+        &mut db,
+        "a",
+        &[news("old", "Typhoon season ends", season, old)],
+        old,
+    );
+    let warning = "A typhoon is expected on Friday.";
+    ingest(
+        &mut db,
+        "a",
+        &[news("new", "Typhoon warning issued", warning, now)],
+        now,
+    );
+    assert_eq!(search_titles(&db, "typhoon").len(), 2);
+    let pruned = db.prune(30, now).unwrap();
+    assert_eq!(pruned.items, 1);
+    assert_eq!(search_titles(&db, "typhoon"), ["Typhoon warning issued"]);
+    assert!(search_titles(&db, "season").is_empty());
+    let fts_rows: i64 = db
+        .conn()
+        .query_row("SELECT COUNT(*) FROM items_fts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(fts_rows, 1, "no index row outlives its item");
+
+    // A backup restored in place of the database answers the same searches.
+    let copy = dir.path().join("copy.db");
+    housekeeping::backup(&dir.path().join("w.db"), &copy).unwrap();
+    drop(db);
+    std::fs::remove_file(dir.path().join("w.db")).unwrap();
+    let _ = std::fs::remove_file(dir.path().join("w.db-wal"));
+    let _ = std::fs::remove_file(dir.path().join("w.db-shm"));
+    std::fs::rename(&copy, dir.path().join("w.db")).unwrap();
+    let db = open(&dir);
+    assert_eq!(search_titles(&db, "typhoon"), ["Typhoon warning issued"]);
+    assert!(search_titles(&db, "season").is_empty());
+}
