@@ -104,6 +104,7 @@ fn replay(db: &mut Db, dir: &Path) -> anyhow::Result<Replay> {
             headers: Vec::new(),
             filter: Default::default(),
             full_text: false,
+            websub: false,
         })
         .collect();
     feeds.sort_by(|a, b| a.id.cmp(&b.id));

@@ -125,6 +125,7 @@ fn run_case(case: &str, feed_rs_only: bool) {
         headers: Vec::new(),
         filter: Default::default(),
         full_text: false,
+        websub: false,
     };
     db.sync_feeds(std::slice::from_ref(&feed)).expect("sync");
     let stats = db

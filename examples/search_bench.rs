@@ -216,6 +216,7 @@ fn main() -> anyhow::Result<()> {
         headers: Vec::new(),
         filter: Default::default(),
         full_text: false,
+        websub: false,
     };
     db.sync_feeds(&[feed])?;
     let entries: Vec<wiredesk::parse::Entry> = (0..20_000)

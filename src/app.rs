@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -61,6 +62,8 @@ pub struct App {
     pub notify_wake: watch::Sender<u64>,
     /// The `[[notify]]` targets with a delivery task running.
     notify_running: Mutex<std::collections::HashSet<String>>,
+    /// Wakes the WebSub maintenance loop (a lease granted, a feed's hub found).
+    pub websub_wake: Notify,
 }
 
 impl App {
@@ -105,6 +108,7 @@ impl App {
             hard_stop: CancellationToken::new(),
             notify_wake: watch::Sender::new(0),
             notify_running: Mutex::new(std::collections::HashSet::new()),
+            websub_wake: Notify::new(),
         }))
     }
 
@@ -121,6 +125,8 @@ impl App {
         self.max_age
             .store(fastest_interval(&config), Ordering::Relaxed);
         *self.config.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+        // Feeds may have turned WebSub on or off.
+        self.websub_wake.notify_one();
         self.signatures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -184,6 +190,9 @@ impl App {
         let _ = self.reports.send(report.clone());
         // Articles come after the report: the feed's items are stored and rendered without
         // waiting for their pages. Also after a 304: items left waiting by an earlier run.
+        if feed.websub && matches!(report.outcome, Outcome::Stored(_)) {
+            self.websub_maintain(Some(&feed.id)).await;
+        }
         if feed.full_text && matches!(report.outcome, Outcome::Stored(_) | Outcome::Unchanged) {
             let done = crate::refresh::fulltext::enrich_feed(&ctx, feed).await;
             self.metrics.full_text(&done);
@@ -192,6 +201,220 @@ impl App {
             }
         }
         report
+    }
+
+    /// Brings WebSub subscriptions in line with the config and what the feeds' documents name
+    /// (see `websub::subscriber::plan`): one feed's, or every configured feed's and every
+    /// stored subscription's. Returns when the next action is due, if any.
+    pub async fn websub_maintain(&self, only: Option<&FeedId>) -> Option<DateTime<Utc>> {
+        use crate::websub::subscriber::{Action, ask, callback, next_due, plan, random_hex};
+        let config = self.config();
+        let subs = self.store.read(|db| db.websub_all()).await.ok()?;
+        let mut ids: Vec<FeedId> = config
+            .feeds
+            .iter()
+            .filter(|f| f.websub)
+            .map(|f| f.id.clone())
+            .chain(subs.iter().map(|s| FeedId(s.feed.clone())))
+            .filter(|id| only.is_none_or(|o| o == id))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let client = self.fetcher().client();
+        let base = &config.server.base_url;
+        for id in ids {
+            let wants = config
+                .feeds
+                .iter()
+                .any(|f| f.id == id && f.websub && f.enabled);
+            let sub = subs.iter().find(|s| s.feed == id.as_str());
+            let links = self.runtime.websub_links(&id);
+            let now = Utc::now();
+            match plan(wants, links.as_ref(), sub, now) {
+                Action::Nothing => {}
+                Action::Subscribe(l) => {
+                    let (token, secret) = (random_hex(16), random_hex(32));
+                    let Some(cb) = callback(base, &id, &token) else {
+                        continue;
+                    };
+                    let (fid, hub, topic, s) =
+                        (id.clone(), l.hub.clone(), l.topic.clone(), secret.clone());
+                    let noted = self
+                        .store
+                        .call(move |db| db.websub_requested(&fid, &hub, &topic, &token, &s, now))
+                        .await;
+                    if noted.is_err() {
+                        continue;
+                    }
+                    let shown = crate::normalise::redact_url_str(&l.hub);
+                    match ask(&client, &l.hub, "subscribe", &l.topic, &cb, &secret).await {
+                        Ok(()) => {
+                            tracing::info!(feed = %id, hub = %shown, "WebSub subscription asked")
+                        }
+                        Err(e) => {
+                            tracing::warn!(feed = %id, "WebSub: {e}");
+                            let fid = id.clone();
+                            let _ = self.store.call(move |db| db.websub_failed(&fid, &e)).await;
+                        }
+                    }
+                }
+                Action::Renew => {
+                    let Some(s) = sub else { continue };
+                    let Some(cb) = callback(base, &id, &s.token) else {
+                        continue;
+                    };
+                    let fid = id.clone();
+                    let _ = self
+                        .store
+                        .call(move |db| db.websub_renewing(&fid, now))
+                        .await;
+                    match ask(&client, &s.hub, "subscribe", &s.topic, &cb, &s.secret).await {
+                        Ok(()) => tracing::info!(feed = %id, "WebSub lease renewal asked"),
+                        Err(e) => tracing::warn!(feed = %id, "WebSub renewal: {e}"),
+                    }
+                }
+                Action::Unsubscribe => {
+                    let Some(s) = sub else { continue };
+                    let fid = id.clone();
+                    let _ = self
+                        .store
+                        .call(move |db| db.websub_unsubscribing(&fid))
+                        .await;
+                    let asked = match callback(base, &id, &s.token) {
+                        Some(cb) => {
+                            ask(&client, &s.hub, "unsubscribe", &s.topic, &cb, &s.secret).await
+                        }
+                        None => Err("no callback URL".to_owned()),
+                    };
+                    if let Err(e) = asked {
+                        tracing::warn!(feed = %id, "WebSub unsubscribe: {e}");
+                        let fid = id.clone();
+                        let _ = self.store.call(move |db| db.websub_delete(&fid)).await;
+                    } else {
+                        tracing::info!(feed = %id, "WebSub unsubscription asked");
+                    }
+                }
+                Action::Forget => {
+                    let fid = id.clone();
+                    let _ = self.store.call(move |db| db.websub_delete(&fid)).await;
+                }
+            }
+        }
+        let subs = self.store.read(|db| db.websub_all()).await.ok()?;
+        subs.iter().map(next_due).min()
+    }
+
+    /// The hub's intent verification at `/websub/FEED/TOKEN`: the challenge to answer with, or
+    /// `None` (answer 404) for anything wiredesk did not ask for.
+    pub async fn websub_verify(
+        &self,
+        feed: &str,
+        token: &str,
+        query: &HashMap<String, String>,
+    ) -> Option<String> {
+        use crate::websub::subscriber::{Verified, token_matches, verify};
+        let id = FeedId(feed.to_owned());
+        let fid = id.clone();
+        let sub = self.store.read(move |db| db.websub(&fid)).await.ok()??;
+        if !token_matches(&sub, token) {
+            return None;
+        }
+        let now = Utc::now();
+        match verify(&sub, query) {
+            Verified::Subscribed { challenge, lease } => {
+                self.store
+                    .call(move |db| db.websub_active(&id, lease, now))
+                    .await
+                    .ok()?;
+                tracing::info!(feed, lease, "WebSub subscription verified");
+                self.websub_wake.notify_one();
+                Some(challenge)
+            }
+            Verified::Unsubscribed { challenge } => {
+                self.store
+                    .call(move |db| db.websub_delete(&id))
+                    .await
+                    .ok()?;
+                tracing::info!(feed, "WebSub unsubscription verified");
+                Some(challenge)
+            }
+            Verified::Denied { reason } => {
+                let why = format!("the hub denied the subscription: {reason}");
+                tracing::warn!(feed, "WebSub: {why}");
+                self.store
+                    .call(move |db| db.websub_failed(&id, &why))
+                    .await
+                    .ok()?;
+                Some(String::new())
+            }
+            Verified::Refused => None,
+        }
+    }
+
+    /// Content a hub pushed to `/websub/FEED/TOKEN`. `Err(())` when there is no such
+    /// subscription (answer 410 Gone, so a hub stops); otherwise `Ok(stored)`: false when the
+    /// signature was missing or wrong (the content ignored) or the body unreadable.
+    pub async fn websub_push(
+        &self,
+        feed: &str,
+        token: &str,
+        signature: Option<&str>,
+        content_type: Option<String>,
+        body: Vec<u8>,
+    ) -> Result<bool, ()> {
+        use crate::websub::subscriber::{signature_valid, token_matches};
+        let config = self.config();
+        let Some(feed_cfg) = config
+            .feeds
+            .iter()
+            .find(|f| f.id.as_str() == feed && f.websub)
+        else {
+            return Err(());
+        };
+        let fid = feed_cfg.id.clone();
+        let Some(sub) = self
+            .store
+            .read(move |db| db.websub(&fid))
+            .await
+            .ok()
+            .flatten()
+        else {
+            return Err(());
+        };
+        if !token_matches(&sub, token) || !matches!(sub.state.as_str(), "active" | "requested") {
+            return Err(());
+        }
+        if !signature_valid(signature, &sub.secret, &body) {
+            tracing::warn!(
+                feed,
+                "WebSub: pushed content without a valid signature ignored"
+            );
+            self.metrics.websub_push("refused");
+            return Ok(false);
+        }
+        let Ok(topic) = url::Url::parse(&sub.topic) else {
+            return Err(());
+        };
+        let fetcher = self.fetcher();
+        let ctx = RefreshContext {
+            store: &self.store,
+            fetcher: &fetcher,
+            poll: &config.poll,
+            runtime: &self.runtime,
+            max_age: crate::refresh::oldest_kept(
+                config.storage.retention_days,
+                config.poll.max_age,
+            ),
+        };
+        let report = crate::refresh::ingest_pushed(&ctx, feed_cfg, body, content_type, topic).await;
+        let stored = matches!(report.outcome, Outcome::Stored(_));
+        self.metrics
+            .websub_push(if stored { "stored" } else { "unreadable" });
+        if report.changed_stories() {
+            self.request_render();
+        }
+        let _ = self.reports.send(report);
+        Ok(stored)
     }
 
     /// Claims the delivery task of a `[[notify]]` target; false when one runs already.

@@ -204,6 +204,7 @@ pub async fn status(config: Config, json: bool, out: &mut impl Write) -> anyhow:
     let store = open_store(&config)?;
     let health: Vec<FeedHealth> = store.call(|db| db.feed_health()).await?;
     let notify = store.call(|db| db.notify_summary()).await?;
+    let websub = store.call(|db| db.websub_all()).await?;
     store.close().await;
     let configured: Vec<&str> = config.feeds.iter().map(|f| f.id.as_str()).collect();
     let health: Vec<FeedHealth> = health
@@ -271,6 +272,21 @@ pub async fn status(config: Config, json: bool, out: &mut impl Write) -> anyhow:
                 h.full_text_enriched,
                 h.full_text_failed,
                 h.full_text_error.as_deref().unwrap_or("-")
+            )?;
+        }
+    }
+    if !websub.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "WEBSUB  STATE  LEASE UNTIL  HUB  LAST ERROR")?;
+        for w in &websub {
+            writeln!(
+                out,
+                "{}  {}  {}  {}  {}",
+                w.feed,
+                w.state,
+                when(w.lease_until),
+                crate::normalise::redact_url_str(&w.hub),
+                w.last_error.as_deref().unwrap_or("-")
             )?;
         }
     }

@@ -43,6 +43,14 @@ pub async fn serve(
         .route("/search.rss", get(search_feed))
         .route("/search.json", get(search_feed))
         .route("/metrics", get(metrics))
+        .route(
+            "/websub/{feed}/{token}",
+            get(websub_verify)
+                .post(websub_push)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    usize::try_from(app.config().poll.max_body_bytes).unwrap_or(usize::MAX),
+                )),
+        )
         .fallback(document)
         .layer(axum::middleware::from_fn_with_state(app.clone(), count))
         .layer(axum::middleware::from_fn(contain_panics))
@@ -204,6 +212,55 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 
 /// `200 ok` while the store is alive and making progress (answered at once, not queued
 /// behind a catch-up's refreshes), else 503 with the reason.
+/// A WebSub hub's intent verification: the challenge for what wiredesk asked, else 404.
+async fn websub_verify(
+    State(app): State<Arc<App>>,
+    axum::extract::Path((feed, token)): axum::extract::Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    match app.websub_verify(&feed, &token, &query).await {
+        Some(challenge) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            challenge,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Content a WebSub hub pushed: 202 once read (also when ignored for a bad signature, as the
+/// specification suggests, so that signatures cannot be probed), 410 for a subscription that
+/// does not exist (the hub should stop).
+async fn websub_push(
+    State(app): State<Arc<App>>,
+    axum::extract::Path((feed, token)): axum::extract::Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let signature = text("x-hub-signature");
+    let content_type = text("content-type");
+    match app
+        .websub_push(
+            &feed,
+            &token,
+            signature.as_deref(),
+            content_type,
+            body.to_vec(),
+        )
+        .await
+    {
+        Ok(_) => StatusCode::ACCEPTED.into_response(),
+        Err(()) => StatusCode::GONE.into_response(),
+    }
+}
+
 async fn healthz(State(app): State<Arc<App>>) -> Response {
     match app.store.health() {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),

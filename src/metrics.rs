@@ -32,6 +32,8 @@ pub struct Metrics {
     /// `[[feed]] full_text`: items given their article's text, and pages that failed.
     full_text_enriched: AtomicU64,
     full_text_failed: AtomicU64,
+    /// WebSub pushes by result (`stored`, `refused`: bad signature, `unreadable`).
+    websub_pushes: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -62,6 +64,12 @@ impl Metrics {
             .fetch_add(r.enriched as u64, Ordering::Relaxed);
         self.full_text_failed
             .fetch_add(r.failed as u64, Ordering::Relaxed);
+    }
+
+    /// Counts one WebSub push.
+    pub fn websub_push(&self, result: &'static str) {
+        let mut map = self.websub_pushes.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry(result).or_default() += 1;
     }
 
     /// Counts one render of the merged feeds.
@@ -123,6 +131,23 @@ impl Metrics {
             ("failed", get(&self.full_text_failed)),
         ] {
             let _ = writeln!(out, "wiredesk_full_text_total{{result=\"{result}\"}} {v}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP wiredesk_websub_pushes_total Content pushed by WebSub hubs, by result."
+        );
+        let _ = writeln!(out, "# TYPE wiredesk_websub_pushes_total counter");
+        let pushes = self
+            .websub_pushes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for result in ["stored", "refused", "unreadable"] {
+            let v = pushes.get(result).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "wiredesk_websub_pushes_total{{result=\"{result}\"}} {v}"
+            );
         }
         let _ = writeln!(
             out,

@@ -130,6 +130,36 @@ pub struct ParsedFeed {
     pub fingerprints: Vec<u64>,
     /// Entries not converted because their fingerprint was known (see [`parse_feed_skipping`]).
     pub skipped_known: usize,
+    /// The WebSub hub and topic (`rel="hub"` and `rel="self"` links, Atom or `atom:link` in
+    /// RSS) when the feed names both, as http(s) URLs.
+    pub websub: Option<WebSubLinks>,
+}
+
+/// Where a feed says it is pushed from: its hub, and its own URL (the topic).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebSubLinks {
+    pub hub: String,
+    pub topic: String,
+}
+
+/// The hub and self links of a feed, if it names both (the first of each).
+fn websub_links(links: &[feed_rs::model::Link]) -> Option<WebSubLinks> {
+    let find = |rel: &str| {
+        links
+            .iter()
+            .filter(|l| {
+                l.rel
+                    .as_deref()
+                    .is_some_and(|r| r.split_whitespace().any(|r| r.eq_ignore_ascii_case(rel)))
+            })
+            .map(|l| l.href.trim())
+            .find(|h| h.len() <= MAX_LINK_BYTES && is_web_link(h))
+            .map(str::to_owned)
+    };
+    Some(WebSubLinks {
+        hub: find("hub")?,
+        topic: find("self")?,
+    })
 }
 
 /// Why a body could not be read as a feed.
@@ -229,6 +259,7 @@ pub fn parse_feed_skipping(
         }
     }
     Ok(ParsedFeed {
+        websub: websub_links(&feed.links),
         title: feed.title.map(|t| title_text(&t.content)),
         entries,
         items_left_out,

@@ -22,6 +22,7 @@ mod notify;
 mod schema;
 pub mod search;
 mod stories;
+pub mod websub;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};

@@ -64,6 +64,7 @@ fn feed(id: &str) -> FeedConfig {
         headers: Vec::new(),
         filter: Default::default(),
         full_text: false,
+        websub: false,
     }
 }
 

@@ -375,13 +375,13 @@ async fn an_item_with_only_a_headline_joins_the_story_its_article_matches() {
     );
     let (daemon, addr, _reports) = start_watched(cfg).await;
     health_when(&daemon, "daily", |h| h.full_text_enriched == 1).await;
-    let feed = body_when(addr, "/feed.json", |b| {
-        b.contains("wire") && b.contains("daily")
-    })
-    .await;
-    let json: serde_json::Value = serde_json::from_str(&feed).unwrap();
-    let items = json["items"].as_array().unwrap();
-    assert_eq!(items.len(), 1, "one story for both outlets: {feed}");
+    // The merged feed settles on one story carried by both outlets (a render after the move).
+    let one_story = |b: &str| {
+        let json: serde_json::Value = serde_json::from_str(b).unwrap_or_default();
+        let items = json["items"].as_array().cloned().unwrap_or_default();
+        items.len() == 1 && b.contains("\"wire\"") && b.contains("\"daily\"")
+    };
+    body_when(addr, "/feed.json", one_story).await;
     assert_eq!(query_i64(&daemon, "SELECT COUNT(*) FROM stories").await, 1);
     daemon.stop().await;
 }

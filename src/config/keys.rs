@@ -236,6 +236,12 @@ pub const FULL_TEXT_BELOW: Key = int(
     1_000_000,
     "[[feed]] full_text: items with fewer characters of text than this get the article's",
 );
+pub const POLL_WEBSUB: Key = boolean(
+    "poll",
+    "websub",
+    false,
+    "subscribe to the WebSub hub a feed names (needs [server] base_url); polling goes on",
+);
 pub const ALLOW_MASS_REMOVAL: Key = boolean(
     "poll",
     "allow_mass_removal",
@@ -311,6 +317,11 @@ pub const FULL_TEXT: Key = boolean(
     "full_text",
     false,
     "fetch the article page of items with little text and keep its main text",
+);
+pub const FEED_WEBSUB: Key = unset(
+    "feed",
+    "websub",
+    "this feed's WebSub subscription on or off (default: [poll] websub)",
 );
 pub const HEADERS: Key = unset(
     "feed",
@@ -429,6 +440,7 @@ pub const SECTIONS: &[(&str, &[&Key])] = &[
             &REFRESH_TIMEOUT,
             &MAX_AGE,
             &FULL_TEXT_BELOW,
+            &POLL_WEBSUB,
             &ALLOW_MASS_REMOVAL,
         ],
     ),
@@ -455,6 +467,7 @@ pub const SECTIONS: &[(&str, &[&Key])] = &[
             &INCLUDE,
             &EXCLUDE,
             &FULL_TEXT,
+            &FEED_WEBSUB,
         ],
     ),
     (

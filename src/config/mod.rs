@@ -223,6 +223,8 @@ pub struct PollConfig {
     /// `[[feed]] full_text`: a new item with fewer characters of text than this gets the
     /// article page's main text.
     pub full_text_below: usize,
+    /// The default of `[[feed]] websub`.
+    pub websub: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -253,6 +255,8 @@ pub struct FeedConfig {
     pub filter: FeedFilter,
     /// Items with little text get their article page's main text (`[poll] full_text_below`).
     pub full_text: bool,
+    /// Subscribe to the WebSub hub the feed names (`[[feed]] websub`, else `[poll] websub`).
+    pub websub: bool,
 }
 
 /// `[[feed]] include` and `exclude`: an item is stored when its title or text mentions one of
@@ -300,6 +304,7 @@ impl fmt::Debug for FeedConfig {
             .field("priority", &self.priority)
             .field("enabled", &self.enabled)
             .field("full_text", &self.full_text)
+            .field("websub", &self.websub)
             .field("headers (values hidden)", &header_names)
             .finish()
     }
@@ -397,6 +402,7 @@ impl Config {
             src: text,
             line_starts: line_starts(text),
             problems: Vec::new(),
+            base_url_given: false,
         };
         let config = r.document(path);
         if r.problems.is_empty()
@@ -432,9 +438,14 @@ struct Reader<'s> {
     /// (rescanning the file per problem made `check` quadratic in the number of problems).
     line_starts: Vec<usize>,
     problems: Vec<Problem>,
+    /// Whether `[server] base_url` was written (WebSub needs a URL hubs can reach).
+    base_url_given: bool,
 }
 
 type Table<'i> = DeTable<'i>;
+
+const WEBSUB_NEEDS_BASE_URL: &str =
+    "`websub` needs `[server] base_url`: the public URL at which hubs reach /websub/…";
 
 impl<'s> Reader<'s> {
     fn problem(&mut self, span: Range<usize>, message: String) {
@@ -466,7 +477,14 @@ impl<'s> Reader<'s> {
         let dedup_t = self.section(doc, "dedup").unwrap_or(&empty);
         let server = self.server(server_t);
         let storage = self.storage(storage_t);
+        self.base_url_given = server_t.get(keys::BASE_URL.name).is_some();
         let poll = self.poll(poll_t);
+        if let Some(v) = poll_t.get(keys::POLL_WEBSUB.name)
+            && matches!(v.get_ref(), DeValue::Boolean(true))
+            && !self.base_url_given
+        {
+            self.problem(v.span(), WEBSUB_NEEDS_BASE_URL.to_owned());
+        }
         let dedup = self.dedup(dedup_t);
 
         let mut feeds = Vec::new();
@@ -888,6 +906,7 @@ impl<'s> Reader<'s> {
             user_agent,
             max_items: self.int(t, &keys::MAX_ITEMS) as usize,
             full_text_below: self.int(t, &keys::FULL_TEXT_BELOW) as usize,
+            websub: self.boolean(t, &keys::POLL_WEBSUB),
             allow_mass_removal: self.boolean(t, &keys::ALLOW_MASS_REMOVAL),
             schedule: schedule?,
             timeout: timeout?,
@@ -970,6 +989,16 @@ impl<'s> Reader<'s> {
         let priority = self.int(t, &keys::PRIORITY);
         let enabled = self.boolean(t, &keys::ENABLED);
         let full_text = self.boolean(t, &keys::FULL_TEXT);
+        let websub = match t.get(keys::FEED_WEBSUB.name) {
+            Some(v) => {
+                let on = self.boolean(t, &keys::FEED_WEBSUB);
+                if on && !self.base_url_given {
+                    self.problem(v.span(), WEBSUB_NEEDS_BASE_URL.to_owned());
+                }
+                on
+            }
+            None => poll.is_some_and(|p| p.websub),
+        };
         let headers = self.headers(t);
         let filter = FeedFilter {
             include: self.keywords(t, &keys::INCLUDE),
@@ -987,6 +1016,7 @@ impl<'s> Reader<'s> {
             headers,
             filter,
             full_text,
+            websub,
         })
     }
 

@@ -78,6 +78,7 @@ impl Daemon {
             }
         });
         crate::notify::ensure_running(&app);
+        tokio::spawn(websub_loop(app.clone()));
         let scheduler = Scheduler::start(app.clone(), &config).await?;
         // Catch up on retention at start too (a daemon restarted daily would otherwise skip it).
         let hk = app.clone();
@@ -265,6 +266,29 @@ impl Daemon {
         // let go of here, not whenever the last handle happens to drop.
         self.app.store.close().await;
         tracing::info!("stopped");
+    }
+}
+
+/// Keeps WebSub subscriptions in line (new, renewed, removed): when the next one is due, when
+/// woken (a lease granted), and at least every minute (config reloads). Ends with the store.
+async fn websub_loop(app: Arc<App>) {
+    const LOOK: std::time::Duration = std::time::Duration::from_secs(60);
+    loop {
+        let next = app.websub_maintain(None).await;
+        if app.store.read(|_| Ok(())).await.is_err() {
+            return; // closed: the daemon has stopped
+        }
+        let rest = next.map_or(LOOK, |at| {
+            (at - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .clamp(std::time::Duration::from_millis(200), LOOK)
+        });
+        tokio::select! {
+            _ = app.websub_wake.notified() => {}
+            _ = tokio::time::sleep(rest) => {}
+            _ = app.hard_stop.cancelled() => return,
+        }
     }
 }
 

@@ -119,13 +119,125 @@ pub async fn refresh_feed(
     // store thread (2,000 feeds fetched at once once held 800 MB of parsed entries waiting).
     // Waiting for a slot does not count against the refresh's time limit.
     let _slot = ctx.fetcher.refresh_slot().await;
-    // A refresh is bounded in time, and a panic inside it (a bug of ours that some input
-    // reached) fails this refresh only: both are recorded on the feed's row like any failure.
+    let (status, outcome) = contained(ctx, feed, run_stages(ctx, feed, trigger)).await;
+    let report = RefreshReport {
+        feed: feed.id.clone(),
+        status,
+        outcome,
+        duration: started.elapsed(),
+    };
+    log_report(&report);
+    report
+}
+
+/// A feed document pushed by its WebSub hub (signature checked by the caller): read and
+/// stored like a polled body — same parsing, limits, filters, dedup and one transaction —
+/// without touching the feed's poll state (validators, body hash, next attempt). Waits for a
+/// refresh of the feed in progress (never overlaps one); a body that cannot be read is
+/// reported, not recorded as the feed failing (polling decides the feed's health).
+pub async fn ingest_pushed(
+    ctx: &RefreshContext<'_>,
+    feed: &FeedConfig,
+    bytes: Vec<u8>,
+    content_type: Option<String>,
+    topic: url::Url,
+) -> RefreshReport {
+    let started = Instant::now();
+    let guard = ctx.runtime.feed_guard(&feed.id);
+    let report = |status, outcome| RefreshReport {
+        feed: feed.id.clone(),
+        status,
+        outcome,
+        duration: started.elapsed(),
+    };
+    let Ok(_running) = tokio::time::timeout(ctx.poll.refresh_timeout, guard.lock()).await else {
+        let message = format!(
+            "pushed content for feed {} waited too long for a refresh",
+            feed.id
+        );
+        return report(None, Outcome::Failed(message));
+    };
+    let _slot = ctx.fetcher.refresh_slot().await;
+    let push = push_stages(ctx, feed, bytes, content_type, topic);
+    let (status, outcome) = contained(ctx, feed, push).await;
+    let done = report(status, outcome);
+    log_report(&done);
+    done
+}
+
+/// The stages of a pushed body: parse (failures reported only), then as a polled body.
+async fn push_stages(
+    ctx: &RefreshContext<'_>,
+    feed: &FeedConfig,
+    bytes: Vec<u8>,
+    content_type: Option<String>,
+    topic: url::Url,
+) -> Staged {
+    let now = Utc::now();
+    let id = feed.id.clone();
+    let validators = match ctx.store.call(move |db| db.validators(&id)).await {
+        Ok(v) => v,
+        Err(e) => return (None, Outcome::Failed(e.to_string())),
+    };
+    let limits = Limits {
+        max_items: ctx.poll.max_items,
+    };
+    let known = ctx.runtime.known_raw(&feed.id, feed.filter.signature());
+    let base = topic.clone();
+    let parsed = tokio::task::spawn_blocking(move || {
+        parse_feed_skipping(
+            &bytes,
+            content_type.as_deref(),
+            Some(&base),
+            now,
+            limits,
+            &known,
+        )
+    })
+    .await;
+    let parsed = match parsed {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            let message = format!("pushed content for feed {}: {e}", feed.id);
+            return (Some(200), Outcome::Failed(message));
+        }
+        Err(e) => {
+            let message = format!("reading pushed content for feed {} failed: {e}", feed.id);
+            return (Some(200), Outcome::Failed(message));
+        }
+    };
+    let stored_url = validators
+        .url
+        .clone()
+        .unwrap_or_else(|| redact_url(&ctx.runtime.poll_url(feed)));
+    let parsed = Parsed {
+        feed: parsed,
+        etag: validators.etag.clone(),
+        last_modified: validators.last_modified.clone(),
+    };
+    let kept = Kept {
+        status: 200,
+        stored_url,
+        body_hash: validators.body_hash.clone(),
+        body_warning: None,
+        next: validators.next_attempt,
+    };
+    filter_and_store(ctx, feed, parsed, kept, now).await
+}
+
+/// A refresh's stages bounded in time, with a panic inside them (a bug of ours that some
+/// input reached) failing this refresh only: both are recorded on the feed's row like any
+/// failure.
+async fn contained(
+    ctx: &RefreshContext<'_>,
+    feed: &FeedConfig,
+    stages: impl std::future::Future<Output = Staged>,
+) -> Staged {
     let limit = ctx.poll.refresh_timeout;
-    let staged = AssertUnwindSafe(tokio::time::timeout(limit, run_stages(ctx, feed, trigger)))
+    let staged = AssertUnwindSafe(tokio::time::timeout(limit, stages))
         .catch_unwind()
         .await;
-    let (status, outcome) = match staged {
+    match staged {
         Ok(Ok(done)) => done,
         Ok(Err(_elapsed)) => {
             let message = format!(
@@ -143,15 +255,16 @@ pub async fn refresh_feed(
             );
             record_failure(ctx, feed, None, None, message).await
         }
-    };
-    let report = RefreshReport {
-        feed: feed.id.clone(),
-        status,
-        outcome,
-        duration: started.elapsed(),
-    };
-    log_report(&report);
-    report
+    }
+}
+
+/// What a body's store keeps of its fetch besides the entries.
+struct Kept {
+    status: u16,
+    stored_url: String,
+    body_hash: Option<String>,
+    body_warning: Option<String>,
+    next: Option<DateTime<Utc>>,
 }
 
 /// The stages in order; each returns early with the refresh's end when it has one.
@@ -188,10 +301,28 @@ async fn run_stages(ctx: &RefreshContext<'_>, feed: &FeedConfig, trigger: Trigge
         return record_unchanged(ctx, feed, status, now, next).await;
     }
     let body_warning = body.warning.clone();
-    let mut parsed = match parse_stage(ctx, feed, *body, now).await {
+    let parsed = match parse_stage(ctx, feed, *body, now).await {
         Ok(parsed) => parsed,
         Err(done) => return done,
     };
+    let kept = Kept {
+        status,
+        stored_url,
+        body_hash: Some(body_hash),
+        body_warning,
+        next,
+    };
+    filter_and_store(ctx, feed, parsed, kept, now).await
+}
+
+/// A parsed body's entries, less those too old or filtered out, stored with the fetch's state.
+async fn filter_and_store(
+    ctx: &RefreshContext<'_>,
+    feed: &FeedConfig,
+    mut parsed: Parsed,
+    kept: Kept,
+    now: DateTime<Utc>,
+) -> Staged {
     let cutoff = now - chrono::Duration::from_std(ctx.max_age).unwrap_or(chrono::Duration::MAX);
     let too_old = drop_too_old(&mut parsed.feed.entries, cutoff);
     if too_old > 0 {
@@ -212,13 +343,16 @@ async fn run_stages(ctx: &RefreshContext<'_>, feed: &FeedConfig, trigger: Trigge
     let limits = Limits {
         max_items: ctx.poll.max_items,
     };
-    let warnings = lenient_read_warnings(body_warning.as_deref(), &parsed.feed, limits);
+    let warnings = lenient_read_warnings(kept.body_warning.as_deref(), &parsed.feed, limits);
     log_warning_change(ctx, feed, &warnings);
+    if let Some(links) = &parsed.feed.websub {
+        ctx.runtime.note_websub(&feed.id, links.clone());
+    }
     let meta = FetchMeta {
-        status,
+        status: kept.status,
         etag: parsed.etag,
         last_modified: parsed.last_modified,
-        body_hash: Some(body_hash),
+        body_hash: kept.body_hash,
         feed_title: parsed.feed.title.clone(),
         warning: (!warnings.is_empty()).then(|| {
             let texts: Vec<&str> = warnings.iter().map(|(_, w)| w.as_str()).collect();
@@ -226,7 +360,16 @@ async fn run_stages(ctx: &RefreshContext<'_>, feed: &FeedConfig, trigger: Trigge
         }),
         full_text_below: feed.full_text.then_some(ctx.poll.full_text_below),
     };
-    store_stage(ctx, feed, stored_url, parsed.feed, meta, now, next).await
+    store_stage(
+        ctx,
+        feed,
+        kept.stored_url,
+        parsed.feed,
+        meta,
+        now,
+        kept.next,
+    )
+    .await
 }
 
 /// Fetches the feed (conditional GET). A 304 or a failure ends the refresh here (recorded on

@@ -30,6 +30,8 @@ pub struct FeedRuntime {
     /// Hosts that answered an article fetch with 429 or 503: no page is asked of them until
     /// then (their feeds' own fetches back off by the feed's own rules).
     page_hosts_resting: Mutex<HashMap<String, std::time::Instant>>,
+    /// Per feed, the WebSub hub and topic its last parsed document named.
+    websub: Mutex<HashMap<FeedId, crate::parse::WebSubLinks>>,
 }
 
 /// A feed's entry fingerprints, with the signature of the item filter they were stored under.
@@ -107,6 +109,18 @@ impl FeedRuntime {
     pub fn feed_guard(&self, feed: &FeedId) -> Arc<tokio::sync::Mutex<()>> {
         let mut guards = self.guards.lock().unwrap_or_else(|e| e.into_inner());
         guards.entry(feed.clone()).or_default().clone()
+    }
+
+    /// Remembers the WebSub hub and topic a feed's document named.
+    pub fn note_websub(&self, feed: &FeedId, links: crate::parse::WebSubLinks) {
+        let mut all = self.websub.lock().unwrap_or_else(|e| e.into_inner());
+        all.insert(feed.clone(), links);
+    }
+
+    /// The WebSub hub and topic a feed's last parsed document named, if any.
+    pub fn websub_links(&self, feed: &FeedId) -> Option<crate::parse::WebSubLinks> {
+        let all = self.websub.lock().unwrap_or_else(|e| e.into_inner());
+        all.get(feed).cloned()
     }
 
     /// The lock that keeps one feed's article fetching to one run at a time.

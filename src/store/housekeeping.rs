@@ -171,6 +171,7 @@ mod tests {
             headers: Vec::new(),
             filter: Default::default(),
             full_text: false,
+            websub: false,
         }])
         .unwrap();
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();

@@ -121,6 +121,22 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE feeds ADD COLUMN full_text_enriched INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE feeds ADD COLUMN full_text_failed INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE feeds ADD COLUMN full_text_error TEXT;",
+    // 9: WebSub subscriptions (see `store::websub`): per feed the hub and topic, the callback
+    // token and the HMAC secret wiredesk made for it (random, never shown; the only secret the
+    // database holds, and one that is wiredesk's own), the state (`requested`, `active`,
+    // `failed`, `unsubscribing`), the lease, and the last failure.
+    "CREATE TABLE websub (
+       feed_id TEXT PRIMARY KEY,
+       hub TEXT NOT NULL,
+       topic TEXT NOT NULL,
+       token TEXT NOT NULL,
+       secret TEXT NOT NULL,
+       state TEXT NOT NULL,
+       requested INTEGER NOT NULL,
+       lease_seconds INTEGER,
+       lease_until INTEGER,
+       last_error TEXT
+     ) WITHOUT ROWID;",
 ];
 
 /// The version that added the search index (a database migrated from before it is indexed).

@@ -29,6 +29,7 @@ fn feed(id: &str, priority: i64) -> FeedConfig {
         headers: Vec::new(),
         filter: Default::default(),
         full_text: false,
+        websub: false,
     }
 }
 
@@ -658,7 +659,8 @@ fn search_finds_stories_in_any_script_keeps_in_step_and_survives_an_upgrade() {
              DROP INDEX items_full_text_pending; ALTER TABLE items DROP COLUMN full_text;
              ALTER TABLE feeds DROP COLUMN full_text_enriched;
              ALTER TABLE feeds DROP COLUMN full_text_failed;
-             ALTER TABLE feeds DROP COLUMN full_text_error;",
+             ALTER TABLE feeds DROP COLUMN full_text_error;
+             DROP TABLE websub;",
         )
         .unwrap();
     drop(db);

@@ -4,6 +4,8 @@
 //! polling. Pings follow renders (which are already coalesced and rate-bounded), run in the
 //! background and are retried twice; a hub that fails only delays its own pings.
 
+pub mod subscriber;
+
 use std::time::Duration;
 
 /// The delays before the second and third attempt of a ping.
