@@ -1443,7 +1443,7 @@ priority = "high"
         assert_eq!(
             p,
             vec![
-                "2:1 unknown key `schedual` in [poll] (did you mean `schedule`?); valid keys: schedule, timeout, connect_timeout, max_body_bytes, concurrency, per_host, user_agent, max_backoff, max_items, refresh_timeout, max_age, full_text_below, allow_mass_removal",
+                "2:1 unknown key `schedual` in [poll] (did you mean `schedule`?); valid keys: schedule, timeout, connect_timeout, max_body_bytes, concurrency, per_host, user_agent, max_backoff, max_items, refresh_timeout, max_age, full_text_below, websub, allow_mass_removal",
                 "6:7 invalid URL for feed \"a\": relative URL without a base",
                 "9:6 duplicate feed id `a`: each [[feed]] needs its own id",
                 "11:12 invalid schedule `*/5 * * *`: expected 5 fields (minute hour day month weekday) or 6 (with seconds first), found 4",
