@@ -280,7 +280,7 @@ fn merged_unlabelled(index: &StoryIndex<'_>, show_errors: bool) -> usize {
                 let (ia, ib) = (&set.items[*a], &set.items[*b]);
                 if ia.source != ib.source && !labelled.contains(&(*a, *b)) {
                     count += 1;
-                    if show_errors && count % 10 == 1 {
+                    if show_errors {
                         eprintln!(
                             "MERGED UNLABELLED\n  {} {}\n  {} {}",
                             ia.source, ia.title, ib.source, ib.title

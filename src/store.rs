@@ -701,8 +701,9 @@ impl Db {
         )
         .map_err(open_err)?;
         let found = schema::migrate(&mut conn, path)?;
-        if found < schema::SEARCH_VERSION {
-            // The search index came with this version: index what is already stored.
+        if found < schema::SEARCH_TOKENS_VERSION {
+            // The search index (or its tokens) came with a later version: index what is
+            // already stored.
             let started = std::time::Instant::now();
             let tx = conn.transaction()?;
             let n = search::backfill(&tx)?;

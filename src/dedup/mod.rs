@@ -171,6 +171,10 @@ pub struct Prepared {
     rolling: bool,
     title: Vec<String>,
     body: Vec<String>,
+    /// The (month, day) the headline names, if any (see [`text::title_date`]).
+    title_date: Option<(u32, u32)>,
+    /// The body adds too little to the headline to be compared (it is still searched).
+    body_ignored: bool,
 }
 
 impl Prepared {
@@ -192,18 +196,38 @@ impl Prepared {
 
 /// Cleans and tokenises an item's title and text for [`NearDuplicates::find_prepared`].
 pub fn prepare(title: &str, text: &str) -> Prepared {
-    if text::is_rolling_format(title) {
+    if text::is_rolling_format(title) || text::is_media_stub(text) {
         return Prepared {
             rolling: true,
             ..Prepared::default()
         };
     }
+    tokens_of(title, text)
+}
+
+/// An item's tokens (whatever its format): the cleaned headline's, and the body's unless it
+/// only echoes the headline.
+fn tokens_of(title: &str, text: &str) -> Prepared {
+    let title_tokens = text::tokenise(&text::clean_title(title));
+    let body = text::tokenise(&text::clean_body(text));
+    // A description that adds at most a few words to its headline — a pool's echo of the
+    // headline with the publisher's name, a one-line teaser — is no body to compare: matched
+    // as one, it reads as a short, dissimilar text. (It is still searched.)
+    let extra = body.iter().filter(|t| !title_tokens.contains(t)).count();
+    let body_ignored = !body.is_empty()
+        && (1..=ECHO_EXTRA_TOKENS).contains(&extra)
+        && body.len() <= title_tokens.len() + ECHO_EXTRA_TOKENS;
     Prepared {
         rolling: false,
-        title: text::tokenise(&text::clean_title(title)),
-        body: text::tokenise(&text::clean_body(text)),
+        title_date: text::title_date(title),
+        title: title_tokens,
+        body,
+        body_ignored,
     }
 }
+
+/// Tokens a description may add to its headline (a publisher's name) and still be an echo.
+const ECHO_EXTRA_TOKENS: usize = 3;
 
 /// A new item being looked up: its doc, feed and weighed tokens.
 struct Query<'a> {
@@ -458,6 +482,13 @@ impl NearDuplicates {
         let mut probability = score::probability(&f, &self.weights);
         if score::is_body_copy(&f, query.doc, &s.doc) {
             probability = probability.max(COPY_PROBABILITY);
+        }
+        // Headlines about different days are different editions of a recurring piece.
+        if query.doc.title_date != 0
+            && s.doc.title_date != 0
+            && query.doc.title_date != s.doc.title_date
+        {
+            probability = 0.0;
         }
         Verified {
             item_id: s.item_id,
@@ -727,17 +758,17 @@ impl NearDuplicates {
 
     /// Cleans, tokenises and interns an item's text.
     pub fn make_doc(&mut self, title: &str, text: &str, published: i64) -> Doc {
-        let prepared = Prepared {
-            rolling: false,
-            title: text::tokenise(&text::clean_title(title)),
-            body: text::tokenise(&text::clean_body(text)),
-        };
-        self.doc_from(&prepared, published)
+        self.doc_from(&tokens_of(title, text), published)
     }
 
     /// Interns prepared tokens into a doc.
     fn doc_from(&mut self, prepared: &Prepared, published: i64) -> Doc {
-        let (title_tokens, body_tokens) = (&prepared.title, &prepared.body);
+        let body_tokens: &[String] = if prepared.body_ignored {
+            &[]
+        } else {
+            &prepared.body
+        };
+        let title_tokens = &prepared.title;
         let mut title_ids: Vec<u32> = Vec::with_capacity(title_tokens.len());
         let mut title_numbers = Vec::new();
         let mut numbers = Vec::new();
@@ -781,6 +812,7 @@ impl NearDuplicates {
             title_numbers,
             numbers,
             published,
+            title_date: prepared.title_date.map_or(0, |(m, d)| (m * 32 + d) as u16),
         }
     }
 }

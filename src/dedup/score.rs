@@ -20,6 +20,8 @@ pub struct Doc {
     pub numbers: Vec<u32>,
     /// Publication time, Unix seconds.
     pub published: i64,
+    /// The (month, day) the headline names, as month × 32 + day; 0 when none.
+    pub title_date: u16,
 }
 
 /// Feature names, in the order of [`features`] and [`WEIGHTS`].

@@ -265,9 +265,57 @@ fn the_index_holds_at_most_max_indexed_items_forgetting_the_oldest_first() {
     assert!(ix.postings.values().all(|l| !l.is_empty()));
     // The feed's token counts describe the indexed items only.
     assert_eq!(ix.feed_stats[0].items, 50);
-    let harbour = ix.vocab["harbour"];
+    let harbour = ix.vocab["harbor"];
     assert_eq!(ix.feed_stats[0].counts[&harbour], 50);
     // Matching works as before after the sweep.
     let again = ix.find(&other, &entry(&title(100), &text(100)), at(30));
     assert_eq!(again.map(|j| j.story_id), Some("s100".to_owned()));
+}
+
+#[test]
+fn editions_of_different_days_never_join_even_with_the_same_text() {
+    let mut ix = index();
+    let body = "Shares in Seoul closed higher as chip makers rallied and foreign investors bought \
+        heavily, while the won firmed against the dollar in thin trade on the day.";
+    ix.insert_text(
+        1,
+        &FeedId("a".into()),
+        "s-5",
+        "Market close, March 5",
+        body,
+        at(1),
+    );
+    let next_day = entry("Market close, March 6", body);
+    assert_eq!(ix.find(&FeedId("b".into()), &next_day, at(2)), None);
+    // The same day's edition from another outlet does join.
+    let same_day = entry("Market close, March 5", body);
+    assert!(ix.find(&FeedId("b".into()), &same_day, at(2)).is_some());
+}
+
+#[test]
+fn an_echoed_description_or_a_teaser_is_no_body_and_media_stubs_are_not_matched() {
+    // A pool's description: the headline again, and the publisher.
+    let echo = prepare(
+        "Quake hits Tokyo suburbs",
+        "Quake hits Tokyo suburbs Nikkei Asia",
+    );
+    assert!(echo.body_ignored);
+    assert!(!echo.title.is_empty());
+    // Searched all the same.
+    assert!(echo.search_text().contains("nikkei"));
+    // The headline repeated exactly stays as it was (treating it as no body cost a false
+    // merge on the English set), and a real description is kept.
+    assert!(!prepare("Quake hits Tokyo", "Quake hits Tokyo").body_ignored);
+    let real = prepare(
+        "Quake hits Tokyo",
+        "A magnitude 6 quake shook Tokyo on Sunday.",
+    );
+    assert!(!real.body_ignored);
+    // A one-line teaser adds too little to compare, but is searched.
+    let teaser = prepare("Rail strike ends", "Unions signed a deal.");
+    assert!(teaser.body_ignored);
+    assert!(teaser.search_text().contains("deal"));
+    // Video and podcast listings say nothing of the story.
+    assert!(prepare("Watch: flooding in the capital", "Source: BBC News, 1:42").is_rolling());
+    assert!(prepare("Markets: stocks, bonds, and more", "Long enough text here.").is_rolling());
 }

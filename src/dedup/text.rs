@@ -145,7 +145,150 @@ const ROLLING_FORMATS: &[&str] = &[
     "부고",
     "인사]",
     "[인사",
+    // Galleries and digests: many stories under one headline, a new set every day.
+    "in pictures",
+    "pictures of the day",
+    "photos of the day",
+    "photo of the day",
+    "picture of the day",
+    ", and more",
+    "and more:",
+    "news roundup",
+    "news round-up",
+    "week in review",
+    "market wrap",
+    "markets wrap",
+    "morning digest",
+    "evening digest",
 ];
+
+/// A body that only says where a video or podcast comes from and how long it runs
+/// ("Source: BBC News, 2:31", "0:45"): nothing to match the story by.
+pub fn is_media_stub(body: &str) -> bool {
+    let t = body.trim();
+    let is_duration = |s: &str| {
+        let s = s.trim().trim_end_matches('.');
+        !s.is_empty()
+            && s.len() <= 8
+            && s.contains(':')
+            && s.chars().all(|c| c.is_ascii_digit() || c == ':')
+    };
+    if is_duration(t) {
+        return true;
+    }
+    let lower = t.to_lowercase();
+    lower.starts_with("source:")
+        && t.chars().count() <= 80
+        && t.rsplit(',').next().is_some_and(is_duration)
+}
+
+/// The (month, day) a headline is about, when it names one: "5 March", "March 5", "Mar. 5",
+/// "2022-03-05", "3월 5일", "3月5日". Two headlines that differ by their dates are different
+/// editions of a recurring piece, whatever else they share.
+pub fn title_date(title: &str) -> Option<(u32, u32)> {
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let words: Vec<&str> = title
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '|' | '(' | ')' | '/'))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.trim_end_matches('.'))
+        .collect();
+    // A month is written with a capital ("March 5"; "troops march 5 miles" names none).
+    let month_of = |w: &str| -> Option<u32> {
+        if !w.chars().next().is_some_and(char::is_uppercase) {
+            return None;
+        }
+        let w: String = w
+            .chars()
+            .take_while(|c| c.is_alphabetic())
+            .flat_map(char::to_lowercase)
+            .collect();
+        if w.len() < 3 || w.len() > 9 {
+            return None;
+        }
+        let i = MONTHS.iter().position(|m| w.starts_with(m))?;
+        // "mar" is a month, "march" too, "marching" is not.
+        let full = [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ][i];
+        (full.starts_with(w.as_str()) || w == "sept").then_some(i as u32 + 1)
+    };
+    let day_of = |w: &str| -> Option<u32> {
+        let d: String = w.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let rest = &w[d.len()..];
+        if d.is_empty() || !(rest.is_empty() || ["st", "nd", "rd", "th"].contains(&rest)) {
+            return None;
+        }
+        d.parse().ok().filter(|d| (1..=31).contains(d))
+    };
+    for (i, w) in words.iter().enumerate() {
+        if let Some(m) = month_of(w) {
+            if let Some(d) = words.get(i + 1).and_then(|n| day_of(n)) {
+                return Some((m, d));
+            }
+            if let Some(d) = i.checked_sub(1).and_then(|p| day_of(words[p])) {
+                return Some((m, d));
+            }
+        }
+        // ISO dates.
+        let parts: Vec<&str> = w.split('-').collect::<Vec<&str>>();
+        if parts.len() == 3
+            && parts[0].len() == 4
+            && parts
+                .iter()
+                .all(|p| p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty())
+            && let (Ok(m), Ok(d)) = (parts[1].parse::<u32>(), parts[2].parse::<u32>())
+            && (1..=12).contains(&m)
+            && (1..=31).contains(&d)
+        {
+            return Some((m, d));
+        }
+    }
+    // "3월 5일", "3月5日": a number before 월/月, then one before 일/日.
+    let chars: Vec<char> = title.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        if *c != '월' && *c != '月' {
+            continue;
+        }
+        let digits_before = |end: usize| -> Option<u32> {
+            let start = (0..end)
+                .rev()
+                .take_while(|j| chars[*j].is_ascii_digit())
+                .last()?;
+            chars[start..end].iter().collect::<String>().parse().ok()
+        };
+        let Some(m) = digits_before(i).filter(|m| (1..=12).contains(m)) else {
+            continue;
+        };
+        let mut j = i + 1;
+        while j < chars.len() && chars[j] == ' ' {
+            j += 1;
+        }
+        let start = j;
+        while j < chars.len() && chars[j].is_ascii_digit() {
+            j += 1;
+        }
+        if j > start && j < chars.len() && (chars[j] == '일' || chars[j] == '日') {
+            let d: u32 = chars[start..j].iter().collect::<String>().parse().ok()?;
+            if (1..=31).contains(&d) {
+                return Some((m, d));
+            }
+        }
+    }
+    None
+}
 
 /// Whether a headline names a rolling or recurring format (see [`ROLLING_FORMATS`]).
 pub fn is_rolling_format(title: &str) -> bool {
@@ -164,6 +307,40 @@ pub fn clean_title(title: &str) -> String {
                 t.truncate(i);
             }
         }
+    }
+    // Aggregator pools end a headline with the publisher in any script: " - 日本経済新聞",
+    // "(共同)", "【時事】", "[연합]": a short trailing segment of CJK characters only.
+    for sep in [" - ", " – ", " — ", " | "] {
+        if let Some(i) = t.rfind(sep) {
+            let tail = t[i + sep.len()..].trim();
+            if is_cjk_name(tail, 12) {
+                t.truncate(i);
+            }
+        }
+    }
+    loop {
+        let trimmed = t.trim_end();
+        let Some(close) = trimmed.chars().last() else {
+            break;
+        };
+        let open = match close {
+            ')' => '(',
+            '）' => '（',
+            ']' => '[',
+            '】' => '【',
+            '〕' => '〔',
+            _ => break,
+        };
+        let Some(start) = trimmed.rfind(open) else {
+            break;
+        };
+        let inner = &trimmed[start + open.len_utf8()..trimmed.len() - close.len_utf8()];
+        if start == 0
+            || !(is_cjk_name(inner, 6) || names_outlet(inner) && inner.chars().count() <= 20)
+        {
+            break;
+        }
+        t.truncate(start);
     }
     // Leading markers: "[속보]", "(2보)", "BREAKING:", "LIVE -".
     loop {
@@ -185,6 +362,17 @@ pub fn clean_title(title: &str) -> String {
         }
     }
     t.trim().to_owned()
+}
+
+/// Whether `s` is a short name written in CJK characters (a publisher, an agency credit):
+/// 1 to `max` characters, CJK, kana or Hangul, with inner spaces or middle dots.
+fn is_cjk_name(s: &str, max: usize) -> bool {
+    let n = s.chars().count();
+    n >= 1
+        && n <= max
+        && s.chars().any(is_cjk)
+        && s.chars()
+            .all(|c| is_cjk(c) || c == ' ' || c == '・' || c == '·')
 }
 
 fn names_outlet(segment: &str) -> bool {
@@ -393,7 +581,63 @@ fn is_cjk(c: char) -> bool {
 }
 
 /// Light English stemming: enough that "officers"/"officer" and "fired"/"fire" meet.
+/// Number words as the digits other outlets write ("three killed" = "3 killed").
+const NUMBER_WORDS: &[(&str, &str)] = &[
+    ("two", "#2"),
+    ("three", "#3"),
+    ("four", "#4"),
+    ("five", "#5"),
+    ("six", "#6"),
+    ("seven", "#7"),
+    ("eight", "#8"),
+    ("nine", "#9"),
+    ("ten", "#10"),
+    ("eleven", "#11"),
+    ("twelve", "#12"),
+    ("twenty", "#20"),
+    ("hundred", "#100"),
+    ("thousand", "#1000"),
+    ("million", "#1000000"),
+];
+
+/// British spellings as American ones, so that the same wire story edited on either side
+/// of the Atlantic shares its words: -ise → -ize (apologise, organisation), -our → -or in
+/// words of six letters or more (colour, labour, but not four or hour), -tre → -ter (centre).
+/// Applied to every word alike, so a word that merely looks British (rise → rize) still
+/// matches itself.
+fn american(w: &str) -> std::borrow::Cow<'_, str> {
+    for (uk, us) in [
+        ("isation", "ization"),
+        ("isations", "izations"),
+        ("ising", "izing"),
+        ("ised", "ized"),
+        ("ises", "izes"),
+        ("ise", "ize"),
+    ] {
+        if let Some(b) = w.strip_suffix(uk)
+            && b.chars().count() >= 2
+        {
+            return format!("{b}{us}").into();
+        }
+    }
+    for (uk, us) in [("ours", "ors"), ("our", "or")] {
+        if let Some(b) = w.strip_suffix(uk)
+            && w.chars().count() >= 6
+        {
+            return format!("{b}{us}").into();
+        }
+    }
+    if let Some(b) = w.strip_suffix("tre")
+        && b.chars().count() >= 2
+    {
+        return format!("{b}ter").into();
+    }
+    w.into()
+}
+
 fn stem(w: &str) -> String {
+    let w = american(w);
+    let w = w.as_ref();
     let mut base = w;
     for suffix in ["ing", "ed", "es", "s"] {
         if let Some(b) = w.strip_suffix(suffix)
@@ -464,8 +708,29 @@ pub fn tokenise(text: &str) -> Vec<String> {
             while i < chars.len() && chars[i].is_alphabetic() && !is_cjk(chars[i]) {
                 i += 1;
             }
+            // Dotted acronyms as written without dots: "U.S." = "US", "U.K." = "UK".
+            if i - start == 1 && chars.get(i) == Some(&'.') {
+                let mut acronym = String::from(c);
+                let mut j = i;
+                while chars.get(j) == Some(&'.')
+                    && chars
+                        .get(j + 1)
+                        .is_some_and(|n| n.is_alphabetic() && !is_cjk(*n))
+                    && chars.get(j + 2).is_none_or(|n| !n.is_alphabetic())
+                {
+                    acronym.push(chars[j + 1]);
+                    j += 2;
+                }
+                if acronym.chars().count() >= 2 {
+                    out.push(acronym);
+                    i = j + usize::from(chars.get(j) == Some(&'.'));
+                    continue;
+                }
+            }
             let word: String = chars[start..i].iter().collect();
-            if word.chars().count() >= 2 && !STOPWORDS.contains(&word.as_str()) {
+            if let Some((_, n)) = NUMBER_WORDS.iter().find(|(w, _)| *w == word) {
+                out.push((*n).to_owned());
+            } else if word.chars().count() >= 2 && !STOPWORDS.contains(&word.as_str()) {
                 out.push(stem(&word));
             }
         } else {
@@ -495,6 +760,15 @@ mod tests {
                 "Tablet interactive: Coronavirus outbreak",
             ),
             ("Left - right debate", "Left - right debate"),
+            ("日銀が利上げを決定 - 日本経済新聞", "日銀が利上げを決定"),
+            ("東京で震度４ (共同)", "東京で震度４"),
+            ("東京で震度４（時事）", "東京で震度４"),
+            ("윤 대통령 방미 [연합]", "윤 대통령 방미"),
+            ("Quake hits Japan (Reuters)", "Quake hits Japan"),
+            // Not a credit: a bracket that says something, or the whole headline.
+            ("Talks end (again) in Geneva", "Talks end (again) in Geneva"),
+            ("【共同】", "【共同】"),
+            ("G7 summit (2nd day)", "G7 summit (2nd day)"),
         ];
         for (input, want) in cases {
             assert_eq!(clean_title(input), want, "{input}");
@@ -566,7 +840,7 @@ mod tests {
     fn tokens_for_each_script() {
         assert_eq!(
             tokenise("Four officers fired after the death"),
-            vec!["four", "officer", "fir", "death"]
+            vec!["#4", "officer", "fir", "death"]
         );
         assert_eq!(tokenise("fire closes"), tokenise("fired closed"));
         assert_eq!(tokenise("press"), vec!["press"]);
@@ -578,5 +852,59 @@ mod tests {
         assert_eq!(tokenise("日経平均"), vec!["日経", "経平", "平均"]);
         assert_eq!(tokenise("ＣＯＶＩＤ－１９"), vec!["covid", "#19"]);
         assert!(tokenise("").is_empty());
+    }
+
+    #[test]
+    fn dates_in_headlines() {
+        let cases = [
+            ("Pictures of the day | 5 March", Some((3, 5))),
+            ("Pictures of the day: March 6", Some((3, 6))),
+            ("Markets wrap, Mar. 7th", Some((3, 7))),
+            ("Daily briefing 2022-07-28", Some((7, 28))),
+            ("오늘의 증시 7월 28일", Some((7, 28))),
+            ("東京株式 7月29日", Some((7, 29))),
+            ("March of the penguins begins", None),
+            ("5 things to know", None),
+            ("Troops march 5 miles", None),
+            ("May 2022 was hot", None),
+        ];
+        for (title, want) in cases {
+            assert_eq!(title_date(title), want, "{title}");
+        }
+    }
+
+    #[test]
+    fn media_stubs_are_recognised() {
+        for stub in ["Source: BBC News, 2:31", "0:45", "Source: CNN, 12:05."] {
+            assert!(is_media_stub(stub), "{stub}");
+        }
+        for text in [
+            "",
+            "Source: officials said the talks, which began at 10:00, ended",
+            "The meeting ran 2:31 hours over",
+        ] {
+            assert!(!is_media_stub(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn spelling_acronyms_and_number_words_read_alike() {
+        let same = [
+            (
+                "Police apologise for the colour of the centre",
+                "Police apologize for the color of the center",
+            ),
+            ("U.S. and U.K. sign deal", "US and UK sign deal"),
+            ("Three killed as ten hurt", "3 killed as 10 hurt"),
+            (
+                "Organisation criticised labour plans",
+                "Organization criticized labor plans",
+            ),
+        ];
+        for (a, b) in same {
+            assert_eq!(tokenise(a), tokenise(b), "{a} / {b}");
+        }
+        // Short words keep their letters: four is not "for", hour not "hor".
+        assert_eq!(tokenise("four hour tour"), ["#4", "hour", "tour"]);
     }
 }
