@@ -316,20 +316,47 @@ pub async fn explain(
     out: &mut impl Write,
 ) -> anyhow::Result<bool> {
     let store = open_store(&config)?;
-    let id = story.trim_start_matches("urn:wiredesk:story:").to_owned();
-    let found = store.call(move |db| db.story(&id)).await?;
+    let asked = story.trim_start_matches("urn:wiredesk:story:").to_owned();
+    let id = asked.clone();
+    let found = store
+        .call(move |db| {
+            let id = db.resolve_story(&id)?;
+            Ok((db.story(&id)?, db.merges_into(&id)?))
+        })
+        .await?;
     store.close().await;
-    let Some(story) = found else {
+    let (Some(story), merges) = found else {
         writeln!(out, "no story with id {story}")?;
         return Ok(false);
     };
     if json {
-        serde_json::to_writer_pretty(&mut *out, &story_json(&story))?;
+        let mut doc = serde_json::to_value(story_json(&story))?;
+        if let Some(map) = doc.as_object_mut() {
+            map.insert("merged".into(), serde_json::to_value(&merges)?);
+        }
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
         writeln!(out)?;
         return Ok(true);
     }
     let rep = story.representative();
+    if story.id.0 != asked {
+        writeln!(out, "story {asked} was merged into {}", story.id)?;
+    }
     writeln!(out, "story {}: {}", story.id, rep.title)?;
+    for m in &merges {
+        let bridge = m.item_ref.map_or_else(String::new, |i| {
+            let score = m
+                .score
+                .map_or_else(String::new, |s| format!(", probability {s:.3}"));
+            format!(" when item [{i}] matched both{score}")
+        });
+        writeln!(
+            out,
+            "merged {}: story {} (one story told twice){bridge}",
+            rfc3339(m.merged),
+            m.absorbed
+        )?;
+    }
     writeln!(
         out,
         "published {}, first seen {}, updated {}, {} member{}; represented by {} (priority {})",

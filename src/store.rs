@@ -39,7 +39,7 @@ use crate::parse::Entry;
 
 pub use housekeeping::{Pruned, backup};
 pub use notify::{NotifySummary, Owed};
-pub use stories::{Member, Story, StoryId};
+pub use stories::{Member, Merge, Story, StoryId};
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
@@ -1016,7 +1016,11 @@ impl Db {
                     index_changes.push((item_id, story_id, entry, published, doc));
                 }
                 Ok(Ok(None)) => {}
-                Ok(Err(e)) => return Err(e),
+                Ok(Err(e)) => {
+                    // Story merges renamed stories in the index at once: rolled back now.
+                    self.needs_recovery = true;
+                    return Err(e);
+                }
                 Err(payload) => {
                     self.needs_recovery = true;
                     return Err(StoreError::Internal(format!(
@@ -1145,7 +1149,10 @@ impl Db {
             None => None,
         };
         let (story_id, layer, score, join_ref) = match joined {
-            Some(j) => {
+            Some(mut j) => {
+                if !j.merge.is_empty() {
+                    j.story_id = Self::merge_stories(tx, near, &j, now)?;
+                }
                 tx.prepare_cached(
                     "UPDATE stories SET updated = ?2, published = MIN(COALESCE(published, ?3), ?3)
                      WHERE id = ?1",
@@ -1200,6 +1207,68 @@ impl Db {
         Ok(Some((item_id, story_id, published, doc)))
     }
 
+    /// One story told twice (see `dedup::NearDuplicates::decide`): the stories of `join` are
+    /// merged into the oldest of them, which keeps its id; each absorbed id becomes an alias of
+    /// it (explain and stored references resolve through it), and what was owed to a
+    /// notification target for an absorbed story is owed for the survivor (once). The index
+    /// follows at once (later entries of this refresh must not join a story that is gone); a
+    /// failed transaction rebuilds it. Returns the survivor.
+    fn merge_stories(
+        tx: &rusqlite::Transaction<'_>,
+        near: &mut NearDuplicates,
+        join: &dedup::Join,
+        now: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        let mut all: Vec<(i64, String)> = Vec::new();
+        for id in std::iter::once(&join.story_id).chain(join.merge.iter()) {
+            let first_seen: Option<i64> = tx
+                .prepare_cached("SELECT first_seen FROM stories WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            if let Some(f) = first_seen {
+                all.push((f, id.clone()));
+            }
+        }
+        all.sort();
+        let Some((_, survivor)) = all.first().cloned() else {
+            return Ok(join.story_id.clone());
+        };
+        for (_, absorbed) in all.iter().skip(1) {
+            tx.prepare_cached("UPDATE items SET story_id = ?2 WHERE story_id = ?1")?
+                .execute(params![absorbed, survivor])?;
+            tx.prepare_cached(
+                "UPDATE stories SET updated = ?2, published = MIN(COALESCE(published, ?3),
+                   COALESCE((SELECT published FROM stories WHERE id = ?4), ?3))
+                 WHERE id = ?1",
+            )?
+            .execute(params![survivor, ts(now), i64::MAX, absorbed])?;
+            tx.prepare_cached(
+                "UPDATE OR IGNORE notifications SET story_id = ?2 WHERE story_id = ?1",
+            )?
+            .execute(params![absorbed, survivor])?;
+            tx.prepare_cached("DELETE FROM notifications WHERE story_id = ?1")?
+                .execute([absorbed])?;
+            tx.prepare_cached("DELETE FROM stories WHERE id = ?1")?
+                .execute([absorbed])?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO story_aliases (alias, story_id, merged, item_ref, score)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                absorbed,
+                survivor,
+                ts(now),
+                join.item_id,
+                join.score
+            ])?;
+            // Aliases of the absorbed story now name the survivor.
+            tx.prepare_cached("UPDATE story_aliases SET story_id = ?2 WHERE story_id = ?1")?
+                .execute(params![absorbed, survivor])?;
+            near.merge_story(absorbed, &survivor);
+        }
+        Ok(survivor)
+    }
+
     /// The feed's row after a good refresh: health reset, validators and warning stored.
     fn record_success(
         tx: &rusqlite::Transaction<'_>,
@@ -1250,6 +1319,7 @@ impl Db {
             item_id,
             layer: JoinLayer::SameUrl,
             score: None,
+            merge: Vec::new(),
         }))
     }
 

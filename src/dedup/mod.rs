@@ -45,6 +45,8 @@ pub const MIN_SHARED_TOKENS: u32 = 2;
 pub const STORY_SLACK: f64 = 0.2;
 /// A probability at which one member is enough evidence (near-verbatim copies).
 pub const STRONG_MATCH: f64 = 0.9;
+/// Members of each story compared when deciding whether two stories are one.
+const MERGE_MEMBERS: usize = 8;
 /// A source's token is its boilerplate when it is on at least this share of the source's items…
 const BOILERPLATE_SHARE: f64 = 0.4;
 /// …and the source has at least this many items.
@@ -81,6 +83,9 @@ pub struct Join {
     pub item_id: i64,
     pub layer: JoinLayer,
     pub score: Option<f64>,
+    /// Other stories the item matches as strongly, whose members match the joined story's
+    /// too: one story told twice, to be merged into one (see [`NearDuplicates::decide`]).
+    pub merge: Vec<String>,
 }
 
 /// The near-duplicate layer: an index of recent items and the rule that decides a match.
@@ -386,15 +391,81 @@ impl NearDuplicates {
                 probabilities.iter().sum::<f64>() / probabilities.len() as f64
             };
             if mean >= threshold - STORY_SLACK {
+                let merge = self.also_the_same(&best.story_id, candidates);
                 return Some(Join {
                     story_id: best.story_id.clone(),
                     item_id: best.item_id,
                     layer: JoinLayer::NearDuplicate,
                     score: Some(best.probability),
+                    merge,
                 });
             }
         }
         None
+    }
+
+    /// Stories other than `joined` that are the same story told twice: the new item matches a
+    /// member of each near-verbatim (≥ [`STRONG_MATCH`]), and some member of the other story
+    /// matches some member of `joined` by itself (across outlets, at the threshold) — so the
+    /// merge never rests on the bridging item alone.
+    fn also_the_same(&self, joined: &str, candidates: &[Verified]) -> Vec<String> {
+        let mut merge: Vec<String> = Vec::new();
+        let members = |story: &str| -> Vec<u32> {
+            self.story_slots
+                .get(story)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .filter(|&&(slot, g)| {
+                    let s = &self.slots[slot as usize];
+                    s.alive && s.generation == g
+                })
+                .map(|&(slot, _)| slot)
+                .take(MERGE_MEMBERS)
+                .collect()
+        };
+        let ours = members(joined);
+        for c in candidates
+            .iter()
+            .take_while(|c| c.probability >= STRONG_MATCH)
+        {
+            if c.story_id == joined || merge.contains(&c.story_id) {
+                continue;
+            }
+            let theirs = members(&c.story_id);
+            let agree = ours.iter().any(|&a| {
+                theirs.iter().any(|&b| {
+                    let (sa, sb) = (&self.slots[a as usize], &self.slots[b as usize]);
+                    sa.feed != sb.feed
+                        && self.judge(
+                            &self.pair_features(&sa.doc, sa.feed, &sb.doc, sb.feed),
+                            &sa.doc,
+                            &sb.doc,
+                        ) >= self.config.threshold
+                })
+            });
+            if agree {
+                merge.push(c.story_id.clone());
+            }
+        }
+        merge
+    }
+
+    /// Renames a story in the index (two stories merged: `from` is now `into`).
+    pub fn merge_story(&mut self, from: &str, into: &str) {
+        let Some(moved) = self.story_slots.remove(from) else {
+            return;
+        };
+        for &(slot, g) in &moved {
+            let s = &mut self.slots[slot as usize];
+            if s.alive && s.generation == g {
+                s.story = into.to_owned();
+            }
+        }
+        self.story_slots
+            .entry(into.to_owned())
+            .or_default()
+            .extend(moved);
     }
 
     /// Candidates of `doc` from the index, verified, best first.
@@ -479,23 +550,27 @@ impl NearDuplicates {
     fn verify_slot(&self, query: &Query<'_>, slot: u32) -> Verified {
         let s = &self.slots[slot as usize];
         let f = self.query_features(query, &s.doc, s.feed);
-        let mut probability = score::probability(&f, &self.weights);
-        if score::is_body_copy(&f, query.doc, &s.doc) {
-            probability = probability.max(COPY_PROBABILITY);
-        }
-        // Headlines about different days are different editions of a recurring piece.
-        if query.doc.title_date != 0
-            && s.doc.title_date != 0
-            && query.doc.title_date != s.doc.title_date
-        {
-            probability = 0.0;
-        }
+        let probability = self.judge(&f, query.doc, &s.doc);
         Verified {
             item_id: s.item_id,
             story_id: s.story.clone(),
             probability,
             features: f,
         }
+    }
+
+    /// The probability that two docs with features `f` are one story: the model's, raised for
+    /// a body copy, nothing for headlines about different days (different editions of a
+    /// recurring piece).
+    fn judge(&self, f: &[f64; N_FEATURES], a: &Doc, b: &Doc) -> f64 {
+        let mut probability = score::probability(f, &self.weights);
+        if score::is_body_copy(f, a, b) {
+            probability = probability.max(COPY_PROBABILITY);
+        }
+        if a.title_date != 0 && b.title_date != 0 && a.title_date != b.title_date {
+            probability = 0.0;
+        }
+        probability
     }
 
     /// A new item's doc, weighed once for all its comparisons.

@@ -49,6 +49,7 @@ impl Db {
                 )?;
                 pruned.items += tx.execute("DELETE FROM items WHERE story_id = ?1", [id])?;
                 pruned.stories += tx.execute("DELETE FROM stories WHERE id = ?1", [id])?;
+                tx.execute("DELETE FROM story_aliases WHERE story_id = ?1", [id])?;
             }
             tx.commit()?;
         }

@@ -141,6 +141,17 @@ const MIGRATIONS: &[&str] = &[
     // their American, undotted and digit forms): the search index is emptied here and built
     // again at open (see `SEARCH_TOKENS_VERSION`).
     "DELETE FROM items_fts;",
+    // 11: stories merged into another (one story told twice, found when an item matched
+    // both): the absorbed id, the story it lives on as, when, and the item and score that
+    // bridged them. `explain` resolves an alias, and shows the merges.
+    "CREATE TABLE story_aliases (
+       alias TEXT PRIMARY KEY,
+       story_id TEXT NOT NULL,
+       merged INTEGER NOT NULL,
+       item_ref INTEGER,
+       score REAL
+     ) WITHOUT ROWID;
+     CREATE INDEX story_aliases_story ON story_aliases(story_id);",
 ];
 
 /// The version that added the search index (the upgrade test starts just before it).

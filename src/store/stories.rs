@@ -3,7 +3,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{ToSql, params};
+use rusqlite::{OptionalExtension as _, ToSql, params};
 use serde::Serialize;
 
 use super::{Db, StoreError, from_ts};
@@ -50,6 +50,16 @@ pub struct Member {
 }
 
 /// A story: one piece of news and every outlet's item that carries it.
+/// A story merged into another: the absorbed id, when, and the item (and its score) that
+/// matched both.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Merge {
+    pub absorbed: String,
+    pub merged: DateTime<Utc>,
+    pub item_ref: Option<i64>,
+    pub score: Option<f64>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Story {
     pub id: StoryId,
@@ -202,6 +212,33 @@ impl Db {
                 &[&id],
             )?
             .pop())
+    }
+
+    /// The story an id names now: itself, or the story it was merged into.
+    pub fn resolve_story(&self, id: &str) -> Result<String, StoreError> {
+        let alias: Option<String> = self
+            .conn
+            .prepare_cached("SELECT story_id FROM story_aliases WHERE alias = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        Ok(alias.unwrap_or_else(|| id.to_owned()))
+    }
+
+    /// The stories merged into `id`: (absorbed id, when, the bridging item, its score).
+    pub fn merges_into(&self, id: &str) -> Result<Vec<Merge>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT alias, merged, item_ref, score FROM story_aliases WHERE story_id = ?1
+             ORDER BY merged, alias",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok(Merge {
+                absorbed: r.get(0)?,
+                merged: from_ts(r.get(1)?),
+                item_ref: r.get(2)?,
+                score: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// How many stories and items are stored.

@@ -660,7 +660,7 @@ fn search_finds_stories_in_any_script_keeps_in_step_and_survives_an_upgrade() {
              ALTER TABLE feeds DROP COLUMN full_text_enriched;
              ALTER TABLE feeds DROP COLUMN full_text_failed;
              ALTER TABLE feeds DROP COLUMN full_text_error;
-             DROP TABLE websub;",
+             DROP TABLE websub; DROP TABLE story_aliases;",
         )
         .unwrap();
     drop(db);
@@ -916,4 +916,107 @@ fn retention_takes_items_out_of_search_and_a_backup_searches_like_its_source() {
     let db = open(&dir);
     assert_eq!(search_titles(&db, "typhoon"), ["Typhoon warning issued"]);
     assert!(search_titles(&db, "season").is_empty());
+}
+
+#[test]
+fn one_story_told_twice_is_merged_into_the_older_with_an_alias() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two outlets' copies stored while the near-duplicate layer was off: two stories.
+    let mut db = Db::open(
+        &dir.path().join("w.db"),
+        &DedupConfig {
+            near_duplicates: false,
+            ..dedup()
+        },
+    )
+    .unwrap();
+    db.sync_feeds(&[feed("a", 0), feed("b", 0), feed("c", 0)])
+        .unwrap();
+    let now = Utc::now();
+    let older = now - chrono::Duration::minutes(30);
+    ingest(
+        &mut db,
+        "a",
+        &[news("a1", "Central bank raises rates again", BODY, older)],
+        older,
+    );
+    ingest(
+        &mut db,
+        "b",
+        &[news(
+            "b1",
+            "Rates up a quarter point as inflation lingers",
+            BODY,
+            now,
+        )],
+        now,
+    );
+    let before = db.all_stories().unwrap();
+    assert_eq!(before.len(), 2);
+    let id_of = |stories: &[Story], feed: &str| {
+        stories
+            .iter()
+            .find(|s| s.members.iter().any(|m| m.feed == feed))
+            .unwrap()
+            .id
+            .0
+            .clone()
+    };
+    let (story_a, story_b) = (id_of(&before, "a"), id_of(&before, "b"));
+    // Something was owed for the younger one.
+    db.conn()
+        .execute(
+            "INSERT INTO notifications (notify_id, story_id, outlets, state, next_attempt, created)
+             VALUES ('t', ?1, 1, 'pending', 0, 0)",
+            [&story_b],
+        )
+        .unwrap();
+    db.set_dedup_config(dedup()).unwrap();
+    // A third outlet's copy matches both: one story, the older one's id.
+    let s = ingest(
+        &mut db,
+        "c",
+        &[news(
+            "c1",
+            "Bank lifts key rate by 25 basis points",
+            BODY,
+            now,
+        )],
+        now,
+    );
+    assert_eq!((s.new, s.merged), (1, 1));
+    let after = db.all_stories().unwrap();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].id.0, story_a);
+    assert_eq!(after[0].members.len(), 3);
+    // The absorbed id resolves to the survivor, with what bridged them.
+    assert_eq!(db.resolve_story(&story_b).unwrap(), story_a);
+    assert_eq!(db.resolve_story(&story_a).unwrap(), story_a);
+    let merges = db.merges_into(&story_a).unwrap();
+    assert_eq!(merges.len(), 1);
+    assert_eq!(merges[0].absorbed, story_b);
+    assert!(merges[0].score.unwrap() >= crate::dedup::STRONG_MATCH);
+    // What was owed is owed for the survivor.
+    let owed: String = db
+        .conn()
+        .query_row("SELECT story_id FROM notifications", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(owed, story_a);
+    // Later copies join the survivor.
+    let s = ingest(
+        &mut db,
+        "c",
+        &[news(
+            "c2",
+            "Rates raised again by the central bank",
+            BODY,
+            now,
+        )],
+        now,
+    );
+    assert_eq!(s.merged, 1);
+    assert_eq!(db.all_stories().unwrap().len(), 1);
+    // Retention takes the aliases with the story.
+    db.prune(30, now + chrono::Duration::days(31)).unwrap();
+    assert_eq!(db.resolve_story(&story_b).unwrap(), story_b);
 }
