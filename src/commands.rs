@@ -410,6 +410,59 @@ pub async fn explain(
     Ok(true)
 }
 
+/// `wiredesk explain --near ITEM_OR_STORY`: the best candidates of an item (or a story's
+/// first member) and why each did or did not join.
+pub async fn explain_near(
+    config: Config,
+    what: String,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<bool> {
+    let store = open_store(&config)?;
+    let dedup = config.dedup.clone();
+    let asked = what.clone();
+    let found = store
+        .call(move |db| db.explain_near(&asked, &dedup, 10))
+        .await?;
+    store.close().await;
+    let Some(near) = found else {
+        writeln!(out, "no item or story {what}")?;
+        return Ok(false);
+    };
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &near)?;
+        writeln!(out)?;
+        return Ok(true);
+    }
+    writeln!(
+        out,
+        "item [{}] {}: {} (story {})",
+        near.item_id, near.feed, near.title, near.story_id
+    )?;
+    if near.rolling {
+        writeln!(
+            out,
+            "a rolling format (live page, digest, gallery, media listing): never matched by text"
+        )?;
+        return Ok(true);
+    }
+    if near.candidates.is_empty() {
+        writeln!(
+            out,
+            "no candidate: no other outlet's item in the window shares enough rare words with it"
+        )?;
+    }
+    for c in &near.candidates {
+        writeln!(
+            out,
+            "  {:.3}  [{}] {}: {} (story {})
+         {}",
+            c.found.probability, c.found.item_id, c.feed, c.title, c.found.story_id, c.found.why
+        )?;
+    }
+    Ok(true)
+}
+
 /// `wiredesk backup DEST`: a consistent copy of the database, safe while the daemon runs.
 pub fn backup(config: &Config, dest: &std::path::Path, out: &mut impl Write) -> anyhow::Result<()> {
     let (source, rule) = config.storage.database_location();

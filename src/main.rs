@@ -74,12 +74,17 @@ enum Command {
     ImportOpml { file: PathBuf },
     /// Write a consistent copy of the database to DEST (safe while the daemon runs).
     Backup { dest: PathBuf },
-    /// Explain a story: its members and how each joined (layer, score, matched item).
+    /// Explain a story: its members and how each joined (layer, score, matched item), and the
+    /// stories merged into it.
     Explain {
-        /// The story id (as in `stories`, or the Atom entry id).
+        /// The story id (as in `stories`, or the Atom entry id); with --near, an item id too.
         story: String,
         #[arg(long)]
         json: bool,
+        /// The best candidates that did not join and why: "why did these two not merge?"
+        /// (reads the stored items around it).
+        #[arg(long)]
+        near: bool,
     },
 }
 
@@ -188,7 +193,12 @@ fn main() -> ExitCode {
             Command::Backup { dest } => {
                 wiredesk::commands::backup(&config, &dest, &mut out).map(|_| true)
             }
-            Command::Explain { story, json } => {
+            Command::Explain {
+                story,
+                json,
+                near: true,
+            } => wiredesk::commands::explain_near(config, story, json, &mut out).await,
+            Command::Explain { story, json, .. } => {
                 wiredesk::commands::explain(config, story, json, &mut out).await
             }
         };

@@ -39,7 +39,7 @@ use crate::parse::Entry;
 
 pub use housekeeping::{Pruned, backup};
 pub use notify::{NotifySummary, Owed};
-pub use stories::{Member, Merge, Story, StoryId};
+pub use stories::{Member, Merge, Near, Story, StoryId};
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]

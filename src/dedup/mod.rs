@@ -241,6 +241,16 @@ struct Query<'a> {
     weighted: score::Weighted,
 }
 
+/// A candidate of `explain --near`: the item, its story, its probability and why it did or
+/// did not join.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct NearCandidate {
+    pub item_id: i64,
+    pub story_id: String,
+    pub probability: f64,
+    pub why: String,
+}
+
 /// A candidate with its verification.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verified {
@@ -449,6 +459,87 @@ impl NearDuplicates {
             }
         }
         merge
+    }
+
+    /// For `explain --near`: the best candidates of an item (up to `limit`), each with its
+    /// probability and why it did or did not join: the same rules [`Self::decide`] applies.
+    pub fn near_candidates(
+        &mut self,
+        feed: &FeedId,
+        prepared: &Prepared,
+        published: DateTime<Utc>,
+        own_story: &str,
+        limit: usize,
+    ) -> Vec<NearCandidate> {
+        if prepared.rolling {
+            return Vec::new();
+        }
+        let feed_ix = self.feed_index(feed.as_str());
+        let doc = self.doc_from(prepared, published.timestamp());
+        let query = self.query(&doc, feed_ix);
+        let threshold = self.config.threshold;
+        let candidates = self.candidates(&query);
+        candidates
+            .iter()
+            .take(limit)
+            .map(|c| {
+                let slot = self.slot_of(c.item_id, &c.story_id);
+                let other_date = slot.map_or(0, |s| self.slots[s as usize].doc.title_date);
+                let why = if c.story_id == own_story {
+                    "in the same story".to_owned()
+                } else if c.probability == 0.0 && doc.title_date != 0 && other_date != 0 {
+                    "the headlines name different days".to_owned()
+                } else if c.probability < threshold {
+                    format!("probability below the threshold {threshold}")
+                } else {
+                    let mean = self.story_mean(&query, &c.story_id);
+                    if mean < threshold - STORY_SLACK && c.probability < STRONG_MATCH {
+                        format!(
+                            "its story's members average {mean:.3}, below {:.2}",
+                            threshold - STORY_SLACK
+                        )
+                    } else {
+                        "close enough: it was not in the index then (stored later, or outside the window)".to_owned()
+                    }
+                };
+                NearCandidate {
+                    item_id: c.item_id,
+                    story_id: c.story_id.clone(),
+                    probability: c.probability,
+                    why,
+                }
+            })
+            .collect()
+    }
+
+    fn slot_of(&self, item_id: i64, story: &str) -> Option<u32> {
+        self.story_slots.get(story)?.iter().find_map(|&(slot, g)| {
+            let s = &self.slots[slot as usize];
+            (s.alive && s.generation == g && s.item_id == item_id).then_some(slot)
+        })
+    }
+
+    /// The mean probability of a query against a story's indexed members.
+    fn story_mean(&self, query: &Query<'_>, story: &str) -> f64 {
+        let probabilities: Vec<f64> = self
+            .story_slots
+            .get(story)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|&(slot, generation)| {
+                let s = &self.slots[slot as usize];
+                (s.alive && s.generation == generation).then(|| {
+                    let f = self.query_features(query, &s.doc, s.feed);
+                    score::probability(&f, &self.weights)
+                })
+            })
+            .collect();
+        if probabilities.is_empty() {
+            0.0
+        } else {
+            probabilities.iter().sum::<f64>() / probabilities.len() as f64
+        }
     }
 
     /// Renames a story in the index (two stories merged: `from` is now `into`).

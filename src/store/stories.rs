@@ -319,3 +319,108 @@ impl Db {
         Ok(stories)
     }
 }
+
+/// `explain --near`: an item and the best candidates the near-duplicate layer finds for it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Near {
+    pub item_id: i64,
+    pub feed: String,
+    pub story_id: String,
+    pub title: String,
+    /// A rolling format (live page, digest, media stub): never matched by text.
+    pub rolling: bool,
+    pub candidates: Vec<NearCandidate>,
+}
+
+/// One candidate, with its item's feed and title.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct NearCandidate {
+    pub feed: String,
+    pub title: String,
+    #[serde(flatten)]
+    pub found: crate::dedup::NearCandidate,
+}
+
+impl Db {
+    /// The best candidates (up to `limit`) of an item — or of a story's first member — and
+    /// why each did or did not join, from an index of the items stored around it (built here,
+    /// so this reads the window's items: a diagnostic, not a hot path).
+    pub fn explain_near(
+        &self,
+        what: &str,
+        config: &crate::config::DedupConfig,
+        limit: usize,
+    ) -> Result<Option<Near>, StoreError> {
+        let by_item = what.parse::<i64>().ok();
+        let story = self.resolve_story(what.trim_start_matches("urn:wiredesk:story:"))?;
+        let row = self
+            .conn
+            .prepare(
+                "SELECT id, feed_id, story_id, title, text, published FROM items
+                 WHERE id = ?1 OR (?1 IS NULL AND story_id = ?2) ORDER BY id LIMIT 1",
+            )?
+            .query_row(params![by_item, story], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })
+            .optional()?;
+        let Some((item_id, feed, story_id, title, text, published)) = row else {
+            return Ok(None);
+        };
+        let horizon = 2 * i64::from(config.window_hours) * 3600;
+        let mut near = crate::dedup::NearDuplicates::new(crate::config::DedupConfig {
+            near_duplicates: true,
+            ..config.clone()
+        });
+        let mut stmt = self.conn.prepare(
+            "SELECT id, feed_id, story_id, title, text, published FROM items
+             WHERE published BETWEEN ?1 AND ?2 AND id != ?3 ORDER BY id",
+        )?;
+        let mut rows = stmt.query(params![published - horizon, published + horizon, item_id])?;
+        while let Some(r) = rows.next()? {
+            near.insert_text(
+                r.get(0)?,
+                &crate::config::FeedId(r.get(1)?),
+                &r.get::<_, String>(2)?,
+                &r.get::<_, String>(3)?,
+                &r.get::<_, String>(4)?,
+                from_ts(r.get(5)?),
+            );
+        }
+        let prepared = crate::dedup::prepare(&title, &text);
+        let found = near.near_candidates(
+            &crate::config::FeedId(feed.clone()),
+            &prepared,
+            from_ts(published),
+            &story_id,
+            limit,
+        );
+        let mut candidates = Vec::new();
+        for f in found {
+            let (feed, title): (String, String) = self.conn.query_row(
+                "SELECT feed_id, title FROM items WHERE id = ?1",
+                [f.item_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            candidates.push(NearCandidate {
+                feed,
+                title,
+                found: f,
+            });
+        }
+        Ok(Some(Near {
+            item_id,
+            feed,
+            story_id,
+            title,
+            rolling: prepared.is_rolling(),
+            candidates,
+        }))
+    }
+}

@@ -1020,3 +1020,70 @@ fn one_story_told_twice_is_merged_into_the_older_with_an_alias() {
     db.prune(30, now + chrono::Duration::days(31)).unwrap();
     assert_eq!(db.resolve_story(&story_b).unwrap(), story_b);
 }
+
+#[test]
+fn explain_near_says_why_candidates_did_or_did_not_join() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = open(&dir);
+    db.sync_feeds(&[feed("a", 0), feed("b", 0), feed("c", 0), feed("d", 0)])
+        .unwrap();
+    let now = Utc::now();
+    let close = "Shares in Seoul closed higher as chip makers rallied and foreign investors \
+        bought heavily, while the won firmed against the dollar in thin trade on the day.";
+    ingest(
+        &mut db,
+        "a",
+        &[news("a1", "Central bank raises rates again", BODY, now)],
+        now,
+    );
+    ingest(
+        &mut db,
+        "b",
+        &[news("b1", "Stocks close higher, March 5", close, now)],
+        now,
+    );
+    ingest(
+        &mut db,
+        "c",
+        &[news("c1", "Stocks close higher, March 6", close, now)],
+        now,
+    );
+    ingest(
+        &mut db,
+        "d",
+        &[news("d1", "Rates raised again, bank says", BODY, now)],
+        now,
+    );
+    let id = |key: &str| -> i64 {
+        db.conn()
+            .query_row("SELECT id FROM items WHERE key = ?1", [key], |r| r.get(0))
+            .unwrap()
+    };
+    let why = |near: &crate::store::Near, item: i64| -> String {
+        near.candidates
+            .iter()
+            .find(|c| c.found.item_id == item)
+            .map(|c| c.found.why.clone())
+            .unwrap_or_else(|| format!("not a candidate: {near:?}"))
+    };
+    let c1 = db
+        .explain_near(&id("c1").to_string(), &dedup(), 10)
+        .unwrap()
+        .unwrap();
+    assert_eq!(c1.title, "Stocks close higher, March 6");
+    assert!(why(&c1, id("b1")).contains("different days"), "{c1:?}");
+    let d1 = db
+        .explain_near(&id("d1").to_string(), &dedup(), 10)
+        .unwrap()
+        .unwrap();
+    assert_eq!(why(&d1, id("a1")), "in the same story");
+    // By story id: its first member.
+    let story = d1.story_id.clone();
+    let by_story = db.explain_near(&story, &dedup(), 10).unwrap().unwrap();
+    assert_eq!(by_story.item_id, id("a1"));
+    assert!(
+        db.explain_near("s0000000000000000", &dedup(), 10)
+            .unwrap()
+            .is_none()
+    );
+}
