@@ -74,7 +74,9 @@ async fn ingest_with_concurrent_readers_and_backups_leaves_every_copy_intact() {
             let mut made = Vec::new();
             while !stop.load(Ordering::Relaxed) || made.is_empty() {
                 let dest = dir.join(format!("backup-{}.db", made.len()));
-                wiredesk::store::backup(&path, &dest).unwrap();
+                if let Err(e) = wiredesk::store::backup(&path, &dest) {
+                    panic!("backup {} of {} failed: {e:?}", made.len(), path.display());
+                }
                 made.push(dest);
             }
             made
