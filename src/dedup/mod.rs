@@ -122,28 +122,56 @@ pub struct NearDuplicates {
 
 #[derive(Default)]
 struct FeedStats {
+    /// This feed's items in the index.
     items: u32,
-    /// Per token: how many of this feed's items carried it.
-    counts: HashMap<u32, u32>,
-    /// The tokens that are this feed's boilerplate, recomputed from `counts` every
+    /// Its most recent [`BOILERPLATE_SAMPLE`] items, as (slot, generation): what its
+    /// boilerplate is read from. (A per-feed count of every token grew with the number of
+    /// feeds: ~1,500 entries a feed, over a hundred megabytes at 5,000 feeds.)
+    recent: std::collections::VecDeque<(u32, u32)>,
+    /// The tokens that are this feed's boilerplate, recomputed from `recent` every
     /// [`BOILERPLATE_REFRESH`] items (it is consulted for every token of every comparison).
     boilerplate: rustc_hash::FxHashSet<u32>,
 }
 
-impl FeedStats {
-    fn refresh_boilerplate(&mut self) {
-        self.boilerplate.clear();
-        if self.items < BOILERPLATE_MIN_ITEMS {
-            return;
-        }
-        let min = BOILERPLATE_SHARE * f64::from(self.items);
-        self.boilerplate.extend(
-            self.counts
-                .iter()
-                .filter(|(_, c)| f64::from(**c) >= min)
-                .map(|(t, _)| *t),
-        );
+/// The items of a feed its boilerplate is read from: its most recent ones.
+const BOILERPLATE_SAMPLE: usize = 128;
+
+/// The tokens carried by at least [`BOILERPLATE_SHARE`] of the live items among `recent` (none
+/// when fewer than [`BOILERPLATE_MIN_ITEMS`] are live).
+fn boilerplate_of(
+    recent: &std::collections::VecDeque<(u32, u32)>,
+    slots: &[Slot],
+) -> rustc_hash::FxHashSet<u32> {
+    let live: Vec<&Doc> = recent
+        .iter()
+        .filter_map(|&(slot, g)| {
+            let s = &slots[slot as usize];
+            (s.alive && s.generation == g).then_some(&s.doc)
+        })
+        .collect();
+    let mut out = rustc_hash::FxHashSet::default();
+    if (live.len() as u32) < BOILERPLATE_MIN_ITEMS {
+        return out;
     }
+    let mut counts: rustc_hash::FxHashMap<u32, u32> = rustc_hash::FxHashMap::default();
+    let mut distinct: Vec<u32> = Vec::new();
+    for doc in &live {
+        distinct.clear();
+        distinct.extend(doc.title.iter().chain(doc.body.iter()).copied());
+        distinct.sort_unstable();
+        distinct.dedup();
+        for &t in &distinct {
+            *counts.entry(t).or_default() += 1;
+        }
+    }
+    let min = BOILERPLATE_SHARE * live.len() as f64;
+    out.extend(
+        counts
+            .into_iter()
+            .filter(|(_, c)| f64::from(*c) >= min)
+            .map(|(t, _)| t),
+    );
+    out
 }
 
 /// Per slot (weight, shared tokens, query stamp), and the current query's stamp.
@@ -738,14 +766,8 @@ impl NearDuplicates {
         distinct.sort_unstable();
         distinct.dedup();
         self.docs_seen += 1;
-        let stats = &mut self.feed_stats[feed_ix as usize];
-        stats.items += 1;
         for &t in &distinct {
             self.df[t as usize] += 1;
-            *stats.counts.entry(t).or_default() += 1;
-        }
-        if stats.items.is_multiple_of(BOILERPLATE_REFRESH) || stats.items == BOILERPLATE_MIN_ITEMS {
-            stats.refresh_boilerplate();
         }
         let published = doc.published;
         let slot = match self.free.pop() {
@@ -802,6 +824,16 @@ impl NearDuplicates {
             .push((slot, generation));
         self.by_time.push(Reverse((published, slot, generation)));
         self.newest = self.newest.max(published);
+        let stats = &mut self.feed_stats[feed_ix as usize];
+        stats.items += 1;
+        stats.recent.push_back((slot, generation));
+        if stats.recent.len() > BOILERPLATE_SAMPLE {
+            stats.recent.pop_front();
+        }
+        if stats.items.is_multiple_of(BOILERPLATE_REFRESH) || stats.items == BOILERPLATE_MIN_ITEMS {
+            let fresh = boilerplate_of(&stats.recent, &self.slots);
+            self.feed_stats[feed_ix as usize].boilerplate = fresh;
+        }
         self.evict();
         slot
     }
@@ -849,20 +881,11 @@ impl NearDuplicates {
                 self.story_slots.remove(&story);
             }
         }
-        // The feed's token counts describe the items indexed now, as after a restart.
         let mut distinct: Vec<u32> = doc.title.iter().chain(doc.body.iter()).copied().collect();
         distinct.sort_unstable();
         distinct.dedup();
         if let Some(stats) = self.feed_stats.get_mut(feed_ix as usize) {
             stats.items = stats.items.saturating_sub(1);
-            for t in &distinct {
-                if let Some(c) = stats.counts.get_mut(t) {
-                    *c -= 1;
-                    if *c == 0 {
-                        stats.counts.remove(t);
-                    }
-                }
-            }
         }
         self.live_postings = self.live_postings.saturating_sub(distinct.len());
         self.dead_postings += distinct.len();
@@ -882,8 +905,12 @@ impl NearDuplicates {
             !list.is_empty()
         });
         self.dead_postings = 0;
+        let slots = &self.slots;
         for stats in &mut self.feed_stats {
-            stats.counts.shrink_to_fit();
+            stats.recent.retain(|&(s, g)| {
+                let s = &slots[s as usize];
+                s.alive && s.generation == g
+            });
         }
         self.postings.shrink_to_fit();
         self.story_slots.shrink_to_fit();

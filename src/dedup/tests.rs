@@ -266,7 +266,7 @@ fn the_index_holds_at_most_max_indexed_items_forgetting_the_oldest_first() {
     // The feed's token counts describe the indexed items only.
     assert_eq!(ix.feed_stats[0].items, 50);
     let harbour = ix.vocab["harbor"];
-    assert_eq!(ix.feed_stats[0].counts[&harbour], 50);
+    assert!(ix.feed_stats[0].boilerplate.contains(&harbour));
     // Matching works as before after the sweep.
     let again = ix.find(&other, &entry(&title(100), &text(100)), at(30));
     assert_eq!(again.map(|j| j.story_id), Some("s100".to_owned()));
