@@ -247,6 +247,9 @@ impl App {
                         continue;
                     }
                     let shown = crate::normalise::redact_url_str(&l.hub);
+                    if !l.hub.starts_with("https://") {
+                        tracing::warn!(feed = %id, hub = %shown, "WebSub hub is not https: the subscription's secret travels in the clear");
+                    }
                     match ask(&client, &l.hub, "subscribe", &l.topic, &cb, &secret).await {
                         Ok(()) => {
                             tracing::info!(feed = %id, hub = %shown, "WebSub subscription asked")
