@@ -59,7 +59,7 @@ chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
   >/dev/null 2>&1 &
 pids+=($!)
 
-"$py" - "$http_port" "$cdp_port" "$out" <<'PY'
+"$py" - "$http_port" "$cdp_port" "$out" "$work/daemon.log" <<'PY'
 import base64, json, sys, time, urllib.request
 import websocket
 
@@ -76,6 +76,10 @@ def wait(what, ok, seconds=60):
         except Exception:
             pass
         time.sleep(0.2)
+    try:
+        print("daemon log (last 4000 characters):", open(sys.argv[4]).read()[-4000:])
+    except OSError as e:
+        print("daemon log:", e)
     sys.exit(f"page check: {what} within {seconds} s")
 
 def page_ready():
