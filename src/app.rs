@@ -172,16 +172,7 @@ impl App {
     pub async fn refresh(&self, feed: &FeedConfig, trigger: Trigger) -> RefreshReport {
         let config = self.config();
         let fetcher = self.fetcher();
-        let ctx = RefreshContext {
-            store: &self.store,
-            fetcher: &fetcher,
-            poll: &config.poll,
-            runtime: &self.runtime,
-            max_age: crate::refresh::oldest_kept(
-                config.storage.retention_days,
-                config.poll.max_age,
-            ),
-        };
+        let ctx = self.context(&config, &fetcher);
         let report = refresh_feed(&ctx, feed, trigger).await;
         if report.changed_stories() {
             self.request_render();
@@ -399,16 +390,7 @@ impl App {
             return Err(());
         };
         let fetcher = self.fetcher();
-        let ctx = RefreshContext {
-            store: &self.store,
-            fetcher: &fetcher,
-            poll: &config.poll,
-            runtime: &self.runtime,
-            max_age: crate::refresh::oldest_kept(
-                config.storage.retention_days,
-                config.poll.max_age,
-            ),
-        };
+        let ctx = self.context(&config, &fetcher);
         let report = crate::refresh::ingest_pushed(&ctx, feed_cfg, body, content_type, topic).await;
         let stored = matches!(report.outcome, Outcome::Stored(_));
         self.metrics
@@ -418,6 +400,20 @@ impl App {
         }
         let _ = self.reports.send(report);
         Ok(stored)
+    }
+
+    /// What a refresh (or a push) is given, from the config and client in force.
+    fn context<'a>(&'a self, config: &'a Config, fetcher: &'a Fetcher) -> RefreshContext<'a> {
+        RefreshContext {
+            store: &self.store,
+            fetcher,
+            poll: &config.poll,
+            runtime: &self.runtime,
+            max_age: crate::refresh::oldest_kept(
+                config.storage.retention_days,
+                config.poll.max_age,
+            ),
+        }
     }
 
     /// Claims the delivery task of a `[[notify]]` target; false when one runs already.

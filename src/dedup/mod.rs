@@ -403,30 +403,12 @@ impl NearDuplicates {
                 continue;
             }
             tried.push(&best.story_id);
-            let members = self
-                .story_slots
-                .get(&best.story_id)
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
             // A near-verbatim copy joins on its own evidence (and needs no other comparison).
-            let probabilities: Vec<f64> = if best.probability >= STRONG_MATCH {
-                Vec::new()
-            } else {
-                members
-                    .iter()
-                    .filter_map(|&(slot, generation)| {
-                        let s = &self.slots[slot as usize];
-                        (s.alive && s.generation == generation).then(|| {
-                            let f = self.query_features(query, &s.doc, s.feed);
-                            score::probability(&f, &self.weights)
-                        })
-                    })
-                    .collect()
-            };
-            let mean = if probabilities.is_empty() {
+            let mean = if best.probability >= STRONG_MATCH {
                 best.probability
             } else {
-                probabilities.iter().sum::<f64>() / probabilities.len() as f64
+                self.story_mean(query, &best.story_id)
+                    .unwrap_or(best.probability)
             };
             if mean >= threshold - STORY_SLACK {
                 let merge = self.also_the_same(&best.story_id, candidates);
@@ -520,7 +502,7 @@ impl NearDuplicates {
                 } else if c.probability < threshold {
                     format!("probability below the threshold {threshold}")
                 } else {
-                    let mean = self.story_mean(&query, &c.story_id);
+                    let mean = self.story_mean(&query, &c.story_id).unwrap_or(c.probability);
                     if mean < threshold - STORY_SLACK && c.probability < STRONG_MATCH {
                         format!(
                             "its story's members average {mean:.3}, below {:.2}",
@@ -547,8 +529,9 @@ impl NearDuplicates {
         })
     }
 
-    /// The mean probability of a query against a story's indexed members.
-    fn story_mean(&self, query: &Query<'_>, story: &str) -> f64 {
+    /// The mean probability of a query against a story's indexed members (`None` when none
+    /// is indexed).
+    fn story_mean(&self, query: &Query<'_>, story: &str) -> Option<f64> {
         let probabilities: Vec<f64> = self
             .story_slots
             .get(story)
@@ -563,11 +546,8 @@ impl NearDuplicates {
                 })
             })
             .collect();
-        if probabilities.is_empty() {
-            0.0
-        } else {
-            probabilities.iter().sum::<f64>() / probabilities.len() as f64
-        }
+        (!probabilities.is_empty())
+            .then(|| probabilities.iter().sum::<f64>() / probabilities.len() as f64)
     }
 
     /// Renames a story in the index (two stories merged: `from` is now `into`).

@@ -179,22 +179,7 @@ async fn push_stages(
         Ok(v) => v,
         Err(e) => return (None, Outcome::Failed(e.to_string())),
     };
-    let limits = Limits {
-        max_items: ctx.poll.max_items,
-    };
-    let known = ctx.runtime.known_raw(&feed.id, feed.filter.signature());
-    let base = topic.clone();
-    let parsed = tokio::task::spawn_blocking(move || {
-        parse_feed_skipping(
-            &bytes,
-            content_type.as_deref(),
-            Some(&base),
-            now,
-            limits,
-            &known,
-        )
-    })
-    .await;
+    let parsed = parse_blocking(ctx, feed, bytes, content_type, topic.clone(), now).await;
     let parsed = match parsed {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => {
@@ -436,21 +421,7 @@ async fn parse_stage(
     let base = body.final_url.clone();
     let shown = redact_url(&body.final_url);
     let (bytes, content_type) = (body.bytes, body.content_type);
-    let limits = Limits {
-        max_items: ctx.poll.max_items,
-    };
-    let known = ctx.runtime.known_raw(&feed.id, feed.filter.signature());
-    let parsed = tokio::task::spawn_blocking(move || {
-        parse_feed_skipping(
-            &bytes,
-            content_type.as_deref(),
-            Some(&base),
-            now,
-            limits,
-            &known,
-        )
-    })
-    .await;
+    let parsed = parse_blocking(ctx, feed, bytes, content_type, base, now).await;
     let message = match parsed {
         Ok(Ok(p)) => {
             return Ok(Parsed {
@@ -470,6 +441,33 @@ async fn parse_stage(
         },
     };
     Err(record_failure(ctx, feed, Some(status), None, message).await)
+}
+
+/// A body parsed on the blocking pool (it can be large, and hostile), entries sent as in the
+/// feed's last stored fetch skipped.
+async fn parse_blocking(
+    ctx: &RefreshContext<'_>,
+    feed: &FeedConfig,
+    bytes: Vec<u8>,
+    content_type: Option<String>,
+    base: url::Url,
+    now: DateTime<Utc>,
+) -> Result<Result<ParsedFeed, crate::parse::ParseError>, tokio::task::JoinError> {
+    let limits = Limits {
+        max_items: ctx.poll.max_items,
+    };
+    let known = ctx.runtime.known_raw(&feed.id, feed.filter.signature());
+    tokio::task::spawn_blocking(move || {
+        parse_feed_skipping(
+            &bytes,
+            content_type.as_deref(),
+            Some(&base),
+            now,
+            limits,
+            &known,
+        )
+    })
+    .await
 }
 
 /// The lenient reads of this refresh, logged when their kinds differ from the last refresh's.
