@@ -18,8 +18,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ring::hmac;
-
 fn feed_doc(hub: &str, topic: &str, items: usize) -> String {
     let mut s = format!(
         "<?xml version=\"1.0\"?><rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\"><channel><title>Bench</title><link>https://b.example/</link><description>d</description><atom:link rel=\"hub\" href=\"{hub}\"/><atom:link rel=\"self\" href=\"{topic}\"/>"
@@ -34,16 +32,6 @@ fn feed_doc(hub: &str, topic: &str, items: usize) -> String {
     }
     s.push_str("</channel></rss>");
     s
-}
-
-fn sign(secret: &str, body: &[u8]) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-    let hex: String = hmac::sign(&key, body)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256={hex}")
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -142,7 +130,10 @@ async fn main() -> anyhow::Result<()> {
         let status = client
             .post(&callback)
             .header("content-type", "application/rss+xml")
-            .header("x-hub-signature", sign(&secret, doc.as_bytes()))
+            .header(
+                "x-hub-signature",
+                wiredesk::notify::signature(&secret, doc.as_bytes()),
+            )
             .body(doc)
             .send()
             .await?

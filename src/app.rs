@@ -196,11 +196,18 @@ impl App {
 
     /// Brings WebSub subscriptions in line with the config and what the feeds' documents name
     /// (see `websub::subscriber::plan`): one feed's, or every configured feed's and every
-    /// stored subscription's. Returns when the next action is due, if any.
+    /// stored subscription's. Returns when the next action is due (for every feed; `None` for one).
     pub async fn websub_maintain(&self, only: Option<&FeedId>) -> Option<DateTime<Utc>> {
-        use crate::websub::subscriber::{Action, ask, callback, next_due, plan, random_hex};
         let config = self.config();
-        let subs = self.store.read(|db| db.websub_all()).await.ok()?;
+        let subs = match only {
+            // After one feed's refresh: its own row only.
+            Some(id) => {
+                let id = id.clone();
+                let sub = self.store.read(move |db| db.websub(&id)).await.ok()?;
+                sub.into_iter().collect()
+            }
+            None => self.store.read(|db| db.websub_all()).await.ok()?,
+        };
         let mut ids: Vec<FeedId> = config
             .feeds
             .iter()
@@ -212,7 +219,6 @@ impl App {
         ids.sort();
         ids.dedup();
         let client = self.fetcher().client();
-        let base = &config.server.base_url;
         for id in ids {
             let wants = config
                 .feeds
@@ -220,82 +226,95 @@ impl App {
                 .any(|f| f.id == id && f.websub && f.enabled);
             let sub = subs.iter().find(|s| s.feed == id.as_str());
             let links = self.runtime.websub_links(&id);
-            let now = Utc::now();
-            match plan(wants, links.as_ref(), sub, now) {
-                Action::Nothing => {}
-                Action::Subscribe(l) => {
-                    let (token, secret) = (random_hex(16), random_hex(32));
-                    let Some(cb) = callback(base, &id, &token) else {
-                        continue;
-                    };
-                    let (fid, hub, topic, s) =
-                        (id.clone(), l.hub.clone(), l.topic.clone(), secret.clone());
-                    let noted = self
-                        .store
-                        .call(move |db| db.websub_requested(&fid, &hub, &topic, &token, &s, now))
-                        .await;
-                    if noted.is_err() {
-                        continue;
-                    }
-                    let shown = crate::normalise::redact_url_str(&l.hub);
-                    if !l.hub.starts_with("https://") {
-                        tracing::warn!(feed = %id, hub = %shown, "WebSub hub is not https: the subscription's secret travels in the clear");
-                    }
-                    match ask(&client, &l.hub, "subscribe", &l.topic, &cb, &secret).await {
-                        Ok(()) => {
-                            tracing::info!(feed = %id, hub = %shown, "WebSub subscription asked")
-                        }
-                        Err(e) => {
-                            tracing::warn!(feed = %id, "WebSub: {e}");
-                            let fid = id.clone();
-                            let _ = self.store.call(move |db| db.websub_failed(&fid, &e)).await;
-                        }
+            let action = crate::websub::subscriber::plan(wants, links.as_ref(), sub, Utc::now());
+            self.websub_act(&client, &config.server.base_url, &id, sub, action)
+                .await;
+        }
+        if only.is_some() {
+            // The maintenance loop is woken by verifications; it finds the next due itself.
+            return None;
+        }
+        let subs = self.store.read(|db| db.websub_all()).await.ok()?;
+        subs.iter().map(crate::websub::subscriber::next_due).min()
+    }
+
+    /// Carries out what `plan` decided for one feed's subscription (`sub`, if stored).
+    async fn websub_act(
+        &self,
+        client: &reqwest::Client,
+        base: &url::Url,
+        id: &FeedId,
+        sub: Option<&crate::store::websub::Subscription>,
+        action: crate::websub::subscriber::Action,
+    ) {
+        use crate::websub::subscriber::{Action, ask, callback, random_hex};
+        let now = Utc::now();
+        let fid = id.clone();
+        match (action, sub) {
+            (Action::Nothing, _) => {}
+            (Action::Subscribe(l), _) => {
+                let (token, secret) = (random_hex(16), random_hex(32));
+                let Some(cb) = callback(base, id, &token) else {
+                    return;
+                };
+                let (hub, topic, s) = (l.hub.clone(), l.topic.clone(), secret.clone());
+                let noted = self
+                    .store
+                    .call(move |db| db.websub_requested(&fid, &hub, &topic, &token, &s, now))
+                    .await;
+                if noted.is_err() {
+                    return;
+                }
+                let shown = crate::normalise::redact_url_str(&l.hub);
+                if !l.hub.starts_with("https://") {
+                    tracing::warn!(feed = %id, hub = %shown, "WebSub hub is not https: the subscription's secret travels in the clear");
+                }
+                match ask(client, &l.hub, "subscribe", &l.topic, &cb, &secret).await {
+                    Ok(()) => tracing::info!(feed = %id, hub = %shown, "WebSub subscription asked"),
+                    Err(e) => {
+                        tracing::warn!(feed = %id, "WebSub: {e}");
+                        let fid = id.clone();
+                        let _ = self.store.call(move |db| db.websub_failed(&fid, &e)).await;
                     }
                 }
-                Action::Renew => {
-                    let Some(s) = sub else { continue };
-                    let Some(cb) = callback(base, &id, &s.token) else {
-                        continue;
-                    };
-                    let fid = id.clone();
-                    let _ = self
-                        .store
-                        .call(move |db| db.websub_renewing(&fid, now))
-                        .await;
-                    match ask(&client, &s.hub, "subscribe", &s.topic, &cb, &s.secret).await {
-                        Ok(()) => tracing::info!(feed = %id, "WebSub lease renewal asked"),
-                        Err(e) => tracing::warn!(feed = %id, "WebSub renewal: {e}"),
-                    }
+            }
+            (Action::Renew, Some(s)) => {
+                let Some(cb) = callback(base, id, &s.token) else {
+                    return;
+                };
+                let _ = self
+                    .store
+                    .call(move |db| db.websub_renewing(&fid, now))
+                    .await;
+                match ask(client, &s.hub, "subscribe", &s.topic, &cb, &s.secret).await {
+                    Ok(()) => tracing::info!(feed = %id, "WebSub lease renewal asked"),
+                    Err(e) => tracing::warn!(feed = %id, "WebSub renewal: {e}"),
                 }
-                Action::Unsubscribe => {
-                    let Some(s) = sub else { continue };
-                    let fid = id.clone();
-                    let _ = self
-                        .store
-                        .call(move |db| db.websub_unsubscribing(&fid))
-                        .await;
-                    let asked = match callback(base, &id, &s.token) {
-                        Some(cb) => {
-                            ask(&client, &s.hub, "unsubscribe", &s.topic, &cb, &s.secret).await
-                        }
-                        None => Err("no callback URL".to_owned()),
-                    };
-                    if let Err(e) = asked {
+            }
+            (Action::Unsubscribe, Some(s)) => {
+                let _ = self
+                    .store
+                    .call(move |db| db.websub_unsubscribing(&fid))
+                    .await;
+                let asked = match callback(base, id, &s.token) {
+                    Some(cb) => ask(client, &s.hub, "unsubscribe", &s.topic, &cb, &s.secret).await,
+                    None => Err("no callback URL".to_owned()),
+                };
+                match asked {
+                    Ok(()) => tracing::info!(feed = %id, "WebSub unsubscription asked"),
+                    Err(e) => {
                         tracing::warn!(feed = %id, "WebSub unsubscribe: {e}");
                         let fid = id.clone();
                         let _ = self.store.call(move |db| db.websub_delete(&fid)).await;
-                    } else {
-                        tracing::info!(feed = %id, "WebSub unsubscription asked");
                     }
                 }
-                Action::Forget => {
-                    let fid = id.clone();
-                    let _ = self.store.call(move |db| db.websub_delete(&fid)).await;
-                }
             }
+            (Action::Forget, _) => {
+                let _ = self.store.call(move |db| db.websub_delete(&fid)).await;
+            }
+            // Renewing or leaving needs a stored subscription; `plan` asks for neither without.
+            (Action::Renew | Action::Unsubscribe, None) => {}
         }
-        let subs = self.store.read(|db| db.websub_all()).await.ok()?;
-        subs.iter().map(next_due).min()
     }
 
     /// The hub's intent verification at `/websub/FEED/TOKEN`: the challenge to answer with, or

@@ -1084,34 +1084,36 @@ impl Db {
                 stats.unchanged += 1;
                 return Ok(None);
             }
-            // An item given its article's text keeps it while the feed sends less.
-            tx.prepare_cached(
-                "UPDATE items SET title = ?2,
+            // An item given its article's text keeps it while the feed sends less; the text
+            // kept is what search indexes.
+            let text: String = tx
+                .prepare_cached(
+                    "UPDATE items SET title = ?2,
                    summary_html = CASE WHEN full_text = 1 AND length(?4) < length(text)
                      THEN summary_html ELSE ?3 END,
                    text = CASE WHEN full_text = 1 AND length(?4) < length(text)
                      THEN text ELSE ?4 END,
                    link = ?5, canonical_url = ?6, content_hash = ?7, updated = ?8, media = ?9
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                item_id,
-                entry.title,
-                entry.summary_html,
-                entry.text,
-                entry.link,
-                entry.canonical_url,
-                entry.content_hash,
-                ts(now),
-                media_json(&entry.media)
-            ])?;
+                 WHERE id = ?1 RETURNING text",
+                )?
+                .query_row(
+                    params![
+                        item_id,
+                        entry.title,
+                        entry.summary_html,
+                        entry.text,
+                        entry.link,
+                        entry.canonical_url,
+                        entry.content_hash,
+                        ts(now),
+                        media_json(&entry.media)
+                    ],
+                    |r| r.get(0),
+                )?;
             tx.prepare_cached("UPDATE stories SET updated = ?2 WHERE id = ?1")?
                 .execute(params![story_id, ts(now)])?;
             tx.prepare_cached("DELETE FROM items_fts WHERE rowid = ?1")?
                 .execute([item_id])?;
-            let text: String = tx
-                .prepare_cached("SELECT text FROM items WHERE id = ?1")?
-                .query_row([item_id], |r| r.get(0))?;
             tx.prepare_cached("INSERT INTO items_fts (rowid, tokens) VALUES (?1, ?2)")?
                 .execute(params![item_id, search::index_text(&entry.title, &text)])?;
             stats.updated += 1;

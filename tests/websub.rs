@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use ring::hmac;
 use wiredesk::Config;
 
 /// A hub that records every (un)subscription request it is sent and answers 202.
@@ -85,16 +84,6 @@ fn desk(dir: &Path, addr: std::net::SocketAddr, feed_url: &str, websub: bool) ->
         dir.join("wiredesk.db").display()
     );
     Config::parse(&text, Path::new("test.toml")).expect("test config is valid")
-}
-
-fn sign(secret: &str, body: &[u8]) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-    let hex: String = hmac::sign(&key, body)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256={hex}")
 }
 
 async fn titled(daemon: &wiredesk::Daemon, title: &'static str) -> i64 {
@@ -185,7 +174,13 @@ async fn a_feed_naming_a_hub_is_subscribed_verified_pushed_to_renewed_and_left()
 
     // Pushed content without a valid signature is ignored.
     let forged = feed_doc(&hub.url(), &topic, &[("f1", "Forged story")]);
-    for sig in [Some(sign("wrong secret", forged.as_bytes())), None] {
+    for sig in [
+        Some(wiredesk::notify::signature(
+            "wrong secret",
+            forged.as_bytes(),
+        )),
+        None,
+    ] {
         let mut req = client.post(&callback).body(forged.clone());
         if let Some(sig) = sig {
             req = req.header("x-hub-signature", sig);
@@ -202,7 +197,10 @@ async fn a_feed_naming_a_hub_is_subscribed_verified_pushed_to_renewed_and_left()
     let r = client
         .post(&callback)
         .header("content-type", "application/rss+xml")
-        .header("x-hub-signature", sign(&secret, pushed.as_bytes()))
+        .header(
+            "x-hub-signature",
+            wiredesk::notify::signature(&secret, pushed.as_bytes()),
+        )
         .body(pushed.clone())
         .send()
         .await
@@ -213,7 +211,10 @@ async fn a_feed_naming_a_hub_is_subscribed_verified_pushed_to_renewed_and_left()
     // A push to a callback that is not a subscription: 410, so a hub stops.
     let r = client
         .post(&other_token)
-        .header("x-hub-signature", sign(&secret, pushed.as_bytes()))
+        .header(
+            "x-hub-signature",
+            wiredesk::notify::signature(&secret, pushed.as_bytes()),
+        )
         .body(pushed)
         .send()
         .await

@@ -369,14 +369,9 @@ impl NearDuplicates {
     /// Forgets a stored item (of `story_id`) whose text is about to change; true if it was
     /// indexed. Its postings are swept later like an evicted item's.
     pub fn remove_item(&mut self, item_id: i64, story_id: &str) -> bool {
-        let found = self.story_slots.get(story_id).and_then(|members| {
-            members.iter().copied().find(|&(slot, g)| {
-                let s = &self.slots[slot as usize];
-                s.alive && s.generation == g && s.item_id == item_id
-            })
-        });
-        match found {
-            Some((slot, generation)) => {
+        match self.slot_of(item_id, story_id) {
+            Some(slot) => {
+                let generation = self.slots[slot as usize].generation;
                 self.forget(slot, generation);
                 true
             }
@@ -430,20 +425,8 @@ impl NearDuplicates {
     /// merge never rests on the bridging item alone.
     fn also_the_same(&self, joined: &str, candidates: &[Verified]) -> Vec<String> {
         let mut merge: Vec<String> = Vec::new();
-        let members = |story: &str| -> Vec<u32> {
-            self.story_slots
-                .get(story)
-                .map(Vec::as_slice)
-                .unwrap_or(&[])
-                .iter()
-                .filter(|&&(slot, g)| {
-                    let s = &self.slots[slot as usize];
-                    s.alive && s.generation == g
-                })
-                .map(|&(slot, _)| slot)
-                .take(MERGE_MEMBERS)
-                .collect()
-        };
+        let members =
+            |story: &str| -> Vec<u32> { self.live_members(story).take(MERGE_MEMBERS).collect() };
         let ours = members(joined);
         for c in candidates
             .iter()
@@ -522,28 +505,34 @@ impl NearDuplicates {
             .collect()
     }
 
+    /// The slots of a story's members still indexed.
+    fn live_members<'a>(&'a self, story: &str) -> impl Iterator<Item = u32> + 'a {
+        self.story_slots
+            .get(story)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .filter(|&&(slot, g)| {
+                let s = &self.slots[slot as usize];
+                s.alive && s.generation == g
+            })
+            .map(|&(slot, _)| slot)
+    }
+
     fn slot_of(&self, item_id: i64, story: &str) -> Option<u32> {
-        self.story_slots.get(story)?.iter().find_map(|&(slot, g)| {
-            let s = &self.slots[slot as usize];
-            (s.alive && s.generation == g && s.item_id == item_id).then_some(slot)
-        })
+        self.live_members(story)
+            .find(|&slot| self.slots[slot as usize].item_id == item_id)
     }
 
     /// The mean probability of a query against a story's indexed members (`None` when none
     /// is indexed).
     fn story_mean(&self, query: &Query<'_>, story: &str) -> Option<f64> {
         let probabilities: Vec<f64> = self
-            .story_slots
-            .get(story)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-            .iter()
-            .filter_map(|&(slot, generation)| {
+            .live_members(story)
+            .map(|slot| {
                 let s = &self.slots[slot as usize];
-                (s.alive && s.generation == generation).then(|| {
-                    let f = self.query_features(query, &s.doc, s.feed);
-                    score::probability(&f, &self.weights)
-                })
+                let f = self.query_features(query, &s.doc, s.feed);
+                score::probability(&f, &self.weights)
             })
             .collect();
         (!probabilities.is_empty())
