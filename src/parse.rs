@@ -234,6 +234,7 @@ pub fn parse_feed_skipping(
         }
     };
     let (kept, items_left_out) = newest(feed.entries, limits.max_items);
+    let shared = shared_ids(&kept);
     let mut seen = std::collections::HashSet::new();
     let mut entries = Vec::with_capacity(kept.len());
     let mut fingerprints = Vec::with_capacity(kept.len());
@@ -245,7 +246,20 @@ pub fn parse_feed_skipping(
             skipped_known += 1;
             continue;
         }
-        let entry = convert(e, base, now);
+        let raw_title = e.title.as_ref().map(|t| t.content.clone());
+        let shared_id = shared.contains(raw_id(&e));
+        let mut entry = convert(e, base, now);
+        if shared_id {
+            // Several entries of this document carry this id with different titles (a CMS
+            // that gives every item its section URL as guid): the id names none of them, so
+            // each is told apart by its title. The same every fetch while the feed does it.
+            let told_apart = format!(
+                "{} #{}",
+                entry.key,
+                crate::model::hex_digest(&[raw_title.as_deref().unwrap_or_default()])
+            );
+            entry.key = bounded_key(told_apart);
+        }
         if entry.title.is_empty()
             && entry.text.is_empty()
             && entry.summary_html.is_empty()
@@ -271,6 +285,42 @@ pub fn parse_feed_skipping(
         fingerprints,
         skipped_known,
     })
+}
+
+/// What an entry's key is made from before conversion: its id, else its first link.
+fn raw_id(e: &feed_rs::model::Entry) -> &str {
+    let id = e.id.trim();
+    if id.is_empty() {
+        e.links.first().map(|l| l.href.trim()).unwrap_or_default()
+    } else {
+        id
+    }
+}
+
+/// The ids (or, without ids, links) that several entries of one document share while their
+/// titles differ: not identifiers at all. Looked for over every entry, those skipped as
+/// unchanged too, so that an entry's key does not depend on which others were converted.
+fn shared_ids(entries: &[feed_rs::model::Entry]) -> std::collections::HashSet<String> {
+    let mut first_title: std::collections::HashMap<&str, Option<&str>> =
+        std::collections::HashMap::new();
+    let mut shared = std::collections::HashSet::new();
+    for e in entries {
+        let id = raw_id(e);
+        if id.is_empty() {
+            continue;
+        }
+        let title = e.title.as_ref().map(|t| t.content.as_str());
+        match first_title.get(id) {
+            None => {
+                first_title.insert(id, title);
+            }
+            Some(t) if *t != title => {
+                shared.insert(id.to_owned());
+            }
+            Some(_) => {}
+        }
+    }
+    shared
 }
 
 /// A fingerprint of everything [`convert`] reads from an entry (and the base URL it resolves
@@ -1181,6 +1231,61 @@ mod tests {
         assert_eq!(f.entries[0].key, "1");
         assert_eq!(f.entries[0].text, "Body one");
         assert_eq!(f.entries[1].link.as_deref(), Some("https://e.com/2"));
+    }
+
+    #[test]
+    fn entries_sharing_one_guid_are_told_apart_by_title_and_keep_their_keys() {
+        // ROME's issue137-rss.xml: a CMS giving every item its section URL as guid.
+        let feed = |items: &[&str]| {
+            let items: String = items
+                .iter()
+                .map(|t| {
+                    format!(
+                        "<item><title>{t}</title><guid isPermaLink=\"false\">https://e.com/s/</guid>\
+                         <link>https://e.com/s/</link><description>About {t}</description></item>"
+                    )
+                })
+                .collect();
+            format!(r#"<rss version="2.0"><channel><title>T</title>{items}</channel></rss>"#)
+        };
+        let base = Url::parse("https://e.com/feed.xml").unwrap();
+        let parse = |xml: &str, known: &std::collections::HashSet<u64>| {
+            parse_feed_skipping(
+                xml.as_bytes(),
+                None,
+                Some(&base),
+                now(),
+                Limits::default(),
+                known,
+            )
+            .unwrap()
+        };
+        let first = parse(
+            &feed(&["Schools", "Seminar", "Awards"]),
+            &Default::default(),
+        );
+        let keys: Vec<&str> = first.entries.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys.len(), 3, "{keys:?}");
+        assert!(
+            keys.iter().all(|k| k.starts_with("https://e.com/s/ #")),
+            "{keys:?}"
+        );
+        assert_ne!(keys[0], keys[1]);
+        // A new item arrives; the old ones are skipped as unchanged, and the new one's key is
+        // made the same way (the collision is seen across skipped entries too).
+        let known: std::collections::HashSet<u64> = first.fingerprints.iter().copied().collect();
+        let second = parse(&feed(&["New", "Schools", "Seminar", "Awards"]), &known);
+        assert_eq!((second.entries.len(), second.skipped_known), (1, 3));
+        assert!(second.entries[0].key.starts_with("https://e.com/s/ #"));
+        let again = parse(&feed(&["New", "Schools"]), &Default::default());
+        assert_eq!(again.entries[0].key, second.entries[0].key);
+        assert_eq!(again.entries[1].key, keys[0]);
+        // One id with one title stays the id; the same entry twice is read once.
+        let single = parse(&feed(&["Schools"]), &Default::default());
+        assert_eq!(single.entries[0].key, "https://e.com/s/");
+        let twice = parse(&feed(&["Schools", "Schools"]), &Default::default());
+        assert_eq!(twice.entries.len(), 1);
+        assert_eq!(twice.entries[0].key, "https://e.com/s/");
     }
 
     #[test]

@@ -414,7 +414,14 @@ proptest! {
              </entry></feed>",
             esc(&body), esc(&title), esc(&date)
         );
+        // Two items sharing one guid (told apart by title when the titles differ).
+        let shared = format!(
+            "<rss version=\"2.0\"><channel><item><guid>{0}</guid><title>{1}</title></item>\
+             <item><guid>{0}</guid><title>{2}</title></item></channel></rss>",
+            esc(&guid), esc(&title), esc(&body)
+        );
         for doc in [
+            shared.into_bytes(),
             rss.into_bytes(),
             atom.into_bytes(),
             bytes,
@@ -423,6 +430,9 @@ proptest! {
             opaque.into_bytes(),
         ] {
             if let Ok(feed) = wiredesk::parse::parse_feed(&doc, None, base.as_ref(), now) {
+                let keys: std::collections::HashSet<&str> =
+                    feed.entries.iter().map(|e| e.key.as_str()).collect();
+                prop_assert_eq!(keys.len(), feed.entries.len(), "keys are unique in a feed");
                 for e in &feed.entries {
                     prop_assert!(e.title.len() <= wiredesk::parse::MAX_TITLE_BYTES);
                     prop_assert!(e.key.len() <= 4096);
