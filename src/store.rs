@@ -7,8 +7,9 @@
 //! thread, so a dedup decision and the write it leads to can never interleave with another
 //! feed's refresh.
 //!
-//! Durability: WAL with `synchronous=NORMAL`; each refresh is one transaction (entries and the
-//! feed's fetch state together). A committed refresh survives kill -9; after a power loss the
+//! Durability: WAL with `synchronous=NORMAL`; each refresh is one savepoint (entries and the
+//! feed's fetch state together), and the refreshes queued together share one commit
+//! ([`Store::write`]), each answered only after it. An answered refresh survives kill -9; after a power loss the
 //! last refreshes before it may be gone, but never half of one and never the file's integrity
 //! (SQLite's WAL guarantee), and a refresh lost that way lost its validators too, so the next
 //! poll fetches the same items again. `FULL` fsynced every refresh: 2,000 fsyncs per wave of
@@ -66,6 +67,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the database thread has stopped")]
     Closed,
+    #[error("database: committing a batch of writes: {0}")]
+    Commit(String),
     #[error("no database at {}", path.display())]
     Missing { path: PathBuf },
     #[error("the database thread has finished no job for {secs} s while {pending} wait")]
@@ -205,9 +208,38 @@ pub struct Db {
     /// Set when a panic was caught part-way through a job: the in-memory index may no longer
     /// match the database, so it is rebuilt before the next job.
     needs_recovery: bool,
+    /// Inside a batch of writes ([`Store::write`]): one transaction around several jobs, each
+    /// job in a savepoint of its own.
+    in_batch: bool,
+    /// New items' search tokens, written to the full-text index once per batch, just before
+    /// its commit: FTS5 flushes its pending terms to disk at every savepoint, which with one
+    /// savepoint per refresh was most of the commit's cost. (One feed's items are written by
+    /// one job per batch: a feed's refreshes wait for each other's answers, which come after
+    /// the commit, so no pending row is revised or deleted before it is written.)
+    pending_search: Vec<(i64, String)>,
+}
+
+/// Writes search rows (item id, tokens) to the full-text index.
+fn insert_search(conn: &Connection, rows: &[(i64, String)]) -> Result<(), StoreError> {
+    let mut insert =
+        conn.prepare_cached("INSERT INTO items_fts (rowid, tokens) VALUES (?1, ?2)")?;
+    for (id, tokens) in rows {
+        insert.execute(params![id, tokens])?;
+    }
+    Ok(())
 }
 
 type Job = Box<dyn FnOnce(&mut Db) + Send>;
+
+/// A write job of a batch: runs, and returns what answers its caller once the batch is
+/// committed (given the commit's error, if it failed).
+type BatchJob = Box<dyn FnOnce(&mut Db) -> Reply + Send>;
+type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// At most this many write jobs share one commit, and a batch takes on no more jobs after
+/// this long: a refresh's answer waits for its batch's commit.
+const MAX_BATCH_JOBS: usize = 64;
+const MAX_BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// WAL pages after which a commit asks for a checkpoint (SQLite's own automatic default).
 const CHECKPOINT_PAGES: i32 = 1000;
@@ -279,8 +311,15 @@ enum IndexLoad {
     Done,
 }
 
-/// A new item for the index: id, story, publication time, and the doc its lookup made.
-type NewItem = (i64, String, DateTime<Utc>, Option<dedup::score::Doc>);
+/// A new item for the index: id, story, publication time, the doc its lookup made, and its
+/// search tokens (written by [`Db::ingest_prepared`], see [`Db::pending_search`]).
+type NewItem = (
+    i64,
+    String,
+    DateTime<Utc>,
+    Option<dedup::score::Doc>,
+    String,
+);
 
 /// Items read per chunk of the index load: small enough that a render or a health check queued
 /// behind a chunk waits a fraction of a second.
@@ -289,6 +328,8 @@ const INDEX_CHUNK: usize = 4000;
 /// What the store thread is sent: a job, or the request to close.
 enum Msg {
     Job(Job),
+    /// A write that may share its commit with the writes queued behind it.
+    Batched(BatchJob),
     Close(oneshot::Sender<()>),
 }
 
@@ -319,6 +360,8 @@ struct Progress {
     last_done_ms: AtomicI64,
     /// The thread has let go of the database.
     closed: AtomicBool,
+    /// Batches of writes committed (see [`run_batch`]).
+    batches: AtomicUsize,
 }
 
 /// How long the store may go without finishing a job, while jobs wait, and still be healthy.
@@ -348,31 +391,23 @@ impl Store {
             .name(name.into())
             .spawn(move || {
                 let mut closed_by = None;
-                for msg in rx {
-                    let job = match msg {
-                        Msg::Job(job) => job,
+                let mut next = None;
+                loop {
+                    let Some(msg) = next.take().or_else(|| rx.recv().ok()) else {
+                        break;
+                    };
+                    match msg {
+                        Msg::Job(job) => {
+                            run_job(&mut db, job);
+                            seen.last_done_ms.store(now_ms(), Ordering::Relaxed);
+                            seen.pending.fetch_sub(1, Ordering::Relaxed);
+                        }
+                        Msg::Batched(first) => next = run_batch(&mut db, first, &rx, &seen),
                         Msg::Close(done) => {
                             closed_by = Some(done);
                             break;
                         }
-                    };
-                    // A panic in one job (our bug, reached by some input) fails that job only:
-                    // the thread, and every feed that depends on it, carries on.
-                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        job(&mut db);
-                    }));
-                    if let Err(payload) = outcome {
-                        tracing::error!(
-                            "internal error in a database job: {}",
-                            panic_message(payload.as_ref())
-                        );
-                        db.needs_recovery = true;
                     }
-                    if db.needs_recovery {
-                        db.recover();
-                    }
-                    seen.last_done_ms.store(now_ms(), Ordering::Relaxed);
-                    seen.pending.fetch_sub(1, Ordering::Relaxed);
                 }
                 // Closed, or every handle dropped: checkpoint so the -wal file does not outlive
                 // us, then let go of the database and its lock before saying so.
@@ -468,6 +503,36 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// How many batches of writes the thread has committed.
+    #[cfg(test)]
+    pub(crate) fn batches_committed(&self) -> usize {
+        self.progress.batches.load(Ordering::Relaxed)
+    }
+
+    /// Runs a write `f` on the store thread like [`Store::call`], in a savepoint, sharing one
+    /// commit with the writes queued behind it (see [`run_batch`]); answers once committed.
+    pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Db) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.progress.pending.fetch_add(1, Ordering::Relaxed);
+        let job: BatchJob = Box::new(move |db: &mut Db| {
+            let result = f(db);
+            Box::new(move |committed: Result<(), StoreError>| {
+                let _ = tx.send(committed.and(result));
+            }) as Reply
+        });
+        self.jobs.send(Msg::Batched(job)).map_err(|_| {
+            self.progress.pending.fetch_sub(1, Ordering::Relaxed);
+            StoreError::Closed
+        })?;
+        rx.await.map_err(|_| {
+            StoreError::Internal("in the database thread: a write job panicked".into())
+        })?
+    }
+
     /// Runs `f` on the store thread and returns its result: one `Result`, whether the job
     /// failed, panicked ([`StoreError::Internal`]) or the thread is gone ([`StoreError::Closed`]).
     pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
@@ -519,6 +584,98 @@ impl Store {
             let _ = rx.await;
         }
     }
+}
+
+/// Runs one job; a panic in it (our bug, reached by some input) fails that job only: the
+/// thread, and every feed that depends on it, carries on.
+fn run_job(db: &mut Db, job: Job) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(db)));
+    if let Err(payload) = outcome {
+        tracing::error!(
+            "internal error in a database job: {}",
+            panic_message(payload.as_ref())
+        );
+        db.needs_recovery = true;
+    }
+    if db.needs_recovery {
+        db.recover();
+    }
+}
+
+/// Group commit: runs `first` and the write jobs queued behind it (at most
+/// [`MAX_BATCH_JOBS`], for at most [`MAX_BATCH_TIME`]) in one transaction, each in a savepoint
+/// of its own so that a failing job rolls back alone, then commits once and answers them all.
+/// During a catch-up, one commit per refresh wrote the same B-tree and full-text pages over and
+/// over (commits were 16 % of the store thread). Nobody hears of a write before its commit, so a
+/// render that follows an answer sees it, and kill -9 loses only writes nobody was told of.
+/// Returns the message that ended the batch, if it was not a write.
+fn run_batch(
+    db: &mut Db,
+    first: BatchJob,
+    rx: &mpsc::Receiver<Msg>,
+    seen: &Progress,
+) -> Option<Msg> {
+    let began = db.conn.execute_batch("BEGIN IMMEDIATE");
+    db.in_batch = began.is_ok();
+    let started = std::time::Instant::now();
+    let mut replies: Vec<Reply> = Vec::new();
+    let mut job = Some(first);
+    let mut next = None;
+    while let Some(j) = job.take() {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| j(db)));
+        match outcome {
+            Ok(reply) => replies.push(reply),
+            Err(payload) => {
+                tracing::error!(
+                    "internal error in a database job: {}",
+                    panic_message(payload.as_ref())
+                );
+                db.needs_recovery = true;
+                // Its caller hears of it: the job's sender is dropped unanswered.
+                seen.pending.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        if db.needs_recovery {
+            db.recover();
+        }
+        seen.last_done_ms.store(now_ms(), Ordering::Relaxed);
+        if !db.in_batch || replies.len() >= MAX_BATCH_JOBS || started.elapsed() >= MAX_BATCH_TIME {
+            break;
+        }
+        match rx.try_recv() {
+            Ok(Msg::Batched(j)) => job = Some(j),
+            Ok(other) => next = Some(other),
+            Err(_) => {}
+        }
+    }
+    let committed = if db.in_batch {
+        db.in_batch = false;
+        let pending = std::mem::take(&mut db.pending_search);
+        insert_search(&db.conn, &pending)
+            .and_then(|()| Ok(db.conn.execute_batch("COMMIT")?))
+            .inspect_err(|_| {
+                let _ = db.conn.execute_batch("ROLLBACK");
+                // The index learnt of items that are not stored after all.
+                db.recover();
+            })
+    } else {
+        Ok(())
+    };
+    if let Err(e) = &began {
+        tracing::warn!("cannot begin a batch of writes, writing them one by one: {e}");
+    }
+    tracing::trace!(jobs = replies.len(), "batch of writes committed");
+    seen.batches.fetch_add(1, Ordering::Relaxed);
+    for reply in replies {
+        reply(
+            committed
+                .as_ref()
+                .map(|_| ())
+                .map_err(|e| StoreError::Commit(e.to_string())),
+        );
+        seen.pending.fetch_sub(1, Ordering::Relaxed);
+    }
+    next
 }
 
 /// The device and inode of a file, if it exists.
@@ -697,7 +854,7 @@ impl Db {
         let mut conn = Connection::open(path).map_err(open_err)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;
-             PRAGMA busy_timeout=5000; PRAGMA cache_size=-65536;",
+             PRAGMA busy_timeout=5000; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
         )
         .map_err(open_err)?;
         let found = schema::migrate(&mut conn, path)?;
@@ -705,7 +862,7 @@ impl Db {
             // The search index (or its tokens) came with a later version: index what is
             // already stored.
             let started = std::time::Instant::now();
-            let tx = conn.transaction()?;
+            let tx = conn.savepoint()?;
             let n = search::backfill(&tx)?;
             tx.commit()?;
             if n > 0 {
@@ -727,6 +884,8 @@ impl Db {
             near: NearDuplicates::new(dedup.clone()),
             index_load: IndexLoad::Done,
             needs_recovery: false,
+            in_batch: false,
+            pending_search: Vec::new(),
         };
         db.restart_index_load(Utc::now());
         Ok(db)
@@ -779,6 +938,8 @@ impl Db {
             }),
             index_load: IndexLoad::Done,
             needs_recovery: false,
+            in_batch: false,
+            pending_search: Vec::new(),
         })
     }
 
@@ -786,7 +947,10 @@ impl Db {
     /// the near-duplicate index from what is committed, so that the next job starts clean.
     fn recover(&mut self) {
         self.needs_recovery = false;
-        if !self.conn.is_autocommit()
+        // In a batch, the failed job's savepoint is rolled back already; the batch's other
+        // writes stand.
+        if !self.in_batch
+            && !self.conn.is_autocommit()
             && let Err(e) = self.conn.execute_batch("ROLLBACK")
         {
             tracing::error!("rolling back after an internal error: {e}");
@@ -831,7 +995,7 @@ impl Db {
     /// until retention removes them) but are marked disabled.
     pub fn sync_feeds(&mut self, feeds: &[FeedConfig]) -> Result<(), StoreError> {
         self.check_file()?;
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         tx.execute("UPDATE feeds SET enabled = 0", [])?;
         tx.execute("DELETE FROM feed_tags", [])?;
         for f in feeds {
@@ -991,11 +1155,12 @@ impl Db {
         next_attempt: Option<DateTime<Utc>>,
     ) -> Result<IngestStats, StoreError> {
         self.check_file()?;
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let near = &mut self.near;
         let load = &mut self.index_load;
         let mut stats = IngestStats::default();
         let mut index_changes = Vec::new();
+        let mut searchable = Vec::new();
         for (i, entry) in entries.iter().enumerate() {
             let prepared = prepared.get(i).and_then(Option::as_ref);
             let stored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -1012,7 +1177,8 @@ impl Db {
                 )
             }));
             match stored {
-                Ok(Ok(Some((item_id, story_id, published, doc)))) => {
+                Ok(Ok(Some((item_id, story_id, published, doc, tokens)))) => {
+                    searchable.push((item_id, tokens));
                     index_changes.push((item_id, story_id, entry, published, doc));
                 }
                 Ok(Ok(None)) => {}
@@ -1032,7 +1198,13 @@ impl Db {
             }
         }
         Self::record_success(&tx, feed, fetched_url, meta, now, next_attempt)?;
+        if !self.in_batch {
+            insert_search(&tx, &searchable)?;
+        }
         tx.commit()?;
+        if self.in_batch {
+            self.pending_search.extend(searchable);
+        }
         // Only once committed does the in-memory index learn of the new items (while the index
         // is still loading, the load reads them from the database with the rest).
         if self.index_load != IndexLoad::Done {
@@ -1053,7 +1225,7 @@ impl Db {
     /// when nothing new was stored).
     #[allow(clippy::too_many_arguments)]
     fn ingest_entry(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Connection,
         near: &mut NearDuplicates,
         load: &mut IndexLoad,
         feed: &FeedId,
@@ -1203,10 +1375,8 @@ impl Db {
             Some(p) if !p.is_rolling() => p.search_text(),
             _ => search::index_text(&entry.title, &entry.text),
         };
-        tx.prepare_cached("INSERT INTO items_fts (rowid, tokens) VALUES (?1, ?2)")?
-            .execute(params![item_id, tokens])?;
         stats.new += 1;
-        Ok(Some((item_id, story_id, published, doc)))
+        Ok(Some((item_id, story_id, published, doc, tokens)))
     }
 
     /// One story told twice (see `dedup::NearDuplicates::decide`): the stories of `join` are
@@ -1216,7 +1386,7 @@ impl Db {
     /// follows at once (later entries of this refresh must not join a story that is gone); a
     /// failed transaction rebuilds it. Returns the survivor.
     fn merge_stories(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Connection,
         near: &mut NearDuplicates,
         join: &dedup::Join,
         now: DateTime<Utc>,
@@ -1273,7 +1443,7 @@ impl Db {
 
     /// The feed's row after a good refresh: health reset, validators and warning stored.
     fn record_success(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Connection,
         feed: &FeedId,
         fetched_url: &str,
         meta: &FetchMeta,
@@ -1303,10 +1473,7 @@ impl Db {
     }
 
     /// Layer 2: an item elsewhere with the same canonical URL.
-    fn same_url(
-        tx: &rusqlite::Transaction<'_>,
-        entry: &Entry,
-    ) -> Result<Option<dedup::Join>, StoreError> {
+    fn same_url(tx: &Connection, entry: &Entry) -> Result<Option<dedup::Join>, StoreError> {
         let Some(url) = &entry.canonical_url else {
             return Ok(None);
         };
@@ -1328,7 +1495,7 @@ impl Db {
     /// A new story whose id derives from its first item (stable, and the same if the database
     /// is ever rebuilt from the same feeds).
     fn insert_story(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Connection,
         feed: &FeedId,
         key: &str,
         now: DateTime<Utc>,

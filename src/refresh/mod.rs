@@ -175,7 +175,7 @@ async fn push_stages(
 ) -> Staged {
     let now = Utc::now();
     let id = feed.id.clone();
-    let validators = match ctx.store.call(move |db| db.validators(&id)).await {
+    let validators = match ctx.store.read(move |db| db.validators(&id)).await {
         Ok(v) => v,
         Err(e) => return (None, Outcome::Failed(e.to_string())),
     };
@@ -256,7 +256,7 @@ struct Kept {
 async fn run_stages(ctx: &RefreshContext<'_>, feed: &FeedConfig, trigger: Trigger) -> Staged {
     let now = Utc::now();
     let id = feed.id.clone();
-    let validators = match ctx.store.call(move |db| db.validators(&id)).await {
+    let validators = match ctx.store.read(move |db| db.validators(&id)).await {
         Ok(v) => v,
         Err(e) => return (None, Outcome::Failed(e.to_string())),
     };
@@ -533,7 +533,7 @@ async fn store_stage(
     let ingested = entries.clone();
     let stored = ctx
         .store
-        .call(move |db| {
+        .write(move |db| {
             db.ingest_prepared(&id, &stored_url, &ingested, &prepared, &meta, now, next)
         })
         .await;
@@ -573,7 +573,7 @@ async fn record_unchanged(
     let id = feed.id.clone();
     let written = ctx
         .store
-        .call(move |db| db.record_unchanged(&id, status, now, next))
+        .write(move |db| db.record_unchanged(&id, status, now, next))
         .await;
     log_health_write(&feed.id, written);
     (Some(status), Outcome::Unchanged)
@@ -649,7 +649,7 @@ async fn record_failure(
     let now: DateTime<Utc> = Utc::now();
     let written = ctx
         .store
-        .call(move |db| {
+        .write(move |db| {
             let failures = db.validators(&id)?.consecutive_failures + 1;
             let next = backoff::after_failure(
                 now,

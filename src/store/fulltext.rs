@@ -66,7 +66,7 @@ impl Db {
     /// feed, the feed's own text kept, never tried again.
     pub fn full_text_failed(&mut self, item_id: i64, reason: &str) -> Result<(), StoreError> {
         self.check_file()?;
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let feed: Option<String> = tx
             .prepare_cached(
                 "UPDATE items SET full_text = ?2 WHERE id = ?1 AND full_text = 0 RETURNING feed_id",
@@ -96,7 +96,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<Enriched, StoreError> {
         self.check_file()?;
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let row = tx
             .prepare_cached(
                 "SELECT feed_id, story_id, title, published, join_layer FROM items

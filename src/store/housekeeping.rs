@@ -31,7 +31,7 @@ impl Db {
         let cutoff = now - chrono::Duration::days(i64::from(retention_days));
         let mut pruned = Pruned::default();
         loop {
-            let tx = self.conn.transaction()?;
+            let tx = self.conn.savepoint()?;
             let ids: Vec<String> = {
                 let mut stmt =
                     tx.prepare_cached("SELECT id FROM stories WHERE updated < ?1 LIMIT ?2")?;

@@ -59,7 +59,7 @@ impl Db {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<usize, StoreError> {
         self.check_file()?;
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         tx.execute(
             "INSERT OR IGNORE INTO notify_targets (notify_id, since) VALUES (?1, ?2)",
             params![notify_id, ts(now)],

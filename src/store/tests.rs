@@ -312,6 +312,116 @@ async fn a_panicking_job_fails_alone_and_the_database_thread_carries_on() {
     assert_eq!(stats.new, 1);
 }
 
+#[tokio::test]
+async fn writes_queued_together_share_one_commit_and_a_failing_one_rolls_back_alone() {
+    use std::future::Future;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("w.db"), &dedup()).unwrap();
+    store
+        .call(|db| db.sync_feeds(&[feed("a", 0), feed("b", 10), feed("c", 20)]))
+        .await
+        .unwrap();
+    // Hold the thread in a job until the writes below are queued behind it.
+    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let holder = store.clone();
+    let hold = tokio::spawn(async move {
+        holder
+            .call(move |_db| {
+                let _ = started_tx.send(());
+                let _ = held.recv();
+                Ok(())
+            })
+            .await
+    });
+    started.await.unwrap();
+    let ingest_job = |feed: &'static str, e: Entry| {
+        move |db: &mut Db| {
+            db.ingest(
+                &FeedId(feed.into()),
+                &format!("https://{feed}.example/rss"),
+                &[e],
+                &FetchMeta::default(),
+                t(0),
+                None,
+            )
+        }
+    };
+    let mut writes = vec![
+        Box::pin(store.write(ingest_job(
+            "a",
+            entry("a1", "Harbour reopens", "https://n.example/h"),
+        )))
+            as std::pin::Pin<Box<dyn Future<Output = Result<IngestStats, StoreError>> + Send>>,
+        Box::pin(store.write(ingest_job(
+            "b",
+            entry(PANIC_KEY, "Poison", "https://n.example/p"),
+        ))),
+        Box::pin(
+            store.write(|_db| -> Result<IngestStats, StoreError> { panic!("boom in a write") }),
+        ),
+        Box::pin(store.write(ingest_job(
+            "c",
+            entry("c1", "Bridge closes", "https://n.example/b"),
+        ))),
+    ];
+    // Polled once, each write is sent (and then waits for its answer).
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    for w in &mut writes {
+        assert!(w.as_mut().poll(&mut cx).is_pending());
+    }
+    release.send(()).unwrap();
+    hold.await.unwrap().unwrap();
+    let mut results = Vec::new();
+    for w in writes {
+        results.push(w.await);
+    }
+    assert_eq!(results[0].as_ref().unwrap().new, 1);
+    assert!(
+        matches!(&results[1], Err(StoreError::Internal(m)) if m.contains(PANIC_KEY)),
+        "{:?}",
+        results[1].as_ref().err()
+    );
+    assert!(matches!(&results[2], Err(StoreError::Internal(_))));
+    assert_eq!(results[3].as_ref().unwrap().new, 1);
+    assert_eq!(
+        store.batches_committed(),
+        1,
+        "the four writes shared one commit"
+    );
+    // What the good writes stored is committed and searchable; the failed ones left nothing.
+    let (titles, found) = store
+        .call(|db| {
+            let titles: Vec<String> = db
+                .all_stories()?
+                .iter()
+                .map(|s| s.representative().title.clone())
+                .collect();
+            let found = db.search("bridge", 10, 0)?.len();
+            Ok((titles, found))
+        })
+        .await
+        .unwrap();
+    assert_eq!(titles.len(), 2, "{titles:?}");
+    assert!(titles.contains(&"Harbour reopens".to_owned()), "{titles:?}");
+    assert!(titles.contains(&"Bridge closes".to_owned()), "{titles:?}");
+    assert_eq!(found, 1);
+    // A later write is its own batch, and the reader sees it once answered.
+    store
+        .write(ingest_job(
+            "a",
+            entry("a2", "Ferry resumes", "https://n.example/f"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(store.batches_committed(), 2);
+    let read = store
+        .read(|db| Ok(db.search("ferry", 10, 0)?.len()))
+        .await
+        .unwrap();
+    assert_eq!(read, 1);
+}
+
 #[test]
 fn a_stored_non_web_link_is_never_read_back_for_output() {
     // Items stored before parsing dropped such links (or written by other tools) keep them in
