@@ -118,14 +118,14 @@ cpu1=$(cpu)
 # Wait for a quiet moment well before the next tick (second 0), then change the feeds.
 while :; do sec=$((10#$(date +%S))); [ "$sec" -ge 5 ] && [ "$sec" -le 40 ] && break; sleep 0.5; done
 python3 benches/add_items.py "$work/www" 1 2
-before=$(refreshed); c0=$(cpu)
+before=$(refreshed); d0=$(cpu)
 for _ in $(seq 1200); do [ "$(refreshed)" -ge $((before + FEEDS)) ] && break; sleep 0.1; done
 [ "$(refreshed)" -ge $((before + FEEDS)) ] || { echo "the second wave did not finish"; tail -5 "$work/desk.log"; exit 1; }
 sleep 2 # the render that follows the wave
-c1=$(cpu)
+d1=$(cpu)
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$desk/status")
 kill "$desk"; wait "$desk" 2>/dev/null || true
-reread=$(python3 -c "print(f'{$c1 - $c0:.2f}')")
+reread=$(python3 -c "print(f'{$d1 - $d0:.2f}')")
 
 python3 - <<PY
 e = $entries

@@ -47,19 +47,40 @@ pub struct Rendered {
 }
 
 impl Rendered {
+    /// A document served many times (the render loop's): compressed once both ways, brotli at
+    /// quality 9.
     pub fn new(body: String, content_type: &'static str, last_modified: DateTime<Utc>) -> Rendered {
+        Rendered::uncompressed(body, content_type, last_modified).compressed(true, Some(9))
+    }
+
+    /// A document without compressed bodies: one made for a single request (the page), which
+    /// the server compresses only the way that client accepts ([`Rendered::compressed`]).
+    pub fn uncompressed(
+        body: String,
+        content_type: &'static str,
+        last_modified: DateTime<Utc>,
+    ) -> Rendered {
         let digest = Sha256::digest(body.as_bytes());
         let etag: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-        let gzip = gzip(body.as_bytes());
-        let brotli = brotli(body.as_bytes());
         Rendered {
             body: bytes::Bytes::from(body),
             content_type,
             etag: format!("\"{etag}\""),
             last_modified,
-            gzip,
-            brotli,
+            gzip: None,
+            brotli: None,
         }
+    }
+
+    /// Adds a gzip body (when `gzip`) and a brotli body at `brotli_quality` (0–11, when given).
+    pub fn compressed(mut self, gzip_it: bool, brotli_quality: Option<u32>) -> Rendered {
+        if gzip_it {
+            self.gzip = gzip(&self.body);
+        }
+        if let Some(q) = brotli_quality {
+            self.brotli = brotli(&self.body, q);
+        }
+        self
     }
 }
 
@@ -70,10 +91,10 @@ fn gzip(body: &[u8]) -> Option<bytes::Bytes> {
     enc.finish().ok().map(bytes::Bytes::from)
 }
 
-fn brotli(body: &[u8]) -> Option<bytes::Bytes> {
+fn brotli(body: &[u8], quality: u32) -> Option<bytes::Bytes> {
     let mut out = Vec::with_capacity(body.len() / 4);
     let params = brotli::enc::BrotliEncoderParams {
-        quality: 9,
+        quality: quality.min(11) as i32,
         ..Default::default()
     };
     brotli::BrotliCompress(&mut &body[..], &mut out, &params).ok()?;

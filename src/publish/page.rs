@@ -173,7 +173,7 @@ pub fn render_page(
     }
     write_sources(&mut out, health);
     out.push_str("</body></html>\n");
-    Rendered::new(out, "text/html; charset=utf-8", last_change(stories))
+    Rendered::uncompressed(out, "text/html; charset=utf-8", last_change(stories))
 }
 
 /// "12 sources, 1 failing", linking to the detail table.
