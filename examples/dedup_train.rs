@@ -24,9 +24,18 @@ use wiredesk::dedup::score::{FEATURE_NAMES, N_FEATURES, probability};
 
 type Sample = ([f64; N_FEATURES], bool);
 
-/// The cost of a false merge relative to a missed merge.
+/// The cost of a false merge relative to a missed merge (`DEDUP_NEGATIVE_WEIGHT` overrides).
 const NEGATIVE_WEIGHT: f64 = 3.0;
+/// L2 regularisation of the feature weights (`DEDUP_L2` overrides).
 const L2: f64 = 1e-3;
+
+/// A setting of the fit, from the environment when set there (for sweeps).
+fn setting(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 fn samples(set: &LabelledSet) -> Vec<Sample> {
     let mut ix = NearDuplicates::new(DedupConfig {
@@ -69,17 +78,19 @@ fn samples(set: &LabelledSet) -> Vec<Sample> {
 }
 
 fn fit(data: &[Sample]) -> [f64; N_FEATURES + 1] {
+    let negative_weight = setting("DEDUP_NEGATIVE_WEIGHT", NEGATIVE_WEIGHT);
+    let l2 = setting("DEDUP_L2", L2);
     let mut w = [0.0; N_FEATURES + 1];
     let total: f64 = data
         .iter()
-        .map(|(_, y)| if *y { 1.0 } else { NEGATIVE_WEIGHT })
+        .map(|(_, y)| if *y { 1.0 } else { negative_weight })
         .sum();
     let mut rate = 1.0;
     for step in 0..20_000 {
         let mut grad = [0.0; N_FEATURES + 1];
         for (x, y) in data {
             let p = probability(x, &w);
-            let c = if *y { 1.0 } else { NEGATIVE_WEIGHT };
+            let c = if *y { 1.0 } else { negative_weight };
             let err = c * (p - if *y { 1.0 } else { 0.0 });
             for i in 0..N_FEATURES {
                 grad[i] += err * x[i];
@@ -87,7 +98,7 @@ fn fit(data: &[Sample]) -> [f64; N_FEATURES + 1] {
             grad[N_FEATURES] += err;
         }
         for i in 0..=N_FEATURES {
-            let reg = if i < N_FEATURES { L2 * w[i] } else { 0.0 };
+            let reg = if i < N_FEATURES { l2 * w[i] } else { 0.0 };
             w[i] -= rate * (grad[i] / total + reg);
         }
         if step == 10_000 {
