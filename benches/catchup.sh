@@ -14,8 +14,8 @@ ITEMS=${ITEMS:-50}
 CORPUS=${CORPUS:-../shared/corpus/dedup}
 [ -d "$CORPUS" ] || { echo "no corpus at $CORPUS (set CORPUS=)"; exit 1; }
 command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
-cargo build --release --quiet
-bin=target/release/wiredesk
+source benches/lib.sh
+bin=$(release_bin)
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -24,7 +24,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 python3 benches/gen_feeds.py "$work/www" "$FEEDS" "$ITEMS" "$CORPUS" >/dev/null
 chmod 755 "$work" "$work/www"; chmod 644 "$work/www/"*
 nginx_port=$(port); desk_port=$(port)
@@ -43,9 +42,9 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$nginx_port/f0000.xml" >/dev/n
 } > "$work/feeds.toml"
 RUST_LOG=info "$bin" run --config "$work/feeds.toml" 2>"$work/desk.log" &
 pids+=($!)
-python3 - "$desk_port" "$work/desk.log" "$FEEDS" <<'PY'
-import statistics, sys, time, urllib.request
-port, log, feeds = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+python3 - "$desk_port" "$work/desk.log" "$FEEDS" "$!" <<'PY'
+import os, sys, time, urllib.request
+port, log, feeds, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 paths = ["/healthz", "/", "/feed.atom"]
 
 def probe(path):
@@ -64,16 +63,33 @@ def refreshed():
     with open(log, errors="replace") as f:
         return sum(1 for line in f if "refreshed feed=" in line)
 
+def alive():
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+def dead():
+    with open(log, errors="replace") as f:
+        sys.exit("the daemon is not running:\n" + "".join(f.readlines()[-10:]))
+
 # Wait until the daemon listens (the catch-up starts with it).
-for _ in range(300):
+for _ in range(600):
     if probe("/healthz")[1]:
         break
+    if not alive():
+        dead()
     time.sleep(0.05)
+else:
+    sys.exit("the daemon never answered")
 start = time.monotonic()
 busy = {p: [] for p in paths}
 while refreshed() < feeds:
     if time.monotonic() - start > 900:
         sys.exit("the catch-up did not finish in 15 minutes")
+    if not alive():
+        dead()
     for p in paths:
         busy[p].append(probe(p))
     time.sleep(0.1)

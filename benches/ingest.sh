@@ -17,8 +17,8 @@ if ! command -v nginx >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
 fi
 python3 -c 'import feedparser' 2>/dev/null || pip install -q feedparser
-cargo build --release --quiet
-bin=target/release/wiredesk
+source benches/lib.sh
+bin=$(release_bin)
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -27,7 +27,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # "wall cpu maxrss_kb" of a command (GNU time); its output goes to $work/out.
 measure() { /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$@" > "$work/out" 2>"$work/err" || { cat "$work/err" >&2; return 1; }; awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}' "$work/time"; }
 

@@ -11,8 +11,8 @@ cd "$(dirname "$0")/.."
 SIZES=${SIZES:-"1000 10000"}
 ITEMS=${ITEMS:-50}
 command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
-cargo build --release --quiet
-bin=$PWD/target/release/wiredesk
+source benches/lib.sh
+bin=$(release_bin)
 work=$(mktemp -d)
 desk=
 cleanup() {
@@ -21,7 +21,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rows=()
 for feeds in $SIZES; do
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" && sleep 0.5

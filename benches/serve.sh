@@ -13,7 +13,8 @@ CONNS=${CONNS:-32}
 if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null
 fi
-cargo build --release --quiet
+source benches/lib.sh
+bin=$(release_bin)
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -22,7 +23,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Three feeds of 40 items each, ~2.4 KB of text per item: 100 stories make a ~200 KB Atom body.
 mkdir -p "$work/www" "$work/static"
@@ -59,7 +59,7 @@ url = "http://127.0.0.1:$www_port/b.xml"
 id = "c"
 url = "http://127.0.0.1:$www_port/c.xml"
 TOML
-RUST_LOG=warn ./target/release/wiredesk run --config "$work/feeds.toml" 2>"$work/desk.log" &
+RUST_LOG=warn "$bin" run --config "$work/feeds.toml" 2>"$work/desk.log" &
 pids+=($!)
 for _ in $(seq 300); do
   n=$(curl -s "http://127.0.0.1:$desk_port/feed.atom" | grep -c "<entry>" || true)

@@ -17,8 +17,8 @@ CHANGE_PER_30S=${CHANGE_PER_30S:-$((FEEDS / 100))}
 CORPUS=${CORPUS:-../shared/corpus/dedup}
 [ -d "$CORPUS" ] || { echo "no corpus at $CORPUS (set CORPUS=)"; exit 1; }
 command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
-cargo build --release --quiet
-bin=target/release/wiredesk
+source benches/lib.sh
+bin=$(release_bin)
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -27,7 +27,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 python3 benches/gen_feeds.py "$work/www" "$FEEDS" "$ITEMS" "$CORPUS"
 chmod 755 "$work" "$work/www"; chmod 644 "$work/www/"*
 nginx_port=$(port); desk_port=$(port)
