@@ -580,6 +580,15 @@ fn is_cjk(c: char) -> bool {
     )
 }
 
+/// A letter of a CJK script: not the combining sound marks (U+3099, U+309A) or the punctuation
+/// (・, ゠) that share those blocks. Those are no token: SQLite's unicode61 tokenizer drops them
+/// too, so a search for one found nothing (found by the property test); and ・ between the
+/// parts of a name now separates them as a space does. (Search rows written before this may
+/// hold such tokens: FTS5 reduces them to nothing, so nothing needs re-indexing.)
+fn is_cjk_letter(c: char) -> bool {
+    is_cjk(c) && c.is_alphabetic()
+}
+
 /// Light English stemming: enough that "officers"/"officer" and "fired"/"fire" meet.
 /// Number words as the digits other outlets write ("three killed" = "3 killed").
 const NUMBER_WORDS: &[(&str, &str)] = &[
@@ -690,9 +699,9 @@ pub fn tokenise(text: &str) -> Vec<String> {
             } else {
                 i += 1;
             }
-        } else if is_cjk(c) {
+        } else if is_cjk_letter(c) {
             let start = i;
-            while i < chars.len() && is_cjk(chars[i]) {
+            while i < chars.len() && is_cjk_letter(chars[i]) {
                 i += 1;
             }
             let run = &chars[start..i];
@@ -852,6 +861,10 @@ mod tests {
         assert_eq!(tokenise("日経平均"), vec!["日経", "経平", "平均"]);
         assert_eq!(tokenise("ＣＯＶＩＤ－１９"), vec!["covid", "#19"]);
         assert!(tokenise("").is_empty());
+        // Sound marks and punctuation of the kana blocks are no tokens; ・ parts a name.
+        assert!(tokenise("\u{3099}").is_empty());
+        assert!(tokenise("・ ゠ \u{309A}").is_empty());
+        assert_eq!(tokenise("メイ・リン"), vec!["メイ", "リン"]);
     }
 
     #[test]
