@@ -13,33 +13,13 @@ FEEDS=${FEEDS:-2000}
 ITEMS=${ITEMS:-50}
 CORPUS=${CORPUS:-../shared/corpus/dedup}
 [ -d "$CORPUS" ] || { echo "no corpus at $CORPUS (set CORPUS=)"; exit 1; }
-command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 source benches/lib.sh
+need_nginx
 bin=$(release_bin)
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-python3 benches/gen_feeds.py "$work/www" "$FEEDS" "$ITEMS" "$CORPUS" >/dev/null
-chmod 755 "$work" "$work/www"; chmod 644 "$work/www/"*
-nginx_port=$(port); desk_port=$(port)
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx.err;
-events { worker_connections 4096; }
-http { access_log off; server { listen 127.0.0.1:$nginx_port; root $work/www; } }
-NGINX
-nginx -c "$work/nginx.conf"
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$nginx_port/f0000.xml" >/dev/null && break; sleep 0.1; done
-{
-  printf '[server]\nlisten = "127.0.0.1:%s"\n[storage]\npath = "%s/w.db"\n[poll]\nschedule = "0 0 * * *"\nconcurrency = 64\nper_host = 64\n' "$desk_port" "$work"
-  sed "s#@BASE@#http://127.0.0.1:$nginx_port#" "$work/www/feeds.toml.part"
-} > "$work/feeds.toml"
+bench_workdir
+serve_feeds "$FEEDS" "$ITEMS"
+desk_port=$(port)
+desk_config "0 0 * * *" "$desk_port"
 RUST_LOG=info "$bin" run --config "$work/feeds.toml" 2>"$work/desk.log" &
 pids+=($!)
 python3 - "$desk_port" "$work/desk.log" "$FEEDS" "$!" <<'PY'

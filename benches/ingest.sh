@@ -13,51 +13,18 @@ ITEMS=${ITEMS:-50}
 CONC=${CONC:-64}
 CORPUS=${CORPUS:-../shared/corpus/dedup}
 [ -d "$CORPUS" ] || { echo "no corpus at $CORPUS (set CORPUS=)"; exit 1; }
-if ! command -v nginx >/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
-fi
-python3 -c 'import feedparser' 2>/dev/null || pip install -q feedparser
 source benches/lib.sh
+need_nginx
+python3 -c 'import feedparser' 2>/dev/null || pip install -q feedparser
 bin=$(release_bin)
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir
 # "wall cpu maxrss_kb" of a command (GNU time); its output goes to $work/out.
 measure() { /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$@" > "$work/out" 2>"$work/err" || { cat "$work/err" >&2; return 1; }; awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}' "$work/time"; }
 
-python3 benches/gen_feeds.py "$work/www" "$FEEDS" "$ITEMS" "$CORPUS"
+serve_feeds "$FEEDS" "$ITEMS" 2
 entries=$((FEEDS * ITEMS))
-chmod 755 "$work" "$work/www"; chmod 644 "$work/www/"*
-nginx_port=$(port)
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 2;
-pid $work/nginx.pid;
-error_log $work/nginx.err;
-events { worker_connections 4096; }
-http { access_log off; server { listen 127.0.0.1:$nginx_port; root $work/www; } }
-NGINX
-nginx -c "$work/nginx.conf"
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$nginx_port/f0000.xml" >/dev/null && break; sleep 0.1; done
-base="http://127.0.0.1:$nginx_port"
 desk_port=$(port)
-{
-  cat <<TOML
-[server]
-listen = "127.0.0.1:$desk_port"
-[storage]
-path = "$work/w.db"
-[poll]
-schedule = "0 0 * * *"
-concurrency = $CONC
-per_host = $CONC
-TOML
-  sed "s#@BASE@#$base#" "$work/www/feeds.toml.part"
-} > "$work/feeds.toml"
+desk_config "0 0 * * *" "$desk_port"
 ls "$work/www"/f*.xml | sed "s#.*/#$base/#" > "$work/urls"
 
 # Baselines.

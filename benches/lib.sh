@@ -12,3 +12,48 @@ release_bin() {
 
 # A free TCP port on loopback.
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# nginx, installed when missing (these machines reach the package mirrors).
+need_nginx() {
+  command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
+}
+
+# $work: a directory removed at exit, with the nginx started there and every process in $pids.
+bench_workdir() {
+  work=$(mktemp -d)
+  pids=()
+  trap bench_cleanup EXIT
+}
+bench_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  rm -rf "$work"
+}
+
+# FEEDS ITEMS [WORKERS]: generated feeds (benches/gen_feeds.py, text of $CORPUS) in $work/www,
+# served by nginx on loopback; sets $nginx_port and $base. A second call replaces the first.
+serve_feeds() {
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null && sleep 0.5
+  rm -rf "$work/www"
+  python3 benches/gen_feeds.py "$work/www" "$1" "$2" "${CORPUS:-../shared/corpus/dedup}" >/dev/null
+  chmod 755 "$work" "$work/www"; chmod 644 "$work/www/"*
+  nginx_port=$(port)
+  base="http://127.0.0.1:$nginx_port"
+  cat > "$work/nginx.conf" <<NGINX
+worker_processes ${3:-1};
+pid $work/nginx.pid;
+error_log $work/nginx.err;
+events { worker_connections 4096; }
+http { access_log off; server { listen 127.0.0.1:$nginx_port; root $work/www; } }
+NGINX
+  nginx -c "$work/nginx.conf"
+  for _ in $(seq 50); do curl -sf "$base/f0000.xml" >/dev/null && return 0; sleep 0.1; done
+  echo "nginx did not serve the feeds"; return 1
+}
+
+# SCHEDULE [DESK_PORT]: $work/feeds.toml for the served feeds, database $work/w.db.
+desk_config() {
+  { printf '[server]\nlisten = "127.0.0.1:%s"\n[storage]\npath = "%s/w.db"\n[poll]\nschedule = "%s"\nconcurrency = %s\nper_host = %s\n' \
+      "${2:-1}" "$work" "$1" "${CONC:-64}" "${CONC:-64}"
+    sed "s#@BASE@#$base#" "$work/www/feeds.toml.part"; } > "$work/feeds.toml"
+}

@@ -15,14 +15,7 @@ if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
 fi
 source benches/lib.sh
 bin=$(release_bin)
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir
 
 # Three feeds of 40 items each, ~2.4 KB of text per item: 100 stories make a ~200 KB Atom body.
 mkdir -p "$work/www" "$work/static"
