@@ -1218,6 +1218,20 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap()
     }
 
+    /// Parses `xml` as fetched from https://e.com/feed.xml, skipping the `known` fingerprints.
+    fn parse(xml: &str, known: &std::collections::HashSet<u64>) -> ParsedFeed {
+        let base = Url::parse("https://e.com/feed.xml").unwrap();
+        parse_feed_skipping(
+            xml.as_bytes(),
+            None,
+            Some(&base),
+            now(),
+            Limits::default(),
+            known,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn json_feed_1_0_with_fields_of_the_wrong_shape_keeps_its_items() {
         let json = r#"{"version": "http://jsonfeed.org/version/1", "title": "Old",
@@ -1247,18 +1261,6 @@ mod tests {
                 })
                 .collect();
             format!(r#"<rss version="2.0"><channel><title>T</title>{items}</channel></rss>"#)
-        };
-        let base = Url::parse("https://e.com/feed.xml").unwrap();
-        let parse = |xml: &str, known: &std::collections::HashSet<u64>| {
-            parse_feed_skipping(
-                xml.as_bytes(),
-                None,
-                Some(&base),
-                now(),
-                Limits::default(),
-                known,
-            )
-            .unwrap()
         };
         let first = parse(
             &feed(&["Schools", "Seminar", "Awards"]),
@@ -1423,18 +1425,6 @@ mod tests {
 <item><title>{second}</title><guid>g-2</guid><description>Body two</description></item>
 </channel></rss>"#
             )
-        };
-        let base = Url::parse("https://e.com/feed.xml").unwrap();
-        let parse = |xml: &str, known: &std::collections::HashSet<u64>| {
-            parse_feed_skipping(
-                xml.as_bytes(),
-                None,
-                Some(&base),
-                now(),
-                Limits::default(),
-                known,
-            )
-            .unwrap()
         };
         let first = parse(&feed("Two"), &Default::default());
         assert_eq!((first.entries.len(), first.skipped_known), (2, 0));
