@@ -238,8 +238,8 @@ type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 /// At most this many write jobs share one commit, and a batch takes on no more jobs after
 /// this long: a refresh's answer waits for its batch's commit.
-const MAX_BATCH_JOBS: usize = 64;
-const MAX_BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(100);
+const MAX_BATCH_JOBS: usize = 256;
+const MAX_BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// WAL pages after which a commit asks for a checkpoint (SQLite's own automatic default).
 const CHECKPOINT_PAGES: i32 = 1000;
