@@ -11,10 +11,8 @@ cd "$(dirname "$0")/.."
 FEEDS=${FEEDS:-2000}
 ITEMS=${ITEMS:-50}
 CONC=${CONC:-64}
-CORPUS=${CORPUS:-../shared/corpus/dedup}
-[ -d "$CORPUS" ] || { echo "no corpus at $CORPUS (set CORPUS=)"; exit 1; }
 source benches/lib.sh
-need_nginx
+bench_needs
 python3 -c 'import feedparser' 2>/dev/null || pip install -q feedparser
 bin=$(release_bin)
 bench_workdir

@@ -13,8 +13,11 @@ release_bin() {
 # A free TCP port on loopback.
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# nginx, installed when missing (these machines reach the package mirrors).
-need_nginx() {
+# What the scripts that serve generated feeds need: the labelled news corpus beside the checkout
+# (their text; CORPUS= elsewhere), and nginx, installed when missing.
+CORPUS=${CORPUS:-../shared/corpus/dedup}
+bench_needs() {
+  [ -d "$CORPUS" ] || { echo "no corpus at $CORPUS (set CORPUS=)"; exit 1; }
   command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 }
 
@@ -35,7 +38,7 @@ bench_cleanup() {
 serve_feeds() {
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null && sleep 0.5
   rm -rf "$work/www"
-  python3 benches/gen_feeds.py "$work/www" "$1" "$2" "${CORPUS:-../shared/corpus/dedup}" >/dev/null
+  python3 benches/gen_feeds.py "$work/www" "$1" "$2" "$CORPUS" >/dev/null
   chmod 755 "$work" "$work/www"; chmod 644 "$work/www/"*
   nginx_port=$(port)
   base="http://127.0.0.1:$nginx_port"

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/lib.sh
-need_nginx
+bench_needs
 [ $# -gt 0 ] || { echo "usage: bash benches/mem5000.sh BINARY..."; exit 2; }
 FEEDS=${FEEDS:-5000}; ITEMS=${ITEMS:-50}; CONC=64
 bench_workdir

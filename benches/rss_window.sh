@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 SIZES=${SIZES:-"1000 10000"}
 ITEMS=${ITEMS:-50}
 source benches/lib.sh
-need_nginx
+bench_needs
 bin=$(release_bin)
 bench_workdir
 rows=()

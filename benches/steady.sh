@@ -14,10 +14,8 @@ ITEMS=${ITEMS:-30}
 DURATION=${DURATION:-600}
 WARMUP=${WARMUP:-120}
 CHANGE_PER_30S=${CHANGE_PER_30S:-$((FEEDS / 100))}
-CORPUS=${CORPUS:-../shared/corpus/dedup}
-[ -d "$CORPUS" ] || { echo "no corpus at $CORPUS (set CORPUS=)"; exit 1; }
 source benches/lib.sh
-need_nginx
+bench_needs
 bin=$(release_bin)
 bench_workdir
 serve_feeds "$FEEDS" "$ITEMS"

@@ -246,19 +246,16 @@ pub fn parse_feed_skipping(
             skipped_known += 1;
             continue;
         }
-        let raw_title = e.title.as_ref().map(|t| t.content.clone());
-        let shared_id = shared.contains(raw_id(&e));
+        // Several entries of this document carry this id with different titles (a CMS that
+        // gives every item its section URL as guid): the id names none of them, so each is told
+        // apart by its title. The same every fetch while the feed does it.
+        let title_digest = shared.contains(raw_id(&e)).then(|| {
+            let title = e.title.as_ref().map_or("", |t| t.content.as_str());
+            crate::model::hex_digest(&[title])
+        });
         let mut entry = convert(e, base, now);
-        if shared_id {
-            // Several entries of this document carry this id with different titles (a CMS
-            // that gives every item its section URL as guid): the id names none of them, so
-            // each is told apart by its title. The same every fetch while the feed does it.
-            let told_apart = format!(
-                "{} #{}",
-                entry.key,
-                crate::model::hex_digest(&[raw_title.as_deref().unwrap_or_default()])
-            );
-            entry.key = bounded_key(told_apart);
+        if let Some(digest) = title_digest {
+            entry.key = bounded_key(format!("{} #{digest}", entry.key));
         }
         if entry.title.is_empty()
             && entry.text.is_empty()

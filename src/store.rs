@@ -486,15 +486,7 @@ impl Store {
         self.progress.pending.fetch_add(1, Ordering::Relaxed);
         self.jobs
             .send(Msg::Job(Box::new(move |db| {
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(db)))
-                    .map_err(|payload| {
-                        db.needs_recovery = true;
-                        StoreError::Internal(format!(
-                            "in the database thread: {}",
-                            panic_message(payload.as_ref())
-                        ))
-                    });
-                let _ = tx.send(result);
+                let _ = tx.send(contained(db, f));
             })))
             .map_err(|_| {
                 self.progress.pending.fetch_sub(1, Ordering::Relaxed);
@@ -519,7 +511,7 @@ impl Store {
         let (tx, rx) = oneshot::channel();
         self.progress.pending.fetch_add(1, Ordering::Relaxed);
         let job: BatchJob = Box::new(move |db: &mut Db| {
-            let result = f(db);
+            let result = contained(db, f).and_then(|r| r);
             Box::new(move |committed: Result<(), StoreError>| {
                 let _ = tx.send(committed.and(result));
             }) as Reply
@@ -528,9 +520,7 @@ impl Store {
             self.progress.pending.fetch_sub(1, Ordering::Relaxed);
             StoreError::Closed
         })?;
-        rx.await.map_err(|_| {
-            StoreError::Internal("in the database thread: a write job panicked".into())
-        })?
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Runs `f` on the store thread and returns its result: one `Result`, whether the job
@@ -586,6 +576,18 @@ impl Store {
     }
 }
 
+/// Runs `f` on the database, a panic in it (our bug, reached by some input) caught and returned
+/// as [`StoreError::Internal`], with the index marked for a rebuild before the next job.
+fn contained<R>(db: &mut Db, f: impl FnOnce(&mut Db) -> R) -> Result<R, StoreError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(db))).map_err(|payload| {
+        db.needs_recovery = true;
+        StoreError::Internal(format!(
+            "in the database thread: {}",
+            panic_message(payload.as_ref())
+        ))
+    })
+}
+
 /// Runs one job; a panic in it (our bug, reached by some input) fails that job only: the
 /// thread, and every feed that depends on it, carries on.
 fn run_job(db: &mut Db, job: Job) {
@@ -622,19 +624,8 @@ fn run_batch(
     let mut job = Some(first);
     let mut next = None;
     while let Some(j) = job.take() {
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| j(db)));
-        match outcome {
-            Ok(reply) => replies.push(reply),
-            Err(payload) => {
-                tracing::error!(
-                    "internal error in a database job: {}",
-                    panic_message(payload.as_ref())
-                );
-                db.needs_recovery = true;
-                // Its caller hears of it: the job's sender is dropped unanswered.
-                seen.pending.fetch_sub(1, Ordering::Relaxed);
-            }
-        }
+        // Each job contains its own panics (`Store::write`): its caller is answered with one.
+        replies.push(j(db));
         if db.needs_recovery {
             db.recover();
         }
