@@ -20,4 +20,11 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 serve_dir() {
   (cd "$1" && exec python3 -m http.server "$2" --bind 127.0.0.1 >/dev/null 2>&1) &
   pids+=($!)
+  # Listening before anything polls it: a daemon's first poll refused would back off for a
+  # minute and more.
+  for _ in $(seq 100); do
+    python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$2" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "the file server on port $2 never answered"; return 1
 }
