@@ -120,6 +120,7 @@ fn memory_case(n: usize, spread_hours: i64, cap: usize) {
         near_duplicates: true,
         window_hours: 48,
         threshold: DEFAULT_THRESHOLD,
+        copy_window_hours: wiredesk::config::DEFAULT_COPY_WINDOW_HOURS,
         max_indexed_items: cap,
     });
     let feeds: Vec<FeedId> = (0..200).map(|i| FeedId(format!("feed{i}"))).collect();
@@ -232,6 +233,7 @@ fn main() {
             near_duplicates: true,
             window_hours: 48,
             threshold: DEFAULT_THRESHOLD,
+            copy_window_hours: wiredesk::config::DEFAULT_COPY_WINDOW_HOURS,
             max_indexed_items: n.max(1_000),
         });
         let feeds: Vec<FeedId> = (0..200).map(|i| FeedId(format!("feed{i}"))).collect();

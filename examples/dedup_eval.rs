@@ -301,6 +301,7 @@ fn main() -> anyhow::Result<()> {
         near_duplicates: args.near,
         window_hours: 48,
         threshold: args.threshold,
+        copy_window_hours: wiredesk::config::DEFAULT_COPY_WINDOW_HOURS,
         max_indexed_items: wiredesk::config::DEFAULT_MAX_INDEXED_ITEMS,
     };
     let mut db = Db::open(&tmp.path().join("eval.db"), &config)?;

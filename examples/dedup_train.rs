@@ -43,6 +43,7 @@ fn samples(set: &LabelledSet) -> Vec<Sample> {
         // The whole set in one window: features do not depend on it, only the IDF does.
         window_hours: 24 * 365 * 10,
         threshold: DEFAULT_THRESHOLD,
+        copy_window_hours: wiredesk::config::DEFAULT_COPY_WINDOW_HOURS,
         max_indexed_items: wiredesk::config::DEFAULT_MAX_INDEXED_ITEMS,
     });
     let mut docs = HashMap::new();

@@ -111,6 +111,7 @@ fn run_case(case: &str, feed_rs_only: bool) {
         near_duplicates: true,
         window_hours: 48,
         threshold: wiredesk::config::DEFAULT_THRESHOLD,
+        copy_window_hours: wiredesk::config::DEFAULT_COPY_WINDOW_HOURS,
         max_indexed_items: wiredesk::config::DEFAULT_MAX_INDEXED_ITEMS,
     };
     let mut db = Db::open(&dir.path().join("b.db"), &dedup).expect("database");

@@ -87,6 +87,7 @@ fn dedup_config() -> DedupConfig {
         near_duplicates: true,
         window_hours: 48,
         threshold: DEFAULT_THRESHOLD,
+        copy_window_hours: wiredesk::config::DEFAULT_COPY_WINDOW_HOURS,
         max_indexed_items: DEFAULT_MAX_INDEXED_ITEMS,
     }
 }

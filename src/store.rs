@@ -925,6 +925,7 @@ impl Db {
                 near_duplicates: false,
                 window_hours: 48,
                 threshold: crate::config::DEFAULT_THRESHOLD,
+                copy_window_hours: crate::config::DEFAULT_COPY_WINDOW_HOURS,
                 max_indexed_items: crate::config::DEFAULT_MAX_INDEXED_ITEMS,
             }),
             index_load: IndexLoad::Done,
@@ -1150,8 +1151,10 @@ impl Db {
         let near = &mut self.near;
         let load = &mut self.index_load;
         let mut stats = IngestStats::default();
-        let mut index_changes = Vec::new();
         let mut searchable = Vec::new();
+        // Whether the index has learnt of this refresh's items (or of a story merge): if the
+        // transaction then fails, the index must be rebuilt from what is committed.
+        let mut index_ahead = false;
         for (i, entry) in entries.iter().enumerate() {
             let prepared = prepared.get(i).and_then(Option::as_ref);
             let stored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -1170,11 +1173,21 @@ impl Db {
             match stored {
                 Ok(Ok(Some((item_id, story_id, published, doc, tokens)))) => {
                     searchable.push((item_id, tokens));
-                    index_changes.push((item_id, story_id, entry, published, doc));
+                    // The index learns of the item at once, so that the entries after it in
+                    // this fetch are compared with it (one feed carrying one story twice).
+                    // While the index is still loading, the load reads it from the database
+                    // (this transaction's rows included) with the rest.
+                    if *load == IndexLoad::Done {
+                        index_ahead = true;
+                        match doc {
+                            Some(doc) => near.insert_doc(item_id, feed, &story_id, doc),
+                            None => near.insert(item_id, feed, &story_id, entry, published),
+                        }
+                    }
                 }
                 Ok(Ok(None)) => {}
                 Ok(Err(e)) => {
-                    // Story merges renamed stories in the index at once: rolled back now.
+                    // The index learnt of this refresh's items and merges: rebuilt now.
                     self.needs_recovery = true;
                     return Err(e);
                 }
@@ -1188,24 +1201,20 @@ impl Db {
                 }
             }
         }
-        Self::record_success(&tx, feed, fetched_url, meta, now, next_attempt)?;
-        if !self.in_batch {
-            insert_search(&tx, &searchable)?;
+        let finished = Self::record_success(&tx, feed, fetched_url, meta, now, next_attempt)
+            .and_then(|()| {
+                if !self.in_batch {
+                    insert_search(&tx, &searchable)?;
+                }
+                Ok(tx.commit()?)
+            });
+        if let Err(e) = finished {
+            // Rolled back: the index learnt of items that are not stored after all.
+            self.needs_recovery |= index_ahead || stats.merged_by_text > 0;
+            return Err(e);
         }
-        tx.commit()?;
         if self.in_batch {
             self.pending_search.extend(searchable);
-        }
-        // Only once committed does the in-memory index learn of the new items (while the index
-        // is still loading, the load reads them from the database with the rest).
-        if self.index_load != IndexLoad::Done {
-            index_changes.clear();
-        }
-        for (item_id, story_id, entry, published, doc) in index_changes {
-            match doc {
-                Some(doc) => self.near.insert_doc(item_id, feed, &story_id, doc),
-                None => self.near.insert(item_id, feed, &story_id, entry, published),
-            }
         }
         Ok(stats)
     }

@@ -76,6 +76,7 @@ fn merged(case: &Case, dir: &Path) -> bool {
             near_duplicates: true,
             window_hours: 48,
             threshold: DEFAULT_THRESHOLD,
+            copy_window_hours: wiredesk::config::DEFAULT_COPY_WINDOW_HOURS,
             max_indexed_items: wiredesk::config::DEFAULT_MAX_INDEXED_ITEMS,
         },
     )

@@ -16,7 +16,9 @@ use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use url::Url;
 
-use wiredesk::dedup::text::{clean_body, clean_title, is_rolling_format, tokenise};
+use wiredesk::dedup::text::{
+    clean_body, clean_title, is_link_list, is_rolling_format, title_stage, tokenise,
+};
 use wiredesk::normalise::{
     canonical_url, collapse_whitespace, html_to_text, redact_url, repair_text, sanitise_html,
 };
@@ -324,6 +326,25 @@ proptest! {
                 prop_assert!(!t.is_empty());
                 prop_assert!(!t.chars().any(char::is_whitespace), "{t:?}");
             }
+        }
+    }
+
+    #[test]
+    fn headline_stages_are_read_from_whole_words_of_any_text(s in hostile(), t in hostile()) {
+        for s in [s.clone(), s.to_uppercase(), s.to_lowercase()] {
+            let stages = title_stage(&s);
+            prop_assert!(stages < 512, "{stages}");
+            // A cue as a word of its own is always read, whatever surrounds it…
+            let arrested = title_stage(&format!("{s} arrested {t}"));
+            prop_assert_eq!(arrested & 2, 2);
+            // …and never inside another word (ASCII letters glued on both sides).
+            let glued = title_stage(&format!("x{s}zarrestedz{t}x"));
+            let own = title_stage(&s) | title_stage(&t);
+            prop_assert!(glued & 2 == 0 || own & 2 == 2, "{glued} from {s:?} / {t:?}");
+            // A description starting with a bullet is a list of links; one starting with a letter is not.
+            let (listed, lettered) = (format!(" • {s}"), format!("a{s}"));
+            prop_assert!(is_link_list(&listed), "{listed:?}");
+            prop_assert!(!is_link_list(&lettered), "{lettered:?}");
         }
     }
 

@@ -270,6 +270,14 @@ pub const THRESHOLD: Key = Key {
     },
     doc: "probability that two items are one story; higher merges less",
 };
+pub const COPY_WINDOW_HOURS: Key = int(
+    "dedup",
+    "copy_window_hours",
+    96,
+    1,
+    24 * 365,
+    "how far apart a near-verbatim copy may be published and still join (a late republication)",
+);
 pub const MAX_INDEXED_ITEMS: Key = int(
     "dedup",
     "max_indexed_items",
@@ -450,6 +458,7 @@ pub const SECTIONS: &[(&str, &[&Key])] = &[
             &NEAR_DUPLICATES,
             &WINDOW_HOURS,
             &THRESHOLD,
+            &COPY_WINDOW_HOURS,
             &MAX_INDEXED_ITEMS,
         ],
     ),

@@ -235,6 +235,9 @@ pub struct DedupConfig {
     pub window_hours: u32,
     /// Verification score at or above which two items are the same story.
     pub threshold: f64,
+    /// How far apart a near-verbatim copy (the same body) may be published and still join:
+    /// a wire story republished days later, or sent with a stale date. At least `window_hours`.
+    pub copy_window_hours: u32,
     /// The most items the near-duplicate index holds; past it the oldest are forgotten first
     /// (memory is bounded by this, whatever the window and the feeds' volume).
     pub max_indexed_items: usize,
@@ -362,6 +365,8 @@ pub const DEFAULT_THRESHOLD: f64 = keys::THRESHOLD.float();
 pub const DEFAULT_MAX_ITEMS: usize = keys::MAX_ITEMS.int() as usize;
 /// The default of `[dedup] max_indexed_items`.
 pub const DEFAULT_MAX_INDEXED_ITEMS: usize = keys::MAX_INDEXED_ITEMS.int() as usize;
+/// The default of `[dedup] copy_window_hours`.
+pub const DEFAULT_COPY_WINDOW_HOURS: u32 = keys::COPY_WINDOW_HOURS.int() as u32;
 
 /// Why a new config is not applied/// Why a new config is not applied to a running daemon although it is valid: it would stop
 /// polling every feed, or more than half of at least four, without saying so.
@@ -921,6 +926,7 @@ impl<'s> Reader<'s> {
             near_duplicates: self.boolean(t, &keys::NEAR_DUPLICATES),
             window_hours: self.int(t, &keys::WINDOW_HOURS) as u32,
             threshold: self.float(t, &keys::THRESHOLD),
+            copy_window_hours: self.int(t, &keys::COPY_WINDOW_HOURS) as u32,
             max_indexed_items: self.int(t, &keys::MAX_INDEXED_ITEMS) as usize,
         })
     }

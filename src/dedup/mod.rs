@@ -45,6 +45,20 @@ pub const MIN_SHARED_TOKENS: u32 = 2;
 pub const STORY_SLACK: f64 = 0.2;
 /// A probability at which one member is enough evidence (near-verbatim copies).
 pub const STRONG_MATCH: f64 = 0.9;
+/// How many candidates from the new item's own feed are verified besides
+/// [`MAX_CANDIDATES`] from other feeds (kept apart, so that a feed's look-alike items never
+/// crowd out other outlets' copies). A same-feed candidate joins only at [`STRONG_MATCH`].
+pub const MAX_SAME_FEED_CANDIDATES: usize = 4;
+/// How alike (weighted Jaccard) two headlines of one outlet must be to join when either item
+/// has no body (see [`Verified::near_verbatim`]).
+pub const SAME_FEED_TITLE_JACCARD: f64 = 0.8;
+/// How many candidates published outside the window but inside `[dedup] copy_window_hours`
+/// are verified besides the others: a late copy joins only as a copy of the text.
+pub const MAX_LATE_CANDIDATES: usize = 4;
+/// The most two items whose headlines name different stages of a story may score (see
+/// [`text::title_stage`]): below any sensible threshold, so they never join, and kept apart
+/// from zero so that `explain --near` can tell the rule from the date rule's.
+pub const STAGE_CAP: f64 = 0.25;
 /// Members of each story compared when deciding whether two stories are one.
 const MERGE_MEMBERS: usize = 8;
 /// A source's token is its boilerplate when it is on at least this share of the source's items…
@@ -136,17 +150,20 @@ struct FeedStats {
 /// The items of a feed its boilerplate is read from: its most recent ones.
 const BOILERPLATE_SAMPLE: usize = 128;
 
-/// The tokens carried by at least [`BOILERPLATE_SHARE`] of the live items among `recent` (none
-/// when fewer than [`BOILERPLATE_MIN_ITEMS`] are live).
+/// The tokens carried by at least [`BOILERPLATE_SHARE`] of the live items among `recent`
+/// published since `since` (none when fewer than [`BOILERPLATE_MIN_ITEMS`] are). The items
+/// kept only for late copies (past two windows) do not count: what a source puts on its items
+/// now is read from its items of now.
 fn boilerplate_of(
     recent: &std::collections::VecDeque<(u32, u32)>,
     slots: &[Slot],
+    since: i64,
 ) -> rustc_hash::FxHashSet<u32> {
     let live: Vec<&Doc> = recent
         .iter()
         .filter_map(|&(slot, g)| {
             let s = &slots[slot as usize];
-            (s.alive && s.generation == g).then_some(&s.doc)
+            (s.alive && s.generation == g && s.doc.published >= since).then_some(&s.doc)
         })
         .collect();
     let mut out = rustc_hash::FxHashSet::default();
@@ -173,6 +190,9 @@ fn boilerplate_of(
     );
     out
 }
+
+/// A candidate slot and its weight of shared rare tokens.
+type Ranked = (u32, f64);
 
 /// Per slot (weight, shared tokens, query stamp), and the current query's stamp.
 type Scratch = (Vec<(f64, u32, u32)>, u32);
@@ -206,6 +226,8 @@ pub struct Prepared {
     body: Vec<String>,
     /// The (month, day) the headline names, if any (see [`text::title_date`]).
     title_date: Option<(u32, u32)>,
+    /// The stages of a story the headline names (see [`text::title_stage`]).
+    title_stage: u16,
     /// The body adds too little to the headline to be compared (it is still searched).
     body_ignored: bool,
 }
@@ -247,12 +269,13 @@ fn tokens_of(title: &str, text: &str) -> Prepared {
     // headline with the publisher's name, a one-line teaser — is no body to compare: matched
     // as one, it reads as a short, dissimilar text. (It is still searched.)
     let extra = body.iter().filter(|t| !title_tokens.contains(t)).count();
-    let body_ignored = !body.is_empty()
-        && (1..=ECHO_EXTRA_TOKENS).contains(&extra)
+    let echo = (1..=ECHO_EXTRA_TOKENS).contains(&extra)
         && body.len() <= title_tokens.len() + ECHO_EXTRA_TOKENS;
+    let body_ignored = !body.is_empty() && (echo || text::is_link_list(text));
     Prepared {
         rolling: false,
         title_date: text::title_date(title),
+        title_stage: text::title_stage(title),
         title: title_tokens,
         body,
         body_ignored,
@@ -286,6 +309,34 @@ pub struct Verified {
     pub story_id: String,
     pub probability: f64,
     pub features: [f64; N_FEATURES],
+    /// From the new item's own feed: it counts only when the model alone (title and text,
+    /// without the body-copy rule) reaches [`STRONG_MATCH`] — one outlet carrying one story
+    /// twice (a pool listing it under two publishers, a re-post under a new URL). An outlet
+    /// reuses its own standfirst on related pieces (an obituary and "watch his best films"
+    /// carried one description in ghdev), so its shared body alone is no evidence.
+    pub same_feed: bool,
+    /// The model's probability before the body-copy rule.
+    pub model_probability: f64,
+    /// Published further from the new item than `window_hours` (inside `copy_window_hours`):
+    /// it counts only as a copy of the text (its probability is 0 otherwise).
+    pub late: bool,
+}
+
+impl Verified {
+    /// Whether this candidate may give the new item its story at `threshold`.
+    fn may_join(&self, threshold: f64) -> bool {
+        self.probability >= threshold && (!self.same_feed || self.near_verbatim())
+    }
+
+    /// A same-outlet candidate's bar: the model alone at [`STRONG_MATCH`], and when either
+    /// has no body to compare, headlines nearly the same words ([`SAME_FEED_TITLE_JACCARD`]):
+    /// one outlet's "Storm closes the port" and "Port reopens after storm" are two stories
+    /// however rare their shared words.
+    fn near_verbatim(&self) -> bool {
+        let (body_missing, title_jaccard) = (self.features[5], self.features[1]);
+        self.model_probability.min(self.probability) >= STRONG_MATCH
+            && (body_missing == 0.0 || title_jaccard >= SAME_FEED_TITLE_JACCARD)
+    }
 }
 
 impl NearDuplicates {
@@ -336,6 +387,11 @@ impl NearDuplicates {
 
     fn window_secs(&self) -> i64 {
         i64::from(self.config.window_hours) * 3600
+    }
+
+    /// How far apart a copy of the text may be published: at least the window.
+    fn copy_window_secs(&self) -> i64 {
+        i64::from(self.config.copy_window_hours.max(self.config.window_hours)) * 3600
     }
 
     /// The story an entry from `feed` should join, if any.
@@ -393,11 +449,20 @@ impl NearDuplicates {
     fn decide(&self, query: &Query<'_>, candidates: &[Verified]) -> Option<Join> {
         let threshold = self.config.threshold;
         let mut tried: Vec<&str> = Vec::new();
-        for best in candidates.iter().take_while(|c| c.probability >= threshold) {
+        for best in candidates
+            .iter()
+            .take_while(|c| c.probability >= threshold)
+            .filter(|c| c.may_join(threshold))
+        {
             if tried.contains(&best.story_id.as_str()) {
                 continue;
             }
             tried.push(&best.story_id);
+            // A story that reached one stage is not joined by another stage's report through
+            // a member that names none ("prepares the order" / "the order" / "signs it").
+            if self.stage_conflict(query.doc, &best.story_id) {
+                continue;
+            }
             // A near-verbatim copy joins on its own evidence (and needs no other comparison).
             let mean = if best.probability >= STRONG_MATCH {
                 best.probability
@@ -406,7 +471,7 @@ impl NearDuplicates {
                     .unwrap_or(best.probability)
             };
             if mean >= threshold - STORY_SLACK {
-                let merge = self.also_the_same(&best.story_id, candidates);
+                let merge = self.also_the_same(query.doc, &best.story_id, candidates);
                 return Some(Join {
                     story_id: best.story_id.clone(),
                     item_id: best.item_id,
@@ -423,7 +488,7 @@ impl NearDuplicates {
     /// member of each near-verbatim (≥ [`STRONG_MATCH`]), and some member of the other story
     /// matches some member of `joined` by itself (across outlets, at the threshold) — so the
     /// merge never rests on the bridging item alone.
-    fn also_the_same(&self, joined: &str, candidates: &[Verified]) -> Vec<String> {
+    fn also_the_same(&self, doc: &Doc, joined: &str, candidates: &[Verified]) -> Vec<String> {
         let mut merge: Vec<String> = Vec::new();
         let members =
             |story: &str| -> Vec<u32> { self.live_members(story).take(MERGE_MEMBERS).collect() };
@@ -432,7 +497,10 @@ impl NearDuplicates {
             .iter()
             .take_while(|c| c.probability >= STRONG_MATCH)
         {
-            if c.story_id == joined || merge.contains(&c.story_id) {
+            if c.story_id == joined
+                || merge.contains(&c.story_id)
+                || self.stage_conflict(doc, &c.story_id)
+            {
                 continue;
             }
             let theirs = members(&c.story_id);
@@ -476,14 +544,30 @@ impl NearDuplicates {
             .iter()
             .take(limit)
             .map(|c| {
-                let slot = self.slot_of(c.item_id, &c.story_id);
-                let other_date = slot.map_or(0, |s| self.slots[s as usize].doc.title_date);
+                let other = self
+                    .slot_of(c.item_id, &c.story_id)
+                    .map(|s| &self.slots[s as usize].doc);
+                let other_date = other.map_or(0, |d| d.title_date);
                 let why = if c.story_id == own_story {
                     "in the same story".to_owned()
                 } else if c.probability == 0.0 && doc.title_date != 0 && other_date != 0 {
                     "the headlines name different days".to_owned()
+                } else if c.late && c.probability == 0.0 {
+                    format!(
+                        "published more than {} hours apart: joins only a copy of the text",
+                        self.config.window_hours
+                    )
+                } else if c.probability <= STAGE_CAP
+                    && other.is_some_and(|o| score::stages_differ(&doc, o))
+                {
+                    "the headlines name different stages of a story (a follow-up)".to_owned()
                 } else if c.probability < threshold {
                     format!("probability below the threshold {threshold}")
+                } else if !c.may_join(threshold) {
+                    format!("the same outlet: joins only a near-verbatim copy (≥ {STRONG_MATCH})")
+                } else if self.stage_conflict(&doc, &c.story_id) {
+                    "a member of its story names another stage of the story (a follow-up)"
+                        .to_owned()
                 } else {
                     let mean = self.story_mean(&query, &c.story_id).unwrap_or(c.probability);
                     if mean < threshold - STORY_SLACK && c.probability < STRONG_MATCH {
@@ -503,6 +587,15 @@ impl NearDuplicates {
                 }
             })
             .collect()
+    }
+
+    /// Whether some indexed member of `story` names a stage of a story and `doc` names
+    /// another, none in common (see [`score::stages_differ`]).
+    fn stage_conflict(&self, doc: &Doc, story: &str) -> bool {
+        doc.title_stage != 0
+            && self
+                .live_members(story)
+                .any(|slot| score::stages_differ(doc, &self.slots[slot as usize].doc))
     }
 
     /// The slots of a story's members still indexed.
@@ -577,7 +670,7 @@ impl NearDuplicates {
     /// it never needs clearing (a hash map here costs more than everything else in a lookup).
     fn ranked_slots(&self, doc: &Doc, feed_ix: u32) -> Vec<u32> {
         let published = doc.published;
-        let window = self.window_secs();
+        let window = self.copy_window_secs();
         let n = self.n_for_idf();
         let mut scratch = self.scratch.borrow_mut();
         let (acc, stamp) = &mut *scratch;
@@ -602,10 +695,7 @@ impl NearDuplicates {
                 let w = idf(n, self.df[t as usize]) * boost;
                 for &(slot, generation) in list {
                     let m = self.meta[slot as usize];
-                    if m.generation != generation
-                        || m.feed == feed_ix
-                        || (m.published - published).abs() > window
-                    {
+                    if m.generation != generation || (m.published - published).abs() > window {
                         continue;
                     }
                     let e = &mut acc[slot as usize];
@@ -618,19 +708,37 @@ impl NearDuplicates {
                 }
             }
         }
-        // One shared word is never enough evidence, however rare.
-        let mut ranked: Vec<(u32, f64)> = touched
+        // One shared word is never enough evidence, however rare. Three groups, each with its
+        // own cap, so that none crowds out another: other outlets inside the window, the same
+        // outlet inside the window, and any outlet outside it (late copies).
+        let in_window = self.window_secs();
+        let (mut late, mut near): (Vec<Ranked>, Vec<Ranked>) = touched
             .into_iter()
             .filter(|slot| acc[*slot as usize].1 >= MIN_SHARED_TOKENS)
             .map(|slot| (slot, acc[slot as usize].0))
-            .collect();
+            .partition(|(slot, _)| {
+                (self.meta[*slot as usize].published - published).abs() > in_window
+            });
+        let (mut same, mut other): (Vec<Ranked>, Vec<Ranked>) = near
+            .drain(..)
+            .partition(|(slot, _)| self.meta[*slot as usize].feed == feed_ix);
         let order = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        if ranked.len() > MAX_CANDIDATES {
-            ranked.select_nth_unstable_by(MAX_CANDIDATES - 1, order);
-            ranked.truncate(MAX_CANDIDATES);
-        }
-        ranked.sort_by(order);
-        ranked.into_iter().map(|(slot, _)| slot).collect()
+        let best = |ranked: &mut Vec<(u32, f64)>, cap: usize| {
+            if ranked.len() > cap {
+                ranked.select_nth_unstable_by(cap - 1, order);
+                ranked.truncate(cap);
+            }
+            ranked.sort_by(order);
+        };
+        best(&mut other, MAX_CANDIDATES);
+        best(&mut same, MAX_SAME_FEED_CANDIDATES);
+        best(&mut late, MAX_LATE_CANDIDATES);
+        other
+            .into_iter()
+            .chain(same)
+            .chain(late)
+            .map(|(slot, _)| slot)
+            .collect()
     }
 
     /// Verification of one candidate: the model's probability, raised to
@@ -638,12 +746,19 @@ impl NearDuplicates {
     fn verify_slot(&self, query: &Query<'_>, slot: u32) -> Verified {
         let s = &self.slots[slot as usize];
         let f = self.query_features(query, &s.doc, s.feed);
-        let probability = self.judge(&f, query.doc, &s.doc);
+        let late = (s.doc.published - query.doc.published).abs() > self.window_secs();
+        let mut probability = self.judge(&f, query.doc, &s.doc);
+        if late && !score::is_body_copy(&f, query.doc, &s.doc) {
+            probability = 0.0;
+        }
         Verified {
             item_id: s.item_id,
             story_id: s.story.clone(),
             probability,
             features: f,
+            same_feed: s.feed == query.feed,
+            model_probability: score::probability(&f, &self.weights),
+            late,
         }
     }
 
@@ -657,6 +772,9 @@ impl NearDuplicates {
         }
         if a.title_date != 0 && b.title_date != 0 && a.title_date != b.title_date {
             probability = 0.0;
+        }
+        if score::stages_differ(a, b) && !score::is_body_copy(f, a, b) {
+            probability = probability.min(STAGE_CAP);
         }
         probability
     }
@@ -800,7 +918,12 @@ impl NearDuplicates {
             stats.recent.pop_front();
         }
         if stats.items.is_multiple_of(BOILERPLATE_REFRESH) || stats.items == BOILERPLATE_MIN_ITEMS {
-            let fresh = boilerplate_of(&stats.recent, &self.slots);
+            let since = self.newest.saturating_sub(2 * self.window_secs());
+            let fresh = boilerplate_of(
+                &self.feed_stats[feed_ix as usize].recent,
+                &self.slots,
+                since,
+            );
             self.feed_stats[feed_ix as usize].boilerplate = fresh;
         }
         self.evict();
@@ -809,9 +932,10 @@ impl NearDuplicates {
 
     /// How far back (before the newest item) the index keeps items: two windows, because
     /// feeds carry items of the last days in any order, and an item published a window ago
-    /// may still arrive and match one published a window before it.
+    /// may still arrive and match one published a window before it; and at least the copy
+    /// window, for late copies.
     pub fn horizon_secs(&self) -> i64 {
-        2 * self.window_secs()
+        (2 * self.window_secs()).max(self.copy_window_secs())
     }
 
     /// Forgets items published more than [`Self::horizon_secs`] before the newest one, and
@@ -975,6 +1099,7 @@ impl NearDuplicates {
             numbers,
             published,
             title_date: prepared.title_date.map_or(0, |(m, d)| (m * 32 + d) as u16),
+            title_stage: prepared.title_stage,
         }
     }
 }

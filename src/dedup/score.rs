@@ -22,6 +22,14 @@ pub struct Doc {
     pub published: i64,
     /// The (month, day) the headline names, as month × 32 + day; 0 when none.
     pub title_date: u16,
+    /// The stages of a story the headline names, a bit set (`text::title_stage`); 0 when none.
+    pub title_stage: u16,
+}
+
+/// Whether the two headlines each name a stage of a story, and no stage in common: a
+/// follow-up, not the same news (`text::title_stage`).
+pub fn stages_differ(a: &Doc, b: &Doc) -> bool {
+    a.title_stage != 0 && b.title_stage != 0 && a.title_stage & b.title_stage == 0
 }
 
 /// Feature names, in the order of [`features`] and [`WEIGHTS`].

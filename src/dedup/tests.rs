@@ -9,6 +9,7 @@ fn config() -> DedupConfig {
         near_duplicates: true,
         window_hours: 48,
         threshold: crate::config::DEFAULT_THRESHOLD,
+        copy_window_hours: crate::config::DEFAULT_COPY_WINDOW_HOURS,
         max_indexed_items: crate::config::DEFAULT_MAX_INDEXED_ITEMS,
     }
 }
@@ -97,20 +98,119 @@ fn a_different_story_does_not_join() {
 }
 
 #[test]
-fn the_same_source_and_items_outside_the_window_are_not_candidates() {
+fn the_same_source_joins_only_near_verbatim_and_late_items_only_as_copies() {
     let mut ix = index();
+    let yonhap = FeedId("yonhap".into());
+    ix.insert_text(1, &yonhap, "s-wire", WIRE_TITLE, WIRE_TEXT, at(1));
+    // One outlet carrying the same copy twice (a re-post under a new URL): one story.
+    let copy = entry(WIRE_TITLE, WIRE_TEXT);
+    let again = ix
+        .find(&yonhap, &copy, at(2))
+        .expect("a near-verbatim re-post joins");
+    assert_eq!(again.story_id, "s-wire");
+    // A match the model puts between the threshold and a near-verbatim copy (a model that
+    // scores every pair 0.8): another outlet's item joins on it, the same outlet's does not —
+    // two pieces of one outlet that are merely alike are two pieces.
+    let mut weights = [0.0; N_FEATURES + 1];
+    weights[N_FEATURES] = 4.0f64.ln();
+    let mut alike = NearDuplicates::with_weights(config(), weights);
+    alike.insert_text(1, &yonhap, "s-wire", WIRE_TITLE, WIRE_TEXT, at(1));
+    let rewrite = entry(
+        "North Korea fires missile into East Sea, military says",
+        "The North launched a short-range ballistic missile on Sunday morning, according to \
+         the South's military, its third weapons test this month.",
+    );
+    let other = alike
+        .find(&FeedId("herald".into()), &rewrite, at(2))
+        .expect("another outlet's item joins");
+    assert!((other.score.expect("scored") - 0.8).abs() < 1e-9);
+    assert_eq!(alike.find(&yonhap, &rewrite, at(2)), None);
+    let near = alike.near_candidates(
+        &yonhap,
+        &prepare(&rewrite.title, &rewrite.text),
+        at(2),
+        "",
+        5,
+    );
+    assert!(
+        near.iter().any(|c| c.why.contains("same outlet")),
+        "{near:?}"
+    );
+    // Published further apart than the window (48 h) but inside the copy window (96 h): a
+    // copy of the text joins (a late republication)…
+    let late = ix
+        .find(&FeedId("herald".into()), &copy, at(60))
+        .expect("a late copy joins");
+    assert_eq!(late.story_id, "s-wire");
+    // …a rewrite does not, and nothing joins past the copy window.
+    assert_eq!(ix.find(&FeedId("herald".into()), &rewrite, at(60)), None);
+    assert_eq!(ix.find(&FeedId("herald".into()), &copy, at(100)), None);
+    assert!(ix.find(&FeedId("herald".into()), &copy, at(40)).is_some());
+}
+
+#[test]
+fn headlines_naming_different_stages_of_a_story_never_join() {
+    let mut ix = index();
+    let text = "Norwegian businessman Tom Hagen, one of the country's richest men, and his wife \
+        Anne-Elisabeth Hagen, missing since October 2018 from their home near Oslo, police said.";
     ix.insert_text(
         1,
-        &FeedId("yonhap".into()),
-        "s-wire",
-        WIRE_TITLE,
-        WIRE_TEXT,
+        &FeedId("a".into()),
+        "s-arrest",
+        "Tom Hagen arrested on suspicion of murdering his wife",
+        text,
         at(1),
     );
-    let copy = entry(WIRE_TITLE, WIRE_TEXT);
-    assert_eq!(ix.find(&FeedId("yonhap".into()), &copy, at(2)), None);
-    assert_eq!(ix.find(&FeedId("herald".into()), &copy, at(60)), None);
-    assert!(ix.find(&FeedId("herald".into()), &copy, at(40)).is_some());
+    let denial = entry(
+        "Tom Hagen denies killing his wife",
+        "Tom Hagen, one of Norway's richest men, maintains that he had nothing to do with the \
+         disappearance of his wife Anne-Elisabeth Hagen, missing since October 2018, police said.",
+    );
+    let b = FeedId("b".into());
+    assert_eq!(ix.find(&b, &denial, at(2)), None, "an arrest and a denial");
+    let near = ix.near_candidates(&b, &prepare(&denial.title, &denial.text), at(2), "", 5);
+    assert!(
+        near.iter()
+            .any(|c| c.item_id == 1 && c.why.contains("stages")),
+        "{near:?}"
+    );
+    // A headline that names no stage joins the arrest's story as before…
+    let plain = entry("Tom Hagen and the disappearance of his wife", text);
+    let join = ix.find(&FeedId("c".into()), &plain, at(2)).expect("joined");
+    assert_eq!(join.story_id, "s-arrest");
+    ix.insert_text(
+        2,
+        &FeedId("c".into()),
+        "s-arrest",
+        &plain.title,
+        &plain.text,
+        at(2),
+    );
+    // …and the denial does not reach the story through it either.
+    assert_eq!(ix.find(&FeedId("d".into()), &denial, at(3)), None);
+    // The same stage in other words is one story.
+    let detained = entry(
+        "Norway's Tom Hagen detained on suspicion of killing wife",
+        text,
+    );
+    assert!(ix.find(&FeedId("e".into()), &detained, at(3)).is_some());
+}
+
+#[test]
+fn a_description_that_lists_other_pieces_is_no_body() {
+    let list = prepare(
+        "Watch these Irrfan Khan masterpieces",
+        "• 'Slumdog Millionaire' star Irrfan Khan dies at 53 • How Irrfan Khan made a name",
+    );
+    assert!(list.body_ignored);
+    assert!(list.search_text().contains("slumdog"), "still searched");
+    assert!(
+        !prepare(
+            "Irrfan Khan dies at 53",
+            "The actor died in Mumbai on Wednesday."
+        )
+        .body_ignored
+    );
 }
 
 #[test]
@@ -134,7 +234,11 @@ fn old_items_are_evicted() {
         "",
         at(60),
     );
-    assert_eq!(ix.len(), before + 2, "kept for two windows");
+    assert_eq!(
+        ix.len(),
+        before + 2,
+        "kept for two windows (and the copy window)"
+    );
     ix.insert_text(
         3,
         &FeedId("yonhap".into()),
@@ -229,6 +333,7 @@ fn recurring_formats_and_live_pages_never_join_by_text() {
 #[test]
 fn the_index_holds_at_most_max_indexed_items_forgetting_the_oldest_first() {
     let mut ix = NearDuplicates::new(DedupConfig {
+        copy_window_hours: crate::config::DEFAULT_COPY_WINDOW_HOURS,
         max_indexed_items: 50,
         ..config()
     });

@@ -158,6 +158,7 @@ mod tests {
             near_duplicates: false,
             window_hours: 48,
             threshold: 0.65,
+            copy_window_hours: crate::config::DEFAULT_COPY_WINDOW_HOURS,
             max_indexed_items: crate::config::DEFAULT_MAX_INDEXED_ITEMS,
         };
         let mut db = Db::open(&dir.path().join("w.db"), &cfg).unwrap();

@@ -373,7 +373,7 @@ impl Db {
         let Some((item_id, feed, story_id, title, text, published)) = row else {
             return Ok(None);
         };
-        let horizon = 2 * i64::from(config.window_hours) * 3600;
+        let horizon = i64::from((2 * config.window_hours).max(config.copy_window_hours)) * 3600;
         let mut near = crate::dedup::NearDuplicates::new(crate::config::DedupConfig {
             near_duplicates: true,
             ..config.clone()

@@ -13,6 +13,7 @@ fn dedup() -> DedupConfig {
         near_duplicates: true,
         window_hours: 48,
         threshold: crate::config::DEFAULT_THRESHOLD,
+        copy_window_hours: crate::config::DEFAULT_COPY_WINDOW_HOURS,
         max_indexed_items: crate::config::DEFAULT_MAX_INDEXED_ITEMS,
     }
 }
@@ -1196,4 +1197,67 @@ fn explain_near_says_why_candidates_did_or_did_not_join() {
             .unwrap()
             .is_none()
     );
+}
+
+#[test]
+fn items_of_one_fetch_are_compared_with_each_other_and_a_failed_refresh_is_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Utc::now();
+    let mut db = open(&dir);
+    // A pool listing one wire copy under two publishers, in one fetch: one story.
+    let pool = [
+        news(
+            "a1",
+            "Central bank raises rates again - Daily One",
+            BODY,
+            now,
+        ),
+        news(
+            "a2",
+            "Central bank raises rates again - Daily Two",
+            BODY,
+            now,
+        ),
+    ];
+    let s = ingest(&mut db, "a", &pool, now);
+    assert_eq!((s.new, s.merged_by_text), (2, 1));
+    assert_eq!(db.all_stories().unwrap().len(), 1);
+    assert_eq!(db.near.len(), 2);
+    // A refresh that fails after the index learnt of its first item: the index is rebuilt
+    // from what is committed, so the lost item is never matched.
+    let lost = news(
+        "a3",
+        "Ferry service resumes after the storm",
+        "Boats sail again on the \
+        northern route after three days of gales kept them in harbour.",
+        now,
+    );
+    let mut bad = entry(PANIC_KEY, "Poison", "https://n.example/p");
+    bad.published = Some(now);
+    assert!(
+        db.ingest(
+            &FeedId("a".into()),
+            "https://a.example/rss",
+            &[lost.clone(), bad],
+            &FetchMeta::default(),
+            now,
+            None
+        )
+        .is_err()
+    );
+    assert!(db.needs_recovery);
+    db.recover();
+    assert_eq!(db.near.len(), 2, "the index holds only what is stored");
+    drop(db);
+
+    // Reopened (index not loaded): the first entry joins by URL without the index, the second
+    // makes the ingest load it part-way through the refresh; each item is indexed once.
+    let mut db = open(&dir);
+    let same_url = news("b1", "Rates up again", "Another text entirely.", now);
+    let mut same_url = same_url;
+    same_url.link = Some("https://n.example/a1".into());
+    same_url.canonical_url = crate::normalise::canonical_url("https://n.example/a1", None);
+    let s = ingest(&mut db, "b", &[same_url, lost], now);
+    assert_eq!(s.new, 2);
+    assert_eq!(db.near.len(), 4);
 }
