@@ -48,7 +48,7 @@ pub const STRONG_MATCH: f64 = 0.9;
 /// How many candidates from the new item's own feed are verified besides
 /// [`MAX_CANDIDATES`] from other feeds (kept apart, so that a feed's look-alike items never
 /// crowd out other outlets' copies). A same-feed candidate joins only at [`STRONG_MATCH`].
-pub const MAX_SAME_FEED_CANDIDATES: usize = 4;
+pub const MAX_SAME_FEED_CANDIDATES: usize = 2;
 /// How alike (weighted Jaccard) two headlines of one outlet must be to join when either item
 /// has no body (see [`Verified::near_verbatim`]).
 pub const SAME_FEED_TITLE_JACCARD: f64 = 0.8;
@@ -670,7 +670,12 @@ impl NearDuplicates {
     /// it never needs clearing (a hash map here costs more than everything else in a lookup).
     fn ranked_slots(&self, doc: &Doc, feed_ix: u32) -> Vec<u32> {
         let published = doc.published;
-        let window = self.copy_window_secs();
+        // Items past the window count only as copies of a body: none without one.
+        let window = if doc.body.len() >= score::MIN_COPY_BODY_TOKENS {
+            self.copy_window_secs()
+        } else {
+            self.window_secs()
+        };
         let n = self.n_for_idf();
         let mut scratch = self.scratch.borrow_mut();
         let (acc, stamp) = &mut *scratch;
@@ -745,8 +750,20 @@ impl NearDuplicates {
     /// [`COPY_PROBABILITY`] for the same body under another headline.
     fn verify_slot(&self, query: &Query<'_>, slot: u32) -> Verified {
         let s = &self.slots[slot as usize];
-        let f = self.query_features(query, &s.doc, s.feed);
         let late = (s.doc.published - query.doc.published).abs() > self.window_secs();
+        if late && !score::may_be_body_copy(query.doc, &s.doc) {
+            // A late item counts only as a copy of the text: nothing to compute without one.
+            return Verified {
+                item_id: s.item_id,
+                story_id: s.story.clone(),
+                probability: 0.0,
+                features: [0.0; N_FEATURES],
+                same_feed: s.feed == query.feed,
+                model_probability: 0.0,
+                late,
+            };
+        }
+        let f = self.query_features(query, &s.doc, s.feed);
         let mut probability = self.judge(&f, query.doc, &s.doc);
         if late && !score::is_body_copy(&f, query.doc, &s.doc) {
             probability = 0.0;

@@ -152,10 +152,18 @@ pub fn features_weighted(a: &Doc, wa: &Weighted, b: &Doc, wb: &Weighted) -> [f64
 /// another headline. The model sees few of these in training (headlines dominate short feed
 /// items), so this rule states what the product promises outright.
 pub fn is_body_copy(f: &[f64; N_FEATURES], a: &Doc, b: &Doc) -> bool {
-    const MIN_BODY_TOKENS: usize = 12;
     const MIN_CONTAINMENT: f64 = 0.8;
-    a.body.len() >= MIN_BODY_TOKENS && b.body.len() >= MIN_BODY_TOKENS && f[10] >= MIN_CONTAINMENT
+    may_be_body_copy(a, b) && f[10] >= MIN_CONTAINMENT
 }
+
+/// Whether both docs have bodies long enough for [`is_body_copy`] to say yes.
+pub fn may_be_body_copy(a: &Doc, b: &Doc) -> bool {
+    a.body.len() >= MIN_COPY_BODY_TOKENS && b.body.len() >= MIN_COPY_BODY_TOKENS
+}
+
+/// The fewest distinct body tokens a copy of a body has (shorter bodies are too little to
+/// call one a copy of the other).
+pub const MIN_COPY_BODY_TOKENS: usize = 12;
 
 /// The probability that two items are the same story.
 pub fn probability(f: &[f64; N_FEATURES], weights: &[f64; N_FEATURES + 1]) -> f64 {

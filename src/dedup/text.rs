@@ -337,26 +337,58 @@ pub fn title_stage(title: &str) -> u16 {
     ];
     // A question headline is an explainer's ("Did he break lockdown rules?", "…왜?").
     const QUESTION: u16 = 256;
-    let words: Vec<String> = title
+    // The cues are ASCII words: each word is compared without case through a small stack
+    // buffer (no lowercased copy of the title; none of a word's Unicode case forms can equal
+    // an ASCII cue but its ASCII ones). This runs for every new item.
+    let lower = |w: &str, buf: &mut [u8; 16]| -> Option<usize> {
+        (w.len() <= buf.len() && w.is_ascii()).then(|| {
+            for (d, b) in buf.iter_mut().zip(w.bytes()) {
+                *d = b.to_ascii_lowercase();
+            }
+            w.len()
+        })
+    };
+    let hangul = title
+        .chars()
+        .any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c));
+    let mut stages = 0u16;
+    let (mut buf, mut prev_buf) = ([0u8; 16], [0u8; 16]);
+    let mut prev_len: Option<usize> = None;
+    for w in title
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect();
-    let mut stages = 0u16;
-    for (bit, single, pairs, korean) in STAGES {
-        let named = words.iter().any(|w| single.contains(&w.as_str()))
-            || words.windows(2).any(|p| {
-                pairs
-                    .iter()
-                    .any(|phrase| phrase.split_once(' ') == Some((p[0].as_str(), p[1].as_str())))
-            })
-            || korean.iter().any(|k| title.contains(k));
-        if named {
-            stages |= bit;
+    {
+        let len = lower(w, &mut buf);
+        if let Some(n) = len {
+            let word = &buf[..n];
+            for (bit, single, pairs, _) in STAGES {
+                if single.iter().any(|cue| cue.as_bytes() == word) {
+                    stages |= bit;
+                }
+                if let Some(p) = prev_len {
+                    let prev = &prev_buf[..p];
+                    if pairs.iter().any(|phrase| {
+                        phrase
+                            .split_once(' ')
+                            .is_some_and(|(x, y)| x.as_bytes() == prev && y.as_bytes() == word)
+                    }) {
+                        stages |= bit;
+                    }
+                }
+            }
+            prev_buf = buf;
+        }
+        prev_len = len;
+    }
+    if hangul {
+        for (bit, _, _, korean) in STAGES {
+            if korean.iter().any(|k| title.contains(k)) {
+                stages |= bit;
+            }
         }
     }
     let trimmed = title.trim_end();
-    if trimmed.ends_with('?') || trimmed.ends_with('？') || title.contains("왜") {
+    if trimmed.ends_with('?') || trimmed.ends_with('？') || (hangul && title.contains("왜")) {
         stages |= QUESTION;
     }
     stages
@@ -675,8 +707,19 @@ fn remove_phrases_ci(text: &str, phrases: &[&str]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
     let mut skip_to = 0;
-    for (i, _) in text.char_indices() {
+    // A phrase can start only where the first character of the text's lowercase form is the
+    // phrase's first: checked once per position instead of once per phrase (this pass ran
+    // over every character of every new item for each of dozens of phrases).
+    let firsts: Vec<char> = phrases.iter().filter_map(|p| p.chars().next()).collect();
+    for (i, c) in text.char_indices() {
         if i < skip_to {
+            continue;
+        }
+        if !c
+            .to_lowercase()
+            .next()
+            .is_some_and(|lc| firsts.contains(&lc))
+        {
             continue;
         }
         if let Some(end) = phrases.iter().find_map(|p| match_ci_at(text, i, p)) {
@@ -1045,6 +1088,35 @@ mod tests {
         assert!(tokenise("\u{3099}").is_empty());
         assert!(tokenise("・ ゠ \u{309A}").is_empty());
         assert_eq!(tokenise("メイ・リン"), vec!["メイ", "リン"]);
+    }
+
+    #[test]
+    fn stages_named_by_headlines() {
+        let arrested = title_stage("Tom Hagen ARRESTED on suspicion of murdering his wife");
+        let denies = title_stage("Tom Hagen denies killing his wife");
+        assert_ne!(arrested, 0);
+        assert_ne!(denies, 0);
+        assert_eq!(arrested & denies, 0, "different stages");
+        // Two-word cues, in any case.
+        assert_eq!(
+            title_stage("Trump Set To sign order"),
+            title_stage("Trump prepares order")
+        );
+        assert_eq!(title_stage("PM steps down"), title_stage("PM resigns"));
+        // Whole words only: "charger" is not "charge", "unplanned" not "plan".
+        assert_eq!(title_stage("Phone charger recall, unplanned outage"), 0);
+        // Korean cues inside words (particles attach), and a question.
+        assert_eq!(
+            title_stage("검찰, 전 대표 체포영장 청구") & arrested,
+            arrested
+        );
+        assert_eq!(title_stage("Did he break lockdown rules?"), 256);
+        assert_eq!(title_stage("합의에도 선박 운항 없다…왜"), 256);
+        // A headline naming nothing names no stage.
+        assert_eq!(
+            title_stage("North Korea fires ballistic missile into East Sea"),
+            0
+        );
     }
 
     #[test]
