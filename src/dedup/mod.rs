@@ -228,8 +228,6 @@ pub struct Prepared {
     title_date: Option<(u32, u32)>,
     /// The stages of a story the headline names (see [`text::title_stage`]).
     title_stage: u16,
-    /// Tokens of the names in the headline and the lede (see [`text::entity_words`]).
-    entities: Vec<String>,
     /// The body adds too little to the headline to be compared (it is still searched).
     body_ignored: bool,
 }
@@ -265,15 +263,8 @@ pub fn prepare(title: &str, text: &str) -> Prepared {
 /// An item's tokens (whatever its format): the cleaned headline's, and the body's unless it
 /// only echoes the headline.
 fn tokens_of(title: &str, text: &str) -> Prepared {
-    let (clean_title, clean_body) = (text::clean_title(title), text::clean_body(text));
-    let title_tokens = text::tokenise(&clean_title);
-    let body = text::tokenise(&clean_body);
-    let mut entities: Vec<String> = text::tokenise(&text::entity_words(&clean_title, &clean_body))
-        .into_iter()
-        .filter(|t| !t.starts_with('#'))
-        .collect();
-    entities.sort_unstable();
-    entities.dedup();
+    let title_tokens = text::tokenise(&text::clean_title(title));
+    let body = text::tokenise(&text::clean_body(text));
     // A description that adds at most a few words to its headline — a pool's echo of the
     // headline with the publisher's name, a one-line teaser — is no body to compare: matched
     // as one, it reads as a short, dissimilar text. (It is still searched.)
@@ -288,7 +279,6 @@ fn tokens_of(title: &str, text: &str) -> Prepared {
         title: title_tokens,
         body,
         body_ignored,
-        entities,
     }
 }
 
@@ -1118,9 +1108,6 @@ impl NearDuplicates {
         }
         title_pairs.sort_unstable();
         title_pairs.dedup();
-        let mut entities: Vec<u32> = prepared.entities.iter().map(|t| self.intern(t)).collect();
-        entities.sort_unstable();
-        entities.dedup();
         Doc {
             title: title_ids,
             body: body_ids,
@@ -1130,7 +1117,6 @@ impl NearDuplicates {
             published,
             title_date: prepared.title_date.map_or(0, |(m, d)| (m * 32 + d) as u16),
             title_stage: prepared.title_stage,
-            entities,
         }
     }
 }

@@ -24,8 +24,6 @@ pub struct Doc {
     pub title_date: u16,
     /// The stages of a story the headline names, a bit set (`text::title_stage`); 0 when none.
     pub title_stage: u16,
-    /// Distinct tokens of the names in the headline and lede (`text::entity_words`), sorted.
-    pub entities: Vec<u32>,
 }
 
 /// Whether the two headlines each name a stage of a story, and no stage in common: a
@@ -35,7 +33,7 @@ pub fn stages_differ(a: &Doc, b: &Doc) -> bool {
 }
 
 /// Feature names, in the order of [`features`] and [`WEIGHTS`].
-pub const FEATURE_NAMES: [&str; 13] = [
+pub const FEATURE_NAMES: [&str; 11] = [
     "title_cosine",
     "title_jaccard",
     "body_cosine",
@@ -47,8 +45,6 @@ pub const FEATURE_NAMES: [&str; 13] = [
     "title_number_conflict",
     "title_phrases",
     "body_containment",
-    "entity_jaccard",
-    "entity_conflict",
 ];
 
 /// Number of features.
@@ -56,7 +52,7 @@ pub const N_FEATURES: usize = FEATURE_NAMES.len();
 
 /// Logistic-regression weights (bias last), fitted by `examples/dedup_train.rs` on both dev sets.
 pub const WEIGHTS: [f64; N_FEATURES + 1] = [
-    2.761, 2.472, 1.024, 3.439, 2.070, 1.726, -1.837, 1.423, -0.477, 1.092, 1.239, 0.0, 0.0, -5.284,
+    2.761, 2.472, 1.024, 3.439, 2.070, 1.726, -1.837, 1.423, -0.477, 1.092, 1.239, -5.284,
 ];
 
 /// The features of a pair of docs; `weight` gives a token's weight (its IDF), `keep_a` and
@@ -148,16 +144,6 @@ pub fn features_weighted(a: &Doc, wa: &Weighted, b: &Doc, wb: &Weighted) -> [f64
             0.0
         } else {
             body.containment_of_a().max(body.containment_of_b())
-        },
-        jaccard_u32(&a.entities, &b.entities),
-        // Both name at least two people, places or bodies, and none in common.
-        if a.entities.len() >= 2
-            && b.entities.len() >= 2
-            && intersection_len(&a.entities, &b.entities) == 0
-        {
-            1.0
-        } else {
-            0.0
         },
     ]
 }
@@ -308,14 +294,6 @@ impl Overlap {
 }
 
 /// Jaccard of two sorted, distinct lists (a merge, no hashing).
-fn jaccard_u32(a: &[u32], b: &[u32]) -> f64 {
-    if a.is_empty() || b.is_empty() {
-        return 0.0;
-    }
-    let shared = intersection_len(a, b);
-    shared as f64 / (a.len() + b.len() - shared) as f64
-}
-
 fn jaccard_u64(a: &[u64], b: &[u64]) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
@@ -409,8 +387,8 @@ mod tests {
 
     #[test]
     fn probability_is_monotone_in_similarity() {
-        let low = [0.1, 0.1, 0.1, 0.1, 0.1, 0.0, 0.5, 0.0, 0.0, 0.0, 0.1, 0.0, 0.0];
-        let high = [0.9, 0.8, 0.7, 0.8, 0.9, 0.0, 0.1, 0.3, 0.0, 0.5, 0.8, 0.5, 0.0];
+        let low = [0.1, 0.1, 0.1, 0.1, 0.1, 0.0, 0.5, 0.0, 0.0, 0.0, 0.1];
+        let high = [0.9, 0.8, 0.7, 0.8, 0.9, 0.0, 0.1, 0.3, 0.0, 0.5, 0.8];
         assert!(probability(&high, &WEIGHTS) > probability(&low, &WEIGHTS));
     }
 }
