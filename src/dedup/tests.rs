@@ -424,3 +424,34 @@ fn an_echoed_description_or_a_teaser_is_no_body_and_media_stubs_are_not_matched(
     assert!(prepare("Watch: flooding in the capital", "Source: BBC News, 1:42").is_rolling());
     assert!(prepare("Markets: stocks, bonds, and more", "Long enough text here.").is_rolling());
 }
+
+#[test]
+fn an_update_with_a_rising_toll_joins_while_another_disaster_does_not() {
+    let mut ix = index();
+    ix.insert_text(
+        1,
+        &FeedId("a".into()),
+        "s-quake",
+        "Earthquake in Sulawesi kills 12, hundreds of homes destroyed",
+        "A magnitude 6.2 earthquake struck West Sulawesi early on Friday, killing at least 12 \
+         people and destroying hundreds of homes in Mamuju, the disaster agency said.",
+        at(1),
+    );
+    // The same quake's update: another toll in the headline, the rest of the news the same.
+    let update = entry(
+        "Sulawesi earthquake death toll rises to 34 as homes lie destroyed",
+        "The death toll from the magnitude 6.2 earthquake that struck West Sulawesi on Friday \
+         rose to 34, the disaster agency said, with hundreds of homes destroyed in Mamuju.",
+    );
+    let join = ix
+        .find(&FeedId("b".into()), &update, at(6))
+        .expect("the update joins");
+    assert_eq!(join.story_id, "s-quake");
+    // Another quake, elsewhere, with its own toll: the kind of event, not the event.
+    let other = entry(
+        "Earthquake in Peru kills 3, dozens of homes destroyed",
+        "A magnitude 5.9 earthquake struck northern Peru on Friday, killing three people and \
+         damaging dozens of homes in Piura, the civil defence institute said.",
+    );
+    assert_eq!(ix.find(&FeedId("c".into()), &other, at(6)), None);
+}
