@@ -35,7 +35,7 @@ use score::{Doc, N_FEATURES, WEIGHTS};
 /// Tokens carried by more items than this are not used to find candidates.
 pub const MAX_POSTINGS: usize = 200;
 /// How many candidates are verified per new item.
-pub const MAX_CANDIDATES: usize = 16;
+pub const MAX_CANDIDATES: usize = 12;
 /// The probability given to the same body text under another headline.
 pub const COPY_PROBABILITY: f64 = 0.95;
 /// How many rare tokens a candidate must share with the new item (title and text together).
@@ -129,6 +129,11 @@ pub struct NearDuplicates {
     story_slots: HashMap<String, Vec<(u32, u32)>>,
     /// Scratch space of candidate generation: per slot, (weight, shared tokens, query stamp).
     scratch: std::cell::RefCell<Scratch>,
+    /// Per token, its last IDF as (n, df, idf): exact while neither has changed, so the
+    /// candidates of one lookup, which share many tokens, compute each logarithm once.
+    idf_memo: std::cell::RefCell<Vec<(u32, u32, f64)>>,
+    /// The buffers a candidate is weighed into (see `score::Weighted::refill`).
+    weighed: std::cell::RefCell<score::Weighted>,
     /// Items by publication time, oldest first, for eviction from the window.
     by_time: BinaryHeap<Reverse<(i64, u32, u32)>>,
     newest: i64,
@@ -362,6 +367,8 @@ impl NearDuplicates {
             postings: HashMap::default(),
             story_slots: HashMap::default(),
             scratch: std::cell::RefCell::new((Vec::new(), 0)),
+            idf_memo: std::cell::RefCell::new(Vec::new()),
+            weighed: std::cell::RefCell::new(score::Weighted::empty()),
             by_time: BinaryHeap::new(),
             newest: i64::MIN,
         }
@@ -798,8 +805,7 @@ impl NearDuplicates {
 
     /// A new item's doc, weighed once for all its comparisons.
     fn query<'a>(&self, doc: &'a Doc, feed: u32) -> Query<'a> {
-        let n = self.n_for_idf();
-        let weight = |t: u32| idf(n, self.df.get(t as usize).copied().unwrap_or(0));
+        let weight = |t: u32| self.weight(t);
         let keep = |t: u32| self.keeps(feed, t);
         Query {
             doc,
@@ -810,17 +816,34 @@ impl NearDuplicates {
 
     /// [`NearDuplicates::pair_features`] of a query and an indexed doc.
     fn query_features(&self, query: &Query<'_>, b: &Doc, feed_b: u32) -> [f64; N_FEATURES] {
-        let n = self.n_for_idf();
-        let weight = |t: u32| idf(n, self.df.get(t as usize).copied().unwrap_or(0));
+        let weight = |t: u32| self.weight(t);
         let keep_b = |t: u32| self.keeps(feed_b, t);
-        let wb = score::Weighted::of(b, &weight, &keep_b);
+        let mut wb = self.weighed.borrow_mut();
+        wb.refill(b, &weight, &keep_b);
         score::features_weighted(query.doc, &query.weighted, b, &wb)
+    }
+
+    /// A token's weight: its IDF over the items indexed so far (memoised while exact).
+    fn weight(&self, t: u32) -> f64 {
+        let n = self.n_for_idf();
+        let df = self.df.get(t as usize).copied().unwrap_or(0);
+        let mut memo = self.idf_memo.borrow_mut();
+        if memo.len() < self.df.len() {
+            memo.resize(self.df.len(), (0, 0, 0.0));
+        }
+        match memo.get_mut(t as usize) {
+            Some(m) if m.0 == n && m.1 == df => m.2,
+            Some(m) => {
+                *m = (n, df, idf(n, df));
+                m.2
+            }
+            None => idf(n, df),
+        }
     }
 
     /// The features of two docs from two feeds (by feed index), with this index's weights.
     pub fn pair_features(&self, a: &Doc, feed_a: u32, b: &Doc, feed_b: u32) -> [f64; N_FEATURES] {
-        let n = self.n_for_idf();
-        let weight = |t: u32| idf(n, self.df.get(t as usize).copied().unwrap_or(0));
+        let weight = |t: u32| self.weight(t);
         let keep_a = |t: u32| self.keeps(feed_a, t);
         let keep_b = |t: u32| self.keeps(feed_b, t);
         score::features(a, b, &weight, &keep_a, &keep_b)

@@ -515,6 +515,10 @@ async fn health_is_answered_at_once_while_a_job_runs_and_fails_only_on_a_stall()
     release.send(()).unwrap();
     long_job.await.unwrap().unwrap();
     queued_job.await.unwrap().unwrap();
+    // A job's caller hears of it a moment before the thread counts it done.
+    while store.progress.pending.load(Ordering::Relaxed) > 0 {
+        tokio::task::yield_now().await;
+    }
     assert!(
         store.health_within(std::time::Duration::ZERO).is_ok(),
         "idle again"
@@ -1260,4 +1264,58 @@ fn items_of_one_fetch_are_compared_with_each_other_and_a_failed_refresh_is_forgo
     let s = ingest(&mut db, "b", &[same_url, lost], now);
     assert_eq!(s.new, 2);
     assert_eq!(db.near.len(), 4);
+}
+
+#[test]
+fn cached_statements_are_not_re_prepared_and_same_url_finds_the_earliest_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Utc::now();
+    let mut db = open(&dir);
+    for round in 0..3 {
+        let entries: Vec<Entry> = (0..20)
+            .map(|i| {
+                news(
+                    &format!("k{round}-{i}"),
+                    &format!("Item {i} of round {round}"),
+                    "",
+                    now,
+                )
+            })
+            .collect();
+        ingest(&mut db, "a", &entries, now);
+    }
+    let st = db.conn.prepare_cached(SAME_URL_SQL).unwrap();
+    assert_eq!(st.get_status(rusqlite::StatementStatus::RePrepare), 0);
+    drop(st);
+    let plan: String = db
+        .conn
+        .query_row(&format!("EXPLAIN QUERY PLAN {SAME_URL_SQL}"), ["x"], |r| {
+            r.get(3)
+        })
+        .unwrap();
+    assert!(
+        plan.contains("items_canonical_url") && !plan.contains("TEMP"),
+        "{plan}"
+    );
+    // Two items at one URL: the earlier is the one found.
+    let mut again = news("b1", "Item 1 of round 0, again", "", now);
+    again.link = Some("https://n.example/k0-1".into());
+    again.canonical_url = crate::normalise::canonical_url("https://n.example/k0-1", None);
+    let s = ingest(&mut db, "b", &[again.clone()], now);
+    assert_eq!(s.merged, 1);
+    let first: i64 = db
+        .conn
+        .query_row(
+            "SELECT min(id) FROM items WHERE canonical_url = ?1",
+            [again.canonical_url.as_deref()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let join_ref: i64 = db
+        .conn
+        .query_row("SELECT join_ref FROM items WHERE key = 'b1'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(join_ref, first);
 }
