@@ -236,6 +236,46 @@ type Job = Box<dyn FnOnce(&mut Db) + Send>;
 type BatchJob = Box<dyn FnOnce(&mut Db) -> Reply + Send>;
 type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
+/// The transaction of one refresh's writes: a savepoint of the batch it is part of, or, when
+/// it runs alone, its own — taking the write lock first. (A savepoint alone begins a deferred
+/// transaction, which reads, then upgrades to writing, and SQLite does not wait (busy_timeout)
+/// for that upgrade: a backup or reader holding the lock at that moment failed the refresh with
+/// "database is locked", tests/stress.rs, about once in a hundred runs under load.) Dropped
+/// uncommitted, either rolls back.
+enum RefreshTx<'c> {
+    Own(rusqlite::Transaction<'c>),
+    InBatch(rusqlite::Savepoint<'c>),
+}
+
+impl<'c> RefreshTx<'c> {
+    fn begin(conn: &'c mut Connection) -> rusqlite::Result<RefreshTx<'c>> {
+        Ok(if conn.is_autocommit() {
+            RefreshTx::Own(
+                conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
+            )
+        } else {
+            RefreshTx::InBatch(conn.savepoint()?)
+        })
+    }
+
+    fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            RefreshTx::Own(t) => t.commit(),
+            RefreshTx::InBatch(s) => s.commit(),
+        }
+    }
+}
+
+impl std::ops::Deref for RefreshTx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            RefreshTx::Own(t) => t,
+            RefreshTx::InBatch(s) => s,
+        }
+    }
+}
+
 /// The earliest item with a canonical URL.
 const SAME_URL_SQL: &str =
     "SELECT id, story_id FROM items WHERE canonical_url = ?1 ORDER BY id LIMIT 1";
@@ -1159,50 +1199,7 @@ impl Db {
         next_attempt: Option<DateTime<Utc>>,
     ) -> Result<IngestStats, StoreError> {
         self.check_file()?;
-        // Outside a batch, the refresh is its own transaction, and it takes the write lock
-        // first: a savepoint alone begins a deferred transaction, which reads, then upgrades
-        // to writing — and SQLite does not wait (busy_timeout) for that upgrade, so a backup
-        // or reader catching the lock at that moment failed the refresh with "database is
-        // locked" (tests/stress.rs, about once in a hundred runs under load).
-        let own = self.conn.is_autocommit();
-        if own {
-            self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        }
-        let stored = self.ingest_in_savepoint(
-            feed,
-            fetched_url,
-            entries,
-            prepared,
-            meta,
-            now,
-            next_attempt,
-        );
-        if own {
-            let ended = match &stored {
-                Ok(_) => self.conn.execute_batch("COMMIT"),
-                Err(_) => self.conn.execute_batch("ROLLBACK"),
-            };
-            if let Err(e) = ended {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                self.needs_recovery = true;
-                return Err(e.into());
-            }
-        }
-        stored
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn ingest_in_savepoint(
-        &mut self,
-        feed: &FeedId,
-        fetched_url: &str,
-        entries: &[Entry],
-        prepared: &[Option<dedup::Prepared>],
-        meta: &FetchMeta,
-        now: DateTime<Utc>,
-        next_attempt: Option<DateTime<Utc>>,
-    ) -> Result<IngestStats, StoreError> {
-        let tx = self.conn.savepoint()?;
+        let tx = RefreshTx::begin(&mut self.conn)?;
         let near = &mut self.near;
         let load = &mut self.index_load;
         let mut stats = IngestStats::default();
@@ -1265,7 +1262,7 @@ impl Db {
             });
         if let Err(e) = finished {
             // Rolled back: the index learnt of items that are not stored after all.
-            self.needs_recovery |= index_ahead || stats.merged_by_text > 0;
+            self.needs_recovery |= index_ahead;
             return Err(e);
         }
         if self.in_batch {

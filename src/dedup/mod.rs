@@ -758,19 +758,12 @@ impl NearDuplicates {
     fn verify_slot(&self, query: &Query<'_>, slot: u32) -> Verified {
         let s = &self.slots[slot as usize];
         let late = (s.doc.published - query.doc.published).abs() > self.window_secs();
-        if late && !score::may_be_body_copy(query.doc, &s.doc) {
-            // A late item counts only as a copy of the text: nothing to compute without one.
-            return Verified {
-                item_id: s.item_id,
-                story_id: s.story.clone(),
-                probability: 0.0,
-                features: [0.0; N_FEATURES],
-                same_feed: s.feed == query.feed,
-                model_probability: 0.0,
-                late,
-            };
-        }
-        let f = self.query_features(query, &s.doc, s.feed);
+        // A late item counts only as a copy of the text: nothing to compute without one.
+        let f = if late && !score::may_be_body_copy(query.doc, &s.doc) {
+            [0.0; N_FEATURES]
+        } else {
+            self.query_features(query, &s.doc, s.feed)
+        };
         let mut probability = self.judge(&f, query.doc, &s.doc);
         if late && !score::is_body_copy(&f, query.doc, &s.doc) {
             probability = 0.0;

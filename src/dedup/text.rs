@@ -202,7 +202,6 @@ pub fn is_media_stub(body: &str) -> bool {
 /// The cue words were chosen by reading the false merges of both labelled sets (English and
 /// Korean); a cue must be a whole word (or, in Korean, part of one: its particles attach).
 pub fn title_stage(title: &str) -> u16 {
-    // (its bit, single words, two-word phrases, Korean cues)
     type Stage = (
         u16,
         &'static [&'static str],
@@ -337,48 +336,28 @@ pub fn title_stage(title: &str) -> u16 {
     ];
     // A question headline is an explainer's ("Did he break lockdown rules?", "…왜?").
     const QUESTION: u16 = 256;
-    // The cues are ASCII words: each word is compared without case through a small stack
-    // buffer (no lowercased copy of the title; none of a word's Unicode case forms can equal
-    // an ASCII cue but its ASCII ones). This runs for every new item.
-    let lower = |w: &str, buf: &mut [u8; 16]| -> Option<usize> {
-        (w.len() <= buf.len() && w.is_ascii()).then(|| {
-            for (d, b) in buf.iter_mut().zip(w.bytes()) {
-                *d = b.to_ascii_lowercase();
-            }
-            w.len()
-        })
-    };
+    // The cues are ASCII words, compared without ASCII case (no lowercased copy of the title:
+    // none of a word's Unicode case forms can equal an ASCII cue but its ASCII ones).
+    let is = |w: &str, cue: &str| w.eq_ignore_ascii_case(cue);
     let hangul = title
         .chars()
         .any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c));
     let mut stages = 0u16;
-    let (mut buf, mut prev_buf) = ([0u8; 16], [0u8; 16]);
-    let mut prev_len: Option<usize> = None;
+    let mut prev: Option<&str> = None;
     for w in title
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
     {
-        let len = lower(w, &mut buf);
-        if let Some(n) = len {
-            let word = &buf[..n];
-            for (bit, single, pairs, _) in STAGES {
-                if single.iter().any(|cue| cue.as_bytes() == word) {
-                    stages |= bit;
-                }
-                if let Some(p) = prev_len {
-                    let prev = &prev_buf[..p];
-                    if pairs.iter().any(|phrase| {
-                        phrase
-                            .split_once(' ')
-                            .is_some_and(|(x, y)| x.as_bytes() == prev && y.as_bytes() == word)
-                    }) {
-                        stages |= bit;
-                    }
-                }
+        for (bit, single, pairs, _) in STAGES {
+            let phrase = |p: &&str| {
+                prev.zip(p.split_once(' '))
+                    .is_some_and(|(before, (x, y))| is(before, x) && is(w, y))
+            };
+            if single.iter().any(|cue| is(w, cue)) || pairs.iter().any(phrase) {
+                stages |= bit;
             }
-            prev_buf = buf;
         }
-        prev_len = len;
+        prev = Some(w);
     }
     if hangul {
         for (bit, _, _, korean) in STAGES {
