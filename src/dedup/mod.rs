@@ -23,6 +23,7 @@ pub mod text;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -129,9 +130,8 @@ pub struct NearDuplicates {
     story_slots: HashMap<String, Vec<(u32, u32)>>,
     /// Scratch space of candidate generation: per slot, (weight, shared tokens, query stamp).
     scratch: std::cell::RefCell<Scratch>,
-    /// Per token, its last IDF as (n, df, idf): exact while neither has changed, so the
-    /// candidates of one lookup, which share many tokens, compute each logarithm once.
-    idf_memo: std::cell::RefCell<Vec<(u32, u32, f64)>>,
+    /// `ln(n + 1)` for the `n` last asked about (see [`NearDuplicates::weight`]).
+    ln_n: std::cell::Cell<(u32, f64)>,
     /// The buffers a candidate is weighed into (see `score::Weighted::refill`).
     weighed: std::cell::RefCell<score::Weighted>,
     /// Items by publication time, oldest first, for eviction from the window.
@@ -147,9 +147,10 @@ struct FeedStats {
     /// boilerplate is read from. (A per-feed count of every token grew with the number of
     /// feeds: ~1,500 entries a feed, over a hundred megabytes at 5,000 feeds.)
     recent: std::collections::VecDeque<(u32, u32)>,
-    /// The tokens that are this feed's boilerplate, recomputed from `recent` every
-    /// [`BOILERPLATE_REFRESH`] items (it is consulted for every token of every comparison).
-    boilerplate: rustc_hash::FxHashSet<u32>,
+    /// The tokens that are this feed's boilerplate, sorted, recomputed from `recent` every
+    /// [`BOILERPLATE_REFRESH`] items (it is consulted for every token of every comparison:
+    /// sorted, a candidate's tokens are filtered by one merge).
+    boilerplate: Vec<u32>,
 }
 
 /// The items of a feed its boilerplate is read from: its most recent ones.
@@ -163,7 +164,7 @@ fn boilerplate_of(
     recent: &std::collections::VecDeque<(u32, u32)>,
     slots: &[Slot],
     since: i64,
-) -> rustc_hash::FxHashSet<u32> {
+) -> Vec<u32> {
     let live: Vec<&Doc> = recent
         .iter()
         .filter_map(|&(slot, g)| {
@@ -171,9 +172,8 @@ fn boilerplate_of(
             (s.alive && s.generation == g && s.doc.published >= since).then_some(&s.doc)
         })
         .collect();
-    let mut out = rustc_hash::FxHashSet::default();
     if (live.len() as u32) < BOILERPLATE_MIN_ITEMS {
-        return out;
+        return Vec::new();
     }
     let mut counts: rustc_hash::FxHashMap<u32, u32> = rustc_hash::FxHashMap::default();
     let mut distinct: Vec<u32> = Vec::new();
@@ -187,12 +187,12 @@ fn boilerplate_of(
         }
     }
     let min = BOILERPLATE_SHARE * live.len() as f64;
-    out.extend(
-        counts
-            .into_iter()
-            .filter(|(_, c)| f64::from(*c) >= min)
-            .map(|(t, _)| t),
-    );
+    let mut out: Vec<u32> = counts
+        .into_iter()
+        .filter(|(_, c)| f64::from(*c) >= min)
+        .map(|(t, _)| t)
+        .collect();
+    out.sort_unstable();
     out
 }
 
@@ -215,7 +215,7 @@ struct Slot {
     alive: bool,
     item_id: i64,
     feed: u32,
-    story: String,
+    story: Arc<str>,
     doc: Doc,
 }
 
@@ -311,7 +311,7 @@ pub struct NearCandidate {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verified {
     pub item_id: i64,
-    pub story_id: String,
+    pub story_id: Arc<str>,
     pub probability: f64,
     pub features: [f64; N_FEATURES],
     /// From the new item's own feed: it counts only when the model alone (title and text,
@@ -367,7 +367,7 @@ impl NearDuplicates {
             postings: HashMap::default(),
             story_slots: HashMap::default(),
             scratch: std::cell::RefCell::new((Vec::new(), 0)),
-            idf_memo: std::cell::RefCell::new(Vec::new()),
+            ln_n: std::cell::Cell::new((0, 0.0)),
             weighed: std::cell::RefCell::new(score::Weighted::empty()),
             by_time: BinaryHeap::new(),
             newest: i64::MIN,
@@ -461,7 +461,7 @@ impl NearDuplicates {
             .take_while(|c| c.probability >= threshold)
             .filter(|c| c.may_join(threshold))
         {
-            if tried.contains(&best.story_id.as_str()) {
+            if tried.contains(&&*best.story_id) {
                 continue;
             }
             tried.push(&best.story_id);
@@ -480,7 +480,7 @@ impl NearDuplicates {
             if mean >= threshold - STORY_SLACK {
                 let merge = self.also_the_same(query.doc, &best.story_id, candidates);
                 return Some(Join {
-                    story_id: best.story_id.clone(),
+                    story_id: best.story_id.to_string(),
                     item_id: best.item_id,
                     layer: JoinLayer::NearDuplicate,
                     score: Some(best.probability),
@@ -504,8 +504,8 @@ impl NearDuplicates {
             .iter()
             .take_while(|c| c.probability >= STRONG_MATCH)
         {
-            if c.story_id == joined
-                || merge.contains(&c.story_id)
+            if &*c.story_id == joined
+                || merge.iter().any(|m| **m == *c.story_id)
                 || self.stage_conflict(doc, &c.story_id)
             {
                 continue;
@@ -523,7 +523,7 @@ impl NearDuplicates {
                 })
             });
             if agree {
-                merge.push(c.story_id.clone());
+                merge.push(c.story_id.to_string());
             }
         }
         merge
@@ -555,7 +555,7 @@ impl NearDuplicates {
                     .slot_of(c.item_id, &c.story_id)
                     .map(|s| &self.slots[s as usize].doc);
                 let other_date = other.map_or(0, |d| d.title_date);
-                let why = if c.story_id == own_story {
+                let why = if &*c.story_id == own_story {
                     "in the same story".to_owned()
                 } else if c.probability == 0.0 && doc.title_date != 0 && other_date != 0 {
                     "the headlines name different days".to_owned()
@@ -588,7 +588,7 @@ impl NearDuplicates {
                 };
                 NearCandidate {
                     item_id: c.item_id,
-                    story_id: c.story_id.clone(),
+                    story_id: c.story_id.to_string(),
                     probability: c.probability,
                     why,
                 }
@@ -644,10 +644,11 @@ impl NearDuplicates {
         let Some(moved) = self.story_slots.remove(from) else {
             return;
         };
+        let story: Arc<str> = Arc::from(into);
         for &(slot, g) in &moved {
             let s = &mut self.slots[slot as usize];
             if s.alive && s.generation == g {
-                s.story = into.to_owned();
+                s.story = Arc::clone(&story);
             }
         }
         self.story_slots
@@ -683,7 +684,7 @@ impl NearDuplicates {
         } else {
             self.window_secs()
         };
-        let n = self.n_for_idf();
+        let weight = self.weigher();
         let mut scratch = self.scratch.borrow_mut();
         let (acc, stamp) = &mut *scratch;
         *stamp = stamp.wrapping_add(1);
@@ -704,7 +705,7 @@ impl NearDuplicates {
                 if list.len() > cap || !self.keeps(feed_ix, t) {
                     continue;
                 }
-                let w = idf(n, self.df[t as usize]) * boost;
+                let w = weight(t) * boost;
                 for &(slot, generation) in list {
                     let m = self.meta[slot as usize];
                     if m.generation != generation || (m.published - published).abs() > window {
@@ -798,48 +799,58 @@ impl NearDuplicates {
 
     /// A new item's doc, weighed once for all its comparisons.
     fn query<'a>(&self, doc: &'a Doc, feed: u32) -> Query<'a> {
-        let weight = |t: u32| self.weight(t);
-        let keep = |t: u32| self.keeps(feed, t);
+        let weight = self.weigher();
         Query {
             doc,
             feed,
-            weighted: score::Weighted::of(doc, &weight, &keep),
+            weighted: score::Weighted::of(doc, weight, self.dropped(feed)),
         }
     }
 
     /// [`NearDuplicates::pair_features`] of a query and an indexed doc.
     fn query_features(&self, query: &Query<'_>, b: &Doc, feed_b: u32) -> [f64; N_FEATURES] {
-        let weight = |t: u32| self.weight(t);
-        let keep_b = |t: u32| self.keeps(feed_b, t);
+        let weight = self.weigher();
         let mut wb = self.weighed.borrow_mut();
-        wb.refill(b, &weight, &keep_b);
+        wb.refill(b, weight, self.dropped(feed_b));
         score::features_weighted(query.doc, &query.weighted, b, &wb)
     }
 
-    /// A token's weight: its IDF over the items indexed so far (memoised while exact).
-    fn weight(&self, t: u32) -> f64 {
+    /// A token's weight: its IDF over the items indexed so far, as `ln(n + 1) - ln(df + 0.5)`
+    /// (the BM25 form of [`idf`], rewritten): the first logarithm is shared by every token of
+    /// a lookup and the second read from a table for all but the commonest tokens, so that
+    /// weighing a candidate's hundred tokens computes no logarithm.
+    fn weigher(&self) -> impl Fn(u32) -> f64 + '_ {
         let n = self.n_for_idf();
-        let df = self.df.get(t as usize).copied().unwrap_or(0);
-        let mut memo = self.idf_memo.borrow_mut();
-        if memo.len() < self.df.len() {
-            memo.resize(self.df.len(), (0, 0, 0.0));
-        }
-        match memo.get_mut(t as usize) {
-            Some(m) if m.0 == n && m.1 == df => m.2,
-            Some(m) => {
-                *m = (n, df, idf(n, df));
-                m.2
+        let ln_n = match self.ln_n.get() {
+            (m, l) if m == n => l,
+            _ => {
+                let l = (f64::from(n) + 1.0).ln();
+                self.ln_n.set((n, l));
+                l
             }
-            None => idf(n, df),
+        };
+        move |t: u32| {
+            let df = self.df.get(t as usize).copied().unwrap_or(0);
+            (ln_n - ln_df_half(df)).max(0.0)
         }
+    }
+
+    /// The tokens that do not count for items of feed `feed_ix`, sorted: its boilerplate.
+    fn dropped(&self, feed_ix: u32) -> &[u32] {
+        self.feed_stats
+            .get(feed_ix as usize)
+            .map_or(&[], |stats| stats.boilerplate.as_slice())
     }
 
     /// The features of two docs from two feeds (by feed index), with this index's weights.
     pub fn pair_features(&self, a: &Doc, feed_a: u32, b: &Doc, feed_b: u32) -> [f64; N_FEATURES] {
-        let weight = |t: u32| self.weight(t);
-        let keep_a = |t: u32| self.keeps(feed_a, t);
-        let keep_b = |t: u32| self.keeps(feed_b, t);
-        score::features(a, b, &weight, &keep_a, &keep_b)
+        score::features(
+            a,
+            b,
+            self.weigher(),
+            self.dropped(feed_a),
+            self.dropped(feed_b),
+        )
     }
 
     /// Adds a stored item to the index.
@@ -897,7 +908,7 @@ impl NearDuplicates {
                 s.alive = true;
                 s.item_id = item_id;
                 s.feed = feed_ix;
-                s.story = story_id.to_owned();
+                s.story = Arc::from(story_id);
                 s.doc = doc;
                 slot
             }
@@ -907,7 +918,7 @@ impl NearDuplicates {
                     alive: true,
                     item_id,
                     feed: feed_ix,
-                    story: story_id.to_owned(),
+                    story: Arc::from(story_id),
                     doc,
                 });
                 (self.slots.len() - 1) as u32
@@ -1001,10 +1012,10 @@ impl NearDuplicates {
         self.meta[slot as usize].generation = u32::MAX;
         let story = std::mem::take(&mut s.story);
         let feed_ix = s.feed;
-        if let Some(members) = self.story_slots.get_mut(&story) {
+        if let Some(members) = self.story_slots.get_mut(&*story) {
             members.retain(|&(m, g)| (m, g) != (slot, generation));
             if members.is_empty() {
-                self.story_slots.remove(&story);
+                self.story_slots.remove(&*story);
             }
         }
         let mut distinct: Vec<u32> = doc.title.iter().chain(doc.body.iter()).copied().collect();
@@ -1055,9 +1066,7 @@ impl NearDuplicates {
 
     /// Whether token `t` counts as evidence for items of feed `feed_ix` (not its boilerplate).
     fn keeps(&self, feed_ix: u32, t: u32) -> bool {
-        self.feed_stats
-            .get(feed_ix as usize)
-            .is_none_or(|stats| !stats.boilerplate.contains(&t))
+        self.dropped(feed_ix).binary_search(&t).is_err()
     }
 
     fn n_for_idf(&self) -> u32 {
@@ -1137,10 +1146,29 @@ impl NearDuplicates {
     }
 }
 
-/// Inverse document frequency (the BM25 form, never negative).
+/// Inverse document frequency (the BM25 form, never negative): what
+/// [`NearDuplicates::weigher`] computes, in the form it was first written (the tests hold one
+/// to the other).
+#[cfg(test)]
 fn idf(n: u32, df: u32) -> f64 {
     let (n, df) = (f64::from(n), f64::from(df));
     (1.0 + (n - df + 0.5).max(0.0) / (df + 0.5)).ln()
+}
+
+/// Document frequencies below this have `ln(df + 0.5)` in a table.
+const LN_TABLE: usize = 4096;
+
+/// `ln(df + 0.5)`, from a table for the common case (most tokens are rare).
+fn ln_df_half(df: u32) -> f64 {
+    static TABLE: std::sync::LazyLock<Vec<f64>> = std::sync::LazyLock::new(|| {
+        (0..LN_TABLE as u32)
+            .map(|df| (f64::from(df) + 0.5).ln())
+            .collect()
+    });
+    match TABLE.get(df as usize) {
+        Some(l) => *l,
+        None => (f64::from(df) + 0.5).ln(),
+    }
 }
 
 #[cfg(test)]

@@ -455,3 +455,33 @@ fn an_update_with_a_rising_toll_joins_while_another_disaster_does_not() {
     );
     assert_eq!(ix.find(&FeedId("c".into()), &other, at(6)), None);
 }
+
+#[test]
+fn token_weights_are_the_idf_they_rewrite() {
+    let mut ix = index();
+    for i in 0..300 {
+        ix.insert(
+            i,
+            &FeedId(format!("f{}", i % 7)),
+            &format!("s{i}"),
+            &entry(
+                &format!("Harbour workers strike {}", i % 40),
+                "The port stays shut.",
+            ),
+            at(i),
+        );
+    }
+    let weight = ix.weigher();
+    let n = ix.n_for_idf();
+    for t in 0..ix.df.len() as u32 {
+        let (fast, slow) = (weight(t), idf(n, ix.df[t as usize]));
+        assert!((fast - slow).abs() < 1e-12, "token {t}: {fast} vs {slow}");
+    }
+    // Past the table, and past the item count (a frequency the floor of n may exceed).
+    for df in [0, 1, 4095, 4096, 4097, 1 << 20, u32::MAX] {
+        for n in [200, 4096, 1 << 20] {
+            let fast = ((f64::from(n) + 1.0).ln() - ln_df_half(df)).max(0.0);
+            assert!((fast - idf(n, df)).abs() < 1e-12, "n {n} df {df}");
+        }
+    }
+}
