@@ -135,7 +135,7 @@ impl Fetcher {
     }
 
     /// A place among the refreshes in flight (`[poll] concurrency` of them), held from before
-    /// the fetch until the entries are stored.
+    /// the fetch until the store has run the write of the entries.
     pub async fn refresh_slot(&self) -> OwnedSemaphorePermit {
         self.in_flight
             .clone()

@@ -552,10 +552,26 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&mut Db) -> Result<R, StoreError> + Send + 'static,
     {
+        self.write_holding((), f).await
+    }
+
+    /// [`Store::write`], holding `held` until the job has run rather than until its batch
+    /// commits: a refresh's back-pressure slot (`Fetcher::refresh_slot`). Held to the commit,
+    /// every slot ended up waiting inside one batch, and the store thread stood idle after
+    /// each commit while the next refreshes fetched, parsed and prepared (a fifth of its time
+    /// in a catch-up). The job's input (the entries) is gone once it has run, so what waits
+    /// for the commit is small.
+    pub async fn write_holding<R, F, H>(&self, held: H, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Db) -> Result<R, StoreError> + Send + 'static,
+        H: Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
         self.progress.pending.fetch_add(1, Ordering::Relaxed);
         let job: BatchJob = Box::new(move |db: &mut Db| {
             let result = contained(db, f).and_then(|r| r);
+            drop(held);
             Box::new(move |committed: Result<(), StoreError>| {
                 let _ = tx.send(committed.and(result));
             }) as Reply

@@ -94,6 +94,9 @@ pub fn drop_too_old(entries: &mut Vec<crate::parse::Entry>, cutoff: DateTime<Utc
 /// A refresh's result so far: the HTTP status (if any) and how it ended.
 type Staged = (Option<u16>, Outcome);
 
+/// A refresh's place among those between fetch and store (`Fetcher::refresh_slot`).
+type Slot = tokio::sync::OwnedSemaphorePermit;
+
 /// Refreshes one feed now. Never panics on bad input; never blocks other feeds (the fetch
 /// limits are shared, but each feed's work is its own task).
 pub async fn refresh_feed(
@@ -114,12 +117,13 @@ pub async fn refresh_feed(
             duration: started.elapsed(),
         };
     };
-    // Back-pressure: at most `[poll] concurrency` refreshes are between their fetch and their
-    // store at once, so fetching and parsing never run more than that far ahead of the one
-    // store thread (2,000 feeds fetched at once once held 800 MB of parsed entries waiting).
-    // Waiting for a slot does not count against the refresh's time limit.
-    let _slot = ctx.fetcher.refresh_slot().await;
-    let (status, outcome) = contained(ctx, feed, run_stages(ctx, feed, trigger)).await;
+    // Back-pressure: at most `[poll] concurrency` refreshes are between their fetch and the
+    // store having run their write (not its batch's commit: see `Store::write_holding`), so
+    // fetching and parsing never run more than that far ahead of the one store thread (2,000
+    // feeds fetched at once once held 800 MB of parsed entries waiting). Waiting for a slot
+    // does not count against the refresh's time limit.
+    let slot = ctx.fetcher.refresh_slot().await;
+    let (status, outcome) = contained(ctx, feed, run_stages(ctx, feed, trigger, slot)).await;
     let report = RefreshReport {
         feed: feed.id.clone(),
         status,
@@ -157,8 +161,8 @@ pub async fn ingest_pushed(
         );
         return report(None, Outcome::Failed(message));
     };
-    let _slot = ctx.fetcher.refresh_slot().await;
-    let push = push_stages(ctx, feed, bytes, content_type, topic);
+    let slot = ctx.fetcher.refresh_slot().await;
+    let push = push_stages(ctx, feed, bytes, content_type, topic, slot);
     let (status, outcome) = contained(ctx, feed, push).await;
     let done = report(status, outcome);
     log_report(&done);
@@ -172,6 +176,7 @@ async fn push_stages(
     bytes: Vec<u8>,
     content_type: Option<String>,
     topic: url::Url,
+    slot: Slot,
 ) -> Staged {
     let now = Utc::now();
     let id = feed.id.clone();
@@ -207,7 +212,7 @@ async fn push_stages(
         body_warning: None,
         next: validators.next_attempt,
     };
-    filter_and_store(ctx, feed, parsed, kept, now).await
+    filter_and_store(ctx, feed, parsed, kept, now, slot).await
 }
 
 /// A refresh's stages bounded in time, with a panic inside them (a bug of ours that some
@@ -253,7 +258,12 @@ struct Kept {
 }
 
 /// The stages in order; each returns early with the refresh's end when it has one.
-async fn run_stages(ctx: &RefreshContext<'_>, feed: &FeedConfig, trigger: Trigger) -> Staged {
+async fn run_stages(
+    ctx: &RefreshContext<'_>,
+    feed: &FeedConfig,
+    trigger: Trigger,
+    slot: Slot,
+) -> Staged {
     let now = Utc::now();
     let id = feed.id.clone();
     let validators = match ctx.store.read(move |db| db.validators(&id)).await {
@@ -297,7 +307,7 @@ async fn run_stages(ctx: &RefreshContext<'_>, feed: &FeedConfig, trigger: Trigge
         body_warning,
         next,
     };
-    filter_and_store(ctx, feed, parsed, kept, now).await
+    filter_and_store(ctx, feed, parsed, kept, now, slot).await
 }
 
 /// A parsed body's entries, less those too old or filtered out, stored with the fetch's state.
@@ -307,6 +317,7 @@ async fn filter_and_store(
     mut parsed: Parsed,
     kept: Kept,
     now: DateTime<Utc>,
+    slot: Slot,
 ) -> Staged {
     let cutoff = now - chrono::Duration::from_std(ctx.max_age).unwrap_or(chrono::Duration::MAX);
     let too_old = drop_too_old(&mut parsed.feed.entries, cutoff);
@@ -345,16 +356,14 @@ async fn filter_and_store(
         }),
         full_text_below: feed.full_text.then_some(ctx.poll.full_text_below),
     };
-    store_stage(
-        ctx,
-        feed,
-        kept.stored_url,
-        parsed.feed,
+    let to_store = ToStore {
+        stored_url: kept.stored_url,
+        parsed: parsed.feed,
         meta,
         now,
-        kept.next,
-    )
-    .await
+        next: kept.next,
+    };
+    store_stage(ctx, feed, to_store, slot).await
 }
 
 /// Fetches the feed (conditional GET). A 304 or a failure ends the refresh here (recorded on
@@ -488,16 +497,29 @@ fn log_warning_change(ctx: &RefreshContext<'_>, feed: &FeedConfig, warnings: &[(
     }
 }
 
-/// Stores the entries and the feed's fetch state in one transaction.
-async fn store_stage(
-    ctx: &RefreshContext<'_>,
-    feed: &FeedConfig,
+/// What a refresh hands the store: the entries and the fetch's state.
+struct ToStore {
     stored_url: String,
     parsed: ParsedFeed,
     meta: FetchMeta,
     now: DateTime<Utc>,
     next: Option<DateTime<Utc>>,
+}
+
+/// Stores the entries and the feed's fetch state in one transaction.
+async fn store_stage(
+    ctx: &RefreshContext<'_>,
+    feed: &FeedConfig,
+    to_store: ToStore,
+    slot: Slot,
 ) -> Staged {
+    let ToStore {
+        stored_url,
+        parsed,
+        meta,
+        now,
+        next,
+    } = to_store;
     let status = meta.status;
     let id = feed.id.clone();
     let entries = Arc::new(parsed.entries);
@@ -530,15 +552,17 @@ async fn store_stage(
         .await
         .unwrap_or_default()
     };
-    let ingested = entries.clone();
+    // The entries go with the write (freed once it has run, with the slot): the store's
+    // answer waits for its batch to commit, and what waits with it should be small.
+    let seen = runtime::short_hashes(&entries);
     let stored = ctx
         .store
-        .write(move |db| {
-            db.ingest_prepared(&id, &stored_url, &ingested, &prepared, &meta, now, next)
+        .write_holding(slot, move |db| {
+            db.ingest_prepared(&id, &stored_url, &entries, &prepared, &meta, now, next)
         })
         .await;
     if stored.is_ok() {
-        ctx.runtime.remember(&feed.id, &entries);
+        ctx.runtime.remember_seen(&feed.id, seen);
         ctx.runtime
             .remember_raw(&feed.id, feed.filter.signature(), &parsed.fingerprints);
     }

@@ -37,6 +37,11 @@ pub struct FeedRuntime {
 /// A feed's entry fingerprints, with the signature of the item filter they were stored under.
 type Fingerprints = (u64, Arc<HashSet<u64>>);
 
+/// What [`FeedRuntime::remember_seen`] keeps of a fetch's entries.
+pub fn short_hashes(entries: &[Entry]) -> HashSet<u64> {
+    entries.iter().map(short_hash).collect()
+}
+
 /// The first 8 bytes of an entry's content hash (hex), as a number.
 fn short_hash(entry: &Entry) -> u64 {
     entry
@@ -100,7 +105,12 @@ impl FeedRuntime {
 
     /// Records the entries of a fetch just stored (see [`FeedRuntime::unseen`]).
     pub fn remember(&self, feed: &FeedId, entries: &[Entry]) {
-        let hashes = entries.iter().map(short_hash).collect();
+        self.remember_seen(feed, short_hashes(entries));
+    }
+
+    /// [`FeedRuntime::remember`] from [`short_hashes`] taken before the entries went to the
+    /// store.
+    pub fn remember_seen(&self, feed: &FeedId, hashes: HashSet<u64>) {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         seen.insert(feed.clone(), hashes);
     }

@@ -314,6 +314,50 @@ async fn a_panicking_job_fails_alone_and_the_database_thread_carries_on() {
 }
 
 #[tokio::test]
+async fn what_a_write_holds_is_let_go_once_it_has_run_not_at_its_batch_commit() {
+    use std::future::Future;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    struct Held(Arc<AtomicBool>);
+    impl Drop for Held {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("w.db"), &dedup()).unwrap();
+    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let holder = store.clone();
+    let hold = tokio::spawn(async move {
+        holder
+            .call(move |_db| {
+                let _ = started_tx.send(());
+                let _ = held.recv();
+                Ok(())
+            })
+            .await
+    });
+    started.await.unwrap();
+    let dropped = Arc::new(AtomicBool::new(false));
+    let seen = dropped.clone();
+    let mut first = Box::pin(store.write_holding(Held(dropped.clone()), |_db| Ok(())));
+    // Queued behind it in the same batch: it runs before that batch commits.
+    let mut second = Box::pin(store.write(move |_db| Ok(seen.load(Ordering::SeqCst))));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(first.as_mut().poll(&mut cx).is_pending());
+    assert!(second.as_mut().poll(&mut cx).is_pending());
+    assert!(!dropped.load(Ordering::SeqCst), "held while queued");
+    release.send(()).unwrap();
+    hold.await.unwrap().unwrap();
+    first.await.unwrap();
+    assert!(
+        second.await.unwrap(),
+        "the next write of the batch ran after the first let go of what it held"
+    );
+    assert_eq!(store.batches_committed(), 1, "one batch");
+}
+
+#[tokio::test]
 async fn writes_queued_together_share_one_commit_and_a_failing_one_rolls_back_alone() {
     use std::future::Future;
     let dir = tempfile::tempdir().unwrap();
