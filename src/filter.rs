@@ -11,8 +11,6 @@
 //! Written here because no maintained crate matches on Unicode word boundaries with a CJK
 //! exception.
 
-use unicode_normalization::UnicodeNormalization as _;
-
 /// A list of terms; matches when any of them does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Keywords {
@@ -50,7 +48,7 @@ impl Keywords {
 
 /// NFKC, lowercase, whitespace runs as one space, trimmed.
 fn fold(s: &str) -> String {
-    let lowered: String = s.nfkc().flat_map(char::to_lowercase).collect();
+    let lowered = crate::dedup::text::nfkc_lowercase(s);
     lowered.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -191,7 +191,18 @@ pub fn html_to_text(html: &str) -> String {
     } else {
         once.into_owned()
     };
-    collapse_whitespace(&text.nfkc().collect::<String>())
+    collapse_whitespace(&nfkc(&text))
+}
+
+/// `text` in NFKC; the quick check spares normalising text that already is (most of it).
+pub fn nfkc(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.is_ascii()
+        || unicode_normalization::is_nfkc_quick(text.chars())
+            == unicode_normalization::IsNormalized::Yes
+    {
+        return text.into();
+    }
+    text.nfkc().collect::<String>().into()
 }
 
 fn strip_tags(html: &str) -> String {

@@ -83,6 +83,7 @@ const FRAGMENTS: &[&str] = &[
     // Other scripts and symbols.
     "북한",
     "한",
+    "\u{1100}\u{1161}\u{11A8}",
     "東京",
     "ロイター",
     "ＡＢＣ１２３",
@@ -246,6 +247,14 @@ proptest! {
         prop_assert!(!has_control(&out), "{out:?}");
         prop_assert_eq!(collapse_whitespace(&out), out.clone());
         prop_assert_eq!(out.trim(), out.as_str());
+    }
+
+    #[test]
+    fn nfkc_shortcuts_change_nothing(s in hostile()) {
+        use unicode_normalization::UnicodeNormalization as _;
+        let lowered: String = s.nfkc().flat_map(char::to_lowercase).collect();
+        prop_assert_eq!(wiredesk::dedup::text::nfkc_lowercase(&s), lowered);
+        prop_assert_eq!(wiredesk::normalise::nfkc(&s).into_owned(), s.nfkc().collect::<String>());
     }
 
     #[test]
