@@ -1363,3 +1363,22 @@ fn cached_statements_are_not_re_prepared_and_same_url_finds_the_earliest_item() 
         .unwrap();
     assert_eq!(join_ref, first);
 }
+
+#[test]
+fn the_database_lock_is_let_go_even_while_a_starting_process_shares_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.db");
+    let lock = lock_database(&path).unwrap();
+    assert!(
+        matches!(lock_database(&path), Err(StoreError::Locked { .. })),
+        "held"
+    );
+    // What a process forked at this moment holds until its exec: the same open file.
+    let twin = lock.0.try_clone().unwrap();
+    drop(lock);
+    assert!(
+        lock_database(&path).is_ok(),
+        "free again although the twin descriptor is still open"
+    );
+    drop(twin);
+}
