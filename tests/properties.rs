@@ -258,6 +258,18 @@ proptest! {
     }
 
     #[test]
+    fn tokens_in_one_buffer_are_the_tokens(s in hostile()) {
+        let listed = tokenise(&s);
+        let packed = wiredesk::dedup::text::Tokens::of(&s);
+        prop_assert_eq!(packed.len(), listed.len());
+        prop_assert_eq!(packed.iter().collect::<Vec<_>>(), listed.iter().map(String::as_str).collect::<Vec<_>>());
+        prop_assert_eq!(packed.joined(), listed.join(" "));
+        for t in &listed {
+            prop_assert!(packed.contains(t));
+        }
+    }
+
+    #[test]
     fn collapse_whitespace_is_idempotent(s in hostile()) {
         let once = collapse_whitespace(&s);
         prop_assert_eq!(collapse_whitespace(&once), once);

@@ -227,8 +227,8 @@ struct Slot {
 pub struct Prepared {
     /// A rolling format (live page, weather, listings): never matched by text.
     rolling: bool,
-    title: Vec<String>,
-    body: Vec<String>,
+    title: text::Tokens,
+    body: text::Tokens,
     /// The (month, day) the headline names, if any (see [`text::title_date`]).
     title_date: Option<(u32, u32)>,
     /// The stages of a story the headline names (see [`text::title_stage`]).
@@ -245,10 +245,10 @@ impl Prepared {
 
     /// The tokens as the search index holds them (see `store::search`).
     pub fn search_text(&self) -> String {
-        let mut out = self.title.join(" ");
+        let mut out = self.title.joined();
         if !self.body.is_empty() {
             out.push(' ');
-            out.push_str(&self.body.join(" "));
+            out.push_str(&self.body.joined());
         }
         out
     }
@@ -268,8 +268,8 @@ pub fn prepare(title: &str, text: &str) -> Prepared {
 /// An item's tokens (whatever its format): the cleaned headline's, and the body's unless it
 /// only echoes the headline.
 fn tokens_of(title: &str, text: &str) -> Prepared {
-    let title_tokens = text::tokenise(&text::clean_title(title));
-    let body = text::tokenise(&text::clean_body(text));
+    let title_tokens = text::Tokens::of(&text::clean_title(title));
+    let body = text::Tokens::of(&text::clean_body(text));
     // A description that adds at most a few words to its headline — a pool's echo of the
     // headline with the publisher's name, a one-line teaser — is no body to compare: matched
     // as one, it reads as a short, dissimilar text. (It is still searched.)
@@ -1091,8 +1091,9 @@ impl NearDuplicates {
 
     /// Interns prepared tokens into a doc.
     fn doc_from(&mut self, prepared: &Prepared, published: i64) -> Doc {
-        let body_tokens: &[String] = if prepared.body_ignored {
-            &[]
+        let no_body = text::Tokens::default();
+        let body_tokens = if prepared.body_ignored {
+            &no_body
         } else {
             &prepared.body
         };
@@ -1100,7 +1101,7 @@ impl NearDuplicates {
         let mut title_ids: Vec<u32> = Vec::with_capacity(title_tokens.len());
         let mut title_numbers = Vec::new();
         let mut numbers = Vec::new();
-        for tok in title_tokens {
+        for tok in title_tokens.iter() {
             let is_number = tok.starts_with('#');
             let id = self.intern(tok);
             if is_number {
@@ -1114,7 +1115,7 @@ impl NearDuplicates {
             .map(|w| (u64::from(w[0]) << 32) | u64::from(w[1]))
             .collect();
         let mut body_ids = Vec::with_capacity(body_tokens.len());
-        for tok in body_tokens {
+        for tok in body_tokens.iter() {
             let is_number = tok.starts_with('#');
             let id = self.intern(tok);
             if is_number {
