@@ -48,7 +48,7 @@ impl Keywords {
 
 /// NFKC, lowercase, whitespace runs as one space, trimmed.
 fn fold(s: &str) -> String {
-    let lowered = crate::dedup::text::nfkc_lowercase(s);
+    let lowered = crate::normalise::nfkc_lowercase(s);
     lowered.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

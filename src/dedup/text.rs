@@ -2,7 +2,6 @@
 //! tokens — words for space-separated scripts, character bigrams for Hangul, Kana and Han, and
 //! numbers kept whole (they are strong evidence: "1,897.3 won", "33.1%").
 
-use unicode_normalization::UnicodeNormalization;
 
 /// English function words: never evidence that two items tell the same news.
 const STOPWORDS: &[&str] = &[
@@ -865,21 +864,6 @@ fn stem(w: &str) -> String {
     }
 }
 
-/// `text` in NFKC, each character lowercased. Most text is NFKC already (feed text is
-/// normalised when read; headlines and bodies are cleaned from it): the quick check says so
-/// without normalising, and ASCII needs neither (this was a tenth of preparing an item).
-pub fn nfkc_lowercase(text: &str) -> String {
-    if text.is_ascii() {
-        return text.to_ascii_lowercase();
-    }
-    if unicode_normalization::is_nfkc_quick(text.chars())
-        == unicode_normalization::IsNormalized::Yes
-    {
-        return text.chars().flat_map(char::to_lowercase).collect();
-    }
-    text.nfkc().flat_map(char::to_lowercase).collect()
-}
-
 /// Cuts normalised text into tokens (in order, repeats kept). Numbers come out as `#N`.
 pub fn tokenise(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -963,7 +947,7 @@ impl Sink for Tokens {
 }
 
 fn tokenise_into(text: &str, out: &mut impl Sink) {
-    let norm = nfkc_lowercase(text);
+    let norm = crate::normalise::nfkc_lowercase(text);
     let chars: Vec<char> = norm.chars().collect();
     let mut i = 0;
     while i < chars.len() {

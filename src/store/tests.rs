@@ -313,18 +313,14 @@ async fn a_panicking_job_fails_alone_and_the_database_thread_carries_on() {
     assert_eq!(stats.new, 1);
 }
 
-#[tokio::test]
-async fn what_a_write_holds_is_let_go_once_it_has_run_not_at_its_batch_commit() {
-    use std::future::Future;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    struct Held(Arc<AtomicBool>);
-    impl Drop for Held {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("w.db"), &dedup()).unwrap();
+/// Holds the store thread in a job until `release` is sent: the writes sent meanwhile queue
+/// behind it (and run as one batch). Returns once the job has started.
+async fn hold_thread(
+    store: &Store,
+) -> (
+    std::sync::mpsc::Sender<()>,
+    tokio::task::JoinHandle<Result<(), StoreError>>,
+) {
     let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
     let (release, held) = std::sync::mpsc::channel::<()>();
     let holder = store.clone();
@@ -338,6 +334,22 @@ async fn what_a_write_holds_is_let_go_once_it_has_run_not_at_its_batch_commit() 
             .await
     });
     started.await.unwrap();
+    (release, hold)
+}
+
+#[tokio::test]
+async fn what_a_write_holds_is_let_go_once_it_has_run_not_at_its_batch_commit() {
+    use std::future::Future;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    struct Held(Arc<AtomicBool>);
+    impl Drop for Held {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("w.db"), &dedup()).unwrap();
+    let (release, hold) = hold_thread(&store).await;
     let dropped = Arc::new(AtomicBool::new(false));
     let seen = dropped.clone();
     let mut first = Box::pin(store.write_holding(Held(dropped.clone()), |_db| Ok(())));
@@ -367,19 +379,7 @@ async fn writes_queued_together_share_one_commit_and_a_failing_one_rolls_back_al
         .await
         .unwrap();
     // Hold the thread in a job until the writes below are queued behind it.
-    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
-    let (release, held) = std::sync::mpsc::channel::<()>();
-    let holder = store.clone();
-    let hold = tokio::spawn(async move {
-        holder
-            .call(move |_db| {
-                let _ = started_tx.send(());
-                let _ = held.recv();
-                Ok(())
-            })
-            .await
-    });
-    started.await.unwrap();
+    let (release, hold) = hold_thread(&store).await;
     let ingest_job = |feed: &'static str, e: Entry| {
         move |db: &mut Db| {
             db.ingest(
