@@ -264,6 +264,9 @@ proptest! {
         prop_assert_eq!(packed.len(), listed.len());
         prop_assert_eq!(packed.iter().collect::<Vec<_>>(), listed.iter().map(String::as_str).collect::<Vec<_>>());
         prop_assert_eq!(packed.joined(), listed.join(" "));
+        for (t, key) in packed.keyed() {
+            prop_assert_eq!(key, wiredesk::dedup::text::token_key(t));
+        }
         for t in &listed {
             prop_assert!(packed.contains(t));
         }

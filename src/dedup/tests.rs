@@ -278,7 +278,7 @@ fn a_sources_own_boilerplate_is_learnt() {
         );
     }
     let ix_feed = ix.feed_index("daily");
-    let sub = ix.vocab["subscrib"];
+    let sub = ix.token_id("subscrib").unwrap();
     assert!(
         !ix.keeps(ix_feed, sub),
         "a token on every item is boilerplate"
@@ -370,7 +370,7 @@ fn the_index_holds_at_most_max_indexed_items_forgetting_the_oldest_first() {
     assert!(ix.postings.values().all(|l| !l.is_empty()));
     // The feed's token counts describe the indexed items only.
     assert_eq!(ix.feed_stats[0].items, 50);
-    let harbour = ix.vocab["harbor"];
+    let harbour = ix.token_id("harbor").unwrap();
     assert!(ix.feed_stats[0].boilerplate.contains(&harbour));
     // Matching works as before after the sweep.
     let again = ix.find(&other, &entry(&title(100), &text(100)), at(30));

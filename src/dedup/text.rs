@@ -2,7 +2,6 @@
 //! tokens — words for space-separated scripts, character bigrams for Hangul, Kana and Han, and
 //! numbers kept whole (they are strong evidence: "1,897.3 won", "33.1%").
 
-
 /// English function words: never evidence that two items tell the same news.
 const STOPWORDS: &[&str] = &[
     "a", "about", "after", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at",
@@ -878,6 +877,19 @@ pub fn tokenise(text: &str) -> Vec<String> {
 pub struct Tokens {
     buf: String,
     ends: Vec<u32>,
+    /// Each token's [`token_key`], made here (on the blocking pool) so that the store thread
+    /// interns by a number, without hashing or comparing strings.
+    keys: Vec<u64>,
+}
+
+/// A token's key in the near-duplicate index's vocabulary: a 64-bit SipHash under keys drawn
+/// at random once per process (so a feed cannot aim at a collision; by chance one is about
+/// one in 10¹³ for a million distinct tokens, and would only make two words one).
+pub fn token_key(token: &str) -> u64 {
+    use std::hash::BuildHasher as _;
+    static KEYS: std::sync::LazyLock<std::collections::hash_map::RandomState> =
+        std::sync::LazyLock::new(std::collections::hash_map::RandomState::new);
+    KEYS.hash_one(token)
 }
 
 impl Tokens {
@@ -908,6 +920,11 @@ impl Tokens {
 
     pub fn contains(&self, token: &str) -> bool {
         self.iter().any(|t| t == token)
+    }
+
+    /// The tokens in order, each with its [`token_key`].
+    pub fn keyed(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
+        self.iter().zip(self.keys.iter().copied())
     }
 
     /// The tokens with a space between each.
@@ -943,6 +960,7 @@ impl Sink for Tokens {
         };
         self.buf.push_str(&token);
         self.ends.push(end);
+        self.keys.push(token_key(&token));
     }
 }
 
