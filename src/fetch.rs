@@ -89,7 +89,13 @@ pub struct Body {
     pub bytes: Vec<u8>,
     /// Something about the body a lenient reader let pass (a wrong content coding).
     pub warning: Option<String>,
+    /// The `Link` header values (RFC 8288), where WebSub publishers name their hub and topic
+    /// first (`parse::websub_links_from_headers`); at most [`MAX_LINK_HEADERS`].
+    pub links: Vec<String>,
 }
+
+/// `Link` header values kept from a response, at most.
+pub const MAX_LINK_HEADERS: usize = 16;
 
 /// Redirects followed at most.
 pub const MAX_REDIRECTS: usize = 10;
@@ -248,6 +254,13 @@ impl Fetcher {
             moved_to,
             bytes,
             warning,
+            links: headers
+                .get_all(header::LINK)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .take(MAX_LINK_HEADERS)
+                .map(str::to_owned)
+                .collect(),
         })))
     }
 

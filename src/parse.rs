@@ -162,6 +162,78 @@ fn websub_links(links: &[feed_rs::model::Link]) -> Option<WebSubLinks> {
     })
 }
 
+/// The WebSub hub and topic a response's `Link` headers name (`<URL>; rel="hub"` and
+/// `rel="self"`, RFC 8288), relative targets resolved against `base`; `None` unless both are
+/// there as http(s) URLs. The WebSub spec has subscribers look at these before the document.
+pub fn websub_links_from_headers(values: &[String], base: &Url) -> Option<WebSubLinks> {
+    let links: Vec<(String, String)> = values.iter().flat_map(|v| link_header(v)).collect();
+    let find = |rel: &str| {
+        links
+            .iter()
+            .filter(|(_, rels)| rels.split_whitespace().any(|r| r.eq_ignore_ascii_case(rel)))
+            .filter_map(|(target, _)| base.join(target.trim()).ok())
+            .map(String::from)
+            .find(|h| h.len() <= MAX_LINK_BYTES && is_web_link(h))
+    };
+    Some(WebSubLinks {
+        hub: find("hub")?,
+        topic: find("self")?,
+    })
+}
+
+/// The links of one `Link` header value, as (target, rel): `<target>; rel="a b"; x=y, <…>`.
+/// Written here because the grammar needed is this small (a target in angle brackets, then
+/// `;`-separated parameters whose values may be quoted, links separated by commas outside
+/// brackets and quotes); a link without `rel` has an empty one, and anything unreadable ends
+/// the value's reading with what was read so far.
+fn link_header(value: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = value;
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        let Some(after) = rest.strip_prefix('<') else {
+            return out;
+        };
+        let Some(end) = after.find('>') else {
+            return out;
+        };
+        let target = &after[..end];
+        rest = &after[end + 1..];
+        let mut rel = String::new();
+        // Parameters up to the next comma outside quotes.
+        loop {
+            rest = rest.trim_start_matches([' ', '\t']);
+            let Some(params) = rest.strip_prefix(';') else {
+                break;
+            };
+            rest = params.trim_start_matches([' ', '\t']);
+            let name_end = rest.find(['=', ';', ',']).unwrap_or(rest.len());
+            let name = rest[..name_end].trim();
+            rest = &rest[name_end..];
+            let mut param = "";
+            if let Some(v) = rest.strip_prefix('=') {
+                let v = v.trim_start_matches([' ', '\t']);
+                if let Some(quoted) = v.strip_prefix('"') {
+                    let close = quoted.find('"').unwrap_or(quoted.len());
+                    param = &quoted[..close];
+                    rest = quoted.get(close + 1..).unwrap_or("");
+                } else {
+                    let end = v.find([';', ',']).unwrap_or(v.len());
+                    param = v[..end].trim();
+                    rest = &v[end..];
+                }
+            }
+            if name.eq_ignore_ascii_case("rel") && rel.is_empty() {
+                rel = param.to_owned();
+            }
+        }
+        out.push((target.to_owned(), rel));
+        if !rest.starts_with(',') {
+            return out;
+        }
+    }
+}
+
 /// Why a body could not be read as a feed.
 #[derive(Debug, thiserror::Error)]
 #[error("not a readable feed: {0}")]
@@ -1209,6 +1281,50 @@ pub fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_headers_name_the_hub_and_topic() {
+        let base = Url::parse("https://news.example/feeds/a.xml").unwrap();
+        let links = |v: &[&str]| {
+            let v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+            websub_links_from_headers(&v, &base)
+        };
+        let both = links(&[r#"<https://hub.example/>; rel="hub", </feeds/a.xml>; rel="self""#]);
+        assert_eq!(
+            both,
+            Some(WebSubLinks {
+                hub: "https://hub.example/".into(),
+                topic: "https://news.example/feeds/a.xml".into()
+            })
+        );
+        // Two headers, rel lists, other parameters (a comma inside quotes), unquoted values.
+        let spread = links(&[
+            r#"<https://news.example/>; rel="alternate"; title="a, b""#,
+            r#"<https://hub.example/h>; rel="HUB other", <a.xml>; type=x; rel=self"#,
+        ]);
+        assert_eq!(
+            spread.map(|l| (l.hub, l.topic)),
+            Some((
+                "https://hub.example/h".into(),
+                "https://news.example/feeds/a.xml".into()
+            ))
+        );
+        assert_eq!(
+            links(&[r#"<https://hub.example/>; rel="hub""#]),
+            None,
+            "no self"
+        );
+        assert_eq!(
+            links(&[r#"<javascript:alert(1)>; rel="hub", <a.xml>; rel="self""#]),
+            None,
+            "not a web link"
+        );
+        assert_eq!(links(&["garbage", "<unclosed; rel=hub"]), None);
+        assert_eq!(
+            link_header(r#"<a>; rel="hub"; rel="self""#),
+            vec![("a".to_owned(), "hub".to_owned())]
+        );
+    }
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {

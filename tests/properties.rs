@@ -273,6 +273,22 @@ proptest! {
     }
 
     #[test]
+    fn link_headers_give_web_links_or_nothing(a in hostile(), b in hostile()) {
+        let base = Url::parse("https://news.example/feed.xml").unwrap();
+        let values = vec![
+            a.clone(),
+            format!("<{a}>; rel=\"hub\", <{b}>; rel=self"),
+            format!("<https://hub.example/>; rel=\"{b}\"; {a}"),
+        ];
+        if let Some(l) = wiredesk::parse::websub_links_from_headers(&values, &base) {
+            for u in [&l.hub, &l.topic] {
+                let parsed = Url::parse(u).unwrap();
+                prop_assert!(matches!(parsed.scheme(), "http" | "https"), "{}", u);
+            }
+        }
+    }
+
+    #[test]
     fn collapse_whitespace_is_idempotent(s in hostile()) {
         let once = collapse_whitespace(&s);
         prop_assert_eq!(collapse_whitespace(&once), once);

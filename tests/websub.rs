@@ -273,3 +273,32 @@ fn websub_without_a_base_url_is_refused_with_its_position() {
         e.problems
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_named_in_link_headers_is_subscribed_at() {
+    let hub = Hub::start().await;
+    let server = FixtureServer::start().await;
+    let topic = server.url("/pushed.xml");
+    // The document names no hub: only the response's Link headers do (the self link relative).
+    let doc = feed_doc("", "", &[("p1", "Polled story")]).replace(
+        "<atom:link rel=\"hub\" href=\"\"/><atom:link rel=\"self\" href=\"\"/>",
+        "",
+    );
+    assert!(!doc.contains("rel=\"hub\""));
+    let mut route = Route::feed(doc);
+    route.headers.push((
+        "link".into(),
+        format!("<{}>; rel=\"hub\", </pushed.xml>; rel=\"self\"", hub.url()),
+    ));
+    server.set("/pushed.xml", route);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = wiredesk::Daemon::start(desk(dir.path(), addr, &topic, true), listener)
+        .await
+        .unwrap();
+    let asked = hub.request(1).await;
+    assert_eq!(asked["hub.mode"], "subscribe");
+    assert_eq!(asked["hub.topic"], topic);
+    daemon.stop().await;
+}

@@ -296,10 +296,15 @@ async fn run_stages(
         return record_unchanged(ctx, feed, status, now, next).await;
     }
     let body_warning = body.warning.clone();
-    let parsed = match parse_stage(ctx, feed, *body, now).await {
+    let header_websub = crate::parse::websub_links_from_headers(&body.links, &body.final_url);
+    let mut parsed = match parse_stage(ctx, feed, *body, now).await {
         Ok(parsed) => parsed,
         Err(done) => return done,
     };
+    // A hub and topic in the response's `Link` headers come before the document's own.
+    if header_websub.is_some() {
+        parsed.feed.websub = header_websub;
+    }
     let kept = Kept {
         status,
         stored_url,

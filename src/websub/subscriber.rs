@@ -1,5 +1,6 @@
 //! WebSub subscribing (W3C WebSub §5–7, "subscribers"): a feed with `websub` on whose
-//! document names a hub and its own URL (`rel="hub"`, `rel="self"`) is subscribed at the hub,
+//! response's `Link` headers or, failing those, whose document name a hub and its own URL
+//! (`rel="hub"`, `rel="self"`) is subscribed at the hub,
 //! with a callback under `[server] base_url` (`/websub/FEED_ID/TOKEN`) and an HMAC secret of
 //! its own. The hub's intent verification is answered only for what wiredesk asked (token,
 //! topic and mode must match), content is accepted only with a valid `X-Hub-Signature`, and
