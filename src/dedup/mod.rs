@@ -132,7 +132,7 @@ pub struct NearDuplicates {
     story_slots: HashMap<String, Vec<(u32, u32)>>,
     /// Scratch space of candidate generation: per slot, (weight, shared tokens, query stamp).
     scratch: std::cell::RefCell<Scratch>,
-    /// `ln(n + 1)` for the `n` last asked about (see [`NearDuplicates::weight`]).
+    /// `ln(n + 1)` for the `n` last asked about (see [`NearDuplicates::weigher`]).
     ln_n: std::cell::Cell<(u32, f64)>,
     /// The buffers a candidate is weighed into (see `score::Weighted::refill`).
     weighed: std::cell::RefCell<score::Weighted>,

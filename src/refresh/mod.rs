@@ -302,8 +302,8 @@ async fn run_stages(
         Err(done) => return done,
     };
     // A hub and topic in the response's `Link` headers come before the document's own.
-    if header_websub.is_some() {
-        parsed.feed.websub = header_websub;
+    if let Some(links) = header_websub {
+        parsed.feed.websub = Some(links);
     }
     let kept = Kept {
         status,

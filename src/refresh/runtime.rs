@@ -103,13 +103,8 @@ impl FeedRuntime {
         seen.insert(feed.clone(), set);
     }
 
-    /// Records the entries of a fetch just stored (see [`FeedRuntime::unseen`]).
-    pub fn remember(&self, feed: &FeedId, entries: &[Entry]) {
-        self.remember_seen(feed, short_hashes(entries));
-    }
-
-    /// [`FeedRuntime::remember`] from [`short_hashes`] taken before the entries went to the
-    /// store.
+    /// Records the entries of a fetch just stored (see [`FeedRuntime::unseen`]), as
+    /// [`short_hashes`] taken before the entries went to the store.
     pub fn remember_seen(&self, feed: &FeedId, hashes: HashSet<u64>) {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         seen.insert(feed.clone(), hashes);
@@ -263,7 +258,7 @@ mod tests {
             Some(vec![false, true])
         );
         // …and each stored fetch replaces them.
-        rt.remember(&id, std::slice::from_ref(&new));
+        rt.remember_seen(&id, short_hashes(std::slice::from_ref(&new)));
         assert_eq!(rt.unseen(&id, &[old, new]), Some(vec![true, false]));
     }
 }
