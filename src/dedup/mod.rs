@@ -275,7 +275,10 @@ fn tokens_of(title: &str, text: &str) -> Prepared {
     // A description that adds at most a few words to its headline — a pool's echo of the
     // headline with the publisher's name, a one-line teaser — is no body to compare: matched
     // as one, it reads as a short, dissimilar text. (It is still searched.)
-    let extra = body.iter().filter(|t| !title_tokens.contains(t)).count();
+    let extra = body
+        .keys()
+        .filter(|k| !title_tokens.contains_key(*k))
+        .count();
     let echo = (1..=ECHO_EXTRA_TOKENS).contains(&extra)
         && body.len() <= title_tokens.len() + ECHO_EXTRA_TOKENS;
     let body_ignored = !body.is_empty() && (echo || text::is_link_list(text));

@@ -653,11 +653,18 @@ fn match_ci_at(hay: &str, start: usize, needle: &str) -> Option<usize> {
     let mut want = needle.chars();
     let mut next = want.next();
     for (i, c) in hay[start..].char_indices() {
-        for lc in c.to_lowercase() {
-            if next != Some(lc) {
+        if c.is_ascii() {
+            if next != Some(c.to_ascii_lowercase()) {
                 return None;
             }
             next = want.next();
+        } else {
+            for lc in c.to_lowercase() {
+                if next != Some(lc) {
+                    return None;
+                }
+                next = want.next();
+            }
         }
         if next.is_none() {
             return Some(start + i + c.len_utf8());
@@ -687,19 +694,26 @@ fn remove_phrases_ci(text: &str, phrases: &[&str]) -> String {
     // A phrase can start only where the first character of the text's lowercase form is the
     // phrase's first: checked once per position instead of once per phrase (this pass ran
     // over every character of every new item for each of dozens of phrases).
-    let firsts: Vec<char> = phrases.iter().filter_map(|p| p.chars().next()).collect();
+    let firsts: Vec<Option<char>> = phrases.iter().map(|p| p.chars().next()).collect();
     for (i, c) in text.char_indices() {
         if i < skip_to {
             continue;
         }
-        if !c
-            .to_lowercase()
-            .next()
-            .is_some_and(|lc| firsts.contains(&lc))
-        {
+        let lc = if c.is_ascii() {
+            Some(c.to_ascii_lowercase())
+        } else {
+            c.to_lowercase().next()
+        };
+        if lc.is_none() || !firsts.contains(&lc) {
             continue;
         }
-        if let Some(end) = phrases.iter().find_map(|p| match_ci_at(text, i, p)) {
+        // Only the phrases that start with this character are tried.
+        if let Some(end) = phrases
+            .iter()
+            .zip(&firsts)
+            .filter(|(_, first)| **first == lc)
+            .find_map(|(p, _)| match_ci_at(text, i, p))
+        {
             out.push_str(&text[copied..i]);
             out.push(' ');
             copied = end;
@@ -786,7 +800,9 @@ fn is_cjk(c: char) -> bool {
 /// parts of a name now separates them as a space does. (Search rows written before this may
 /// hold such tokens: FTS5 reduces them to nothing, so nothing needs re-indexing.)
 fn is_cjk_letter(c: char) -> bool {
-    is_cjk(c) && c.is_alphabetic()
+    // Hangul syllables and the main Han block are letters throughout (a unit test checks each):
+    // answered without the Unicode table's binary search, as most Korean text is.
+    matches!(c as u32, 0xAC00..=0xD7A3 | 0x4E00..=0x9FFF) || (is_cjk(c) && c.is_alphabetic())
 }
 
 /// Light English stemming: enough that "officers"/"officer" and "fired"/"fire" meet.
@@ -813,8 +829,14 @@ const NUMBER_WORDS: &[(&str, &str)] = &[
 /// of the Atlantic shares its words: -ise → -ize (apologise, organisation), -our → -or in
 /// words of six letters or more (colour, labour, but not four or hour), -tre → -ter (centre).
 /// Applied to every word alike, so a word that merely looks British (rise → rize) still
-/// matches itself.
-fn american(w: &str) -> std::borrow::Cow<'_, str> {
+/// matches itself. Written into `scratch` when it changes the word.
+fn american<'a>(w: &'a str, scratch: &'a mut String) -> &'a str {
+    let rewrite = |b: &str, us: &str, scratch: &'a mut String| -> &'a str {
+        scratch.clear();
+        scratch.push_str(b);
+        scratch.push_str(us);
+        scratch
+    };
     for (uk, us) in [
         ("isation", "ization"),
         ("isations", "izations"),
@@ -826,27 +848,28 @@ fn american(w: &str) -> std::borrow::Cow<'_, str> {
         if let Some(b) = w.strip_suffix(uk)
             && b.chars().count() >= 2
         {
-            return format!("{b}{us}").into();
+            return rewrite(b, us, scratch);
         }
     }
     for (uk, us) in [("ours", "ors"), ("our", "or")] {
         if let Some(b) = w.strip_suffix(uk)
             && w.chars().count() >= 6
         {
-            return format!("{b}{us}").into();
+            return rewrite(b, us, scratch);
         }
     }
     if let Some(b) = w.strip_suffix("tre")
         && b.chars().count() >= 2
     {
-        return format!("{b}ter").into();
+        return rewrite(b, "ter", scratch);
     }
-    w.into()
+    w
 }
 
-fn stem(w: &str) -> String {
-    let w = american(w);
-    let w = w.as_ref();
+/// Light English stemming: enough that "officers"/"officer" and "fired"/"fire" meet. A slice
+/// of `w` or of `scratch`.
+fn stem<'a>(w: &'a str, scratch: &'a mut String) -> &'a str {
+    let w = american(w, scratch);
     let mut base = w;
     for suffix in ["ing", "ed", "es", "s"] {
         if let Some(b) = w.strip_suffix(suffix)
@@ -858,8 +881,8 @@ fn stem(w: &str) -> String {
         }
     }
     match base.strip_suffix('e') {
-        Some(b) if b.chars().count() >= 3 => b.to_owned(),
-        _ => base.to_owned(),
+        Some(b) if b.chars().count() >= 3 => b,
+        _ => base,
     }
 }
 
@@ -922,6 +945,16 @@ impl Tokens {
         self.iter().any(|t| t == token)
     }
 
+    /// Whether a token with this [`token_key`] is among these (a number compared, not a string).
+    pub fn contains_key(&self, key: u64) -> bool {
+        self.keys.contains(&key)
+    }
+
+    /// Each token's [`token_key`], in order.
+    pub fn keys(&self) -> impl Iterator<Item = u64> + '_ {
+        self.keys.iter().copied()
+    }
+
     /// The tokens in order, each with its [`token_key`].
     pub fn keyed(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
         self.iter().zip(self.keys.iter().copied())
@@ -942,47 +975,63 @@ impl Tokens {
 
 /// Where [`tokenise_into`] puts tokens.
 trait Sink {
-    fn push(&mut self, token: String);
+    fn push(&mut self, token: &str);
 }
 
 impl Sink for Vec<String> {
-    fn push(&mut self, token: String) {
-        Vec::push(self, token);
+    fn push(&mut self, token: &str) {
+        Vec::push(self, token.to_owned());
     }
 }
 
 impl Sink for Tokens {
-    fn push(&mut self, token: String) {
+    fn push(&mut self, token: &str) {
         // An item's text is capped far below 4 GiB (`[poll] max_body_bytes`); past that, tokens
         // would be dropped rather than their offsets wrap.
         let Ok(end) = u32::try_from(self.buf.len() + token.len()) else {
             return;
         };
-        self.buf.push_str(&token);
+        self.buf.push_str(token);
         self.ends.push(end);
-        self.keys.push(token_key(&token));
+        self.keys.push(token_key(token));
     }
 }
 
+/// Whether a lowercased word is a stop word: [`STOPWORDS`] by a binary search of its sorted
+/// copy (a linear scan of the list compared every word with a hundred strings).
+fn is_stopword(word: &str) -> bool {
+    static SORTED: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        let mut v = STOPWORDS.to_vec();
+        v.sort_unstable();
+        v
+    });
+    SORTED.binary_search(&word).is_ok()
+}
+
+/// Cuts `text` into tokens (see [`tokenise`]) into `out`. Every token is written through
+/// reused buffers: a new item's hundred words cost no allocation each.
 fn tokenise_into(text: &str, out: &mut impl Sink) {
     let norm = crate::normalise::nfkc_lowercase(text);
     let chars: Vec<char> = norm.chars().collect();
+    let mut token = String::new();
+    let mut scratch = String::new();
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
-        if c.is_ascii_digit() || (c.is_numeric() && !is_cjk(c)) {
+        if c.is_ascii_digit() || (!c.is_ascii() && !is_cjk(c) && c.is_numeric()) {
             let start = i;
-            let mut num = String::new();
+            token.clear();
+            token.push('#');
             while i < chars.len() {
                 let d = chars[i];
                 if d.is_ascii_digit() {
-                    num.push(d);
+                    token.push(d);
                 } else if (d == '.' || d == ',')
-                    && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit())
+                    && chars.get(i + 1).is_some_and(char::is_ascii_digit)
                     && i > start
                 {
                     if d == '.' {
-                        num.push('.');
+                        token.push('.');
                     }
                 } else {
                     break;
@@ -990,11 +1039,11 @@ fn tokenise_into(text: &str, out: &mut impl Sink) {
                 i += 1;
             }
             if chars.get(i) == Some(&'%') {
-                num.push('%');
+                token.push('%');
                 i += 1;
             }
-            if !num.is_empty() {
-                out.push(format!("#{num}"));
+            if token.len() > 1 {
+                out.push(&token);
             } else {
                 i += 1;
             }
@@ -1005,10 +1054,14 @@ fn tokenise_into(text: &str, out: &mut impl Sink) {
             }
             let run = &chars[start..i];
             if run.len() == 1 {
-                out.push(run[0].to_string());
+                token.clear();
+                token.push(run[0]);
+                out.push(&token);
             } else {
                 for pair in run.windows(2) {
-                    out.push(pair.iter().collect());
+                    token.clear();
+                    token.extend(pair);
+                    out.push(&token);
                 }
             }
         } else if c.is_alphabetic() {
@@ -1018,7 +1071,8 @@ fn tokenise_into(text: &str, out: &mut impl Sink) {
             }
             // Dotted acronyms as written without dots: "U.S." = "US", "U.K." = "UK".
             if i - start == 1 && chars.get(i) == Some(&'.') {
-                let mut acronym = String::from(c);
+                token.clear();
+                token.push(c);
                 let mut j = i;
                 while chars.get(j) == Some(&'.')
                     && chars
@@ -1026,20 +1080,21 @@ fn tokenise_into(text: &str, out: &mut impl Sink) {
                         .is_some_and(|n| n.is_alphabetic() && !is_cjk(*n))
                     && chars.get(j + 2).is_none_or(|n| !n.is_alphabetic())
                 {
-                    acronym.push(chars[j + 1]);
+                    token.push(chars[j + 1]);
                     j += 2;
                 }
-                if acronym.chars().count() >= 2 {
-                    out.push(acronym);
+                if j > i {
+                    out.push(&token);
                     i = j + usize::from(chars.get(j) == Some(&'.'));
                     continue;
                 }
             }
-            let word: String = chars[start..i].iter().collect();
-            if let Some((_, n)) = NUMBER_WORDS.iter().find(|(w, _)| *w == word) {
-                out.push((*n).to_owned());
-            } else if word.chars().count() >= 2 && !STOPWORDS.contains(&word.as_str()) {
-                out.push(stem(&word));
+            token.clear();
+            token.extend(&chars[start..i]);
+            if let Some((_, n)) = NUMBER_WORDS.iter().find(|(w, _)| *w == token) {
+                out.push(n);
+            } else if i - start >= 2 && !is_stopword(&token) {
+                out.push(stem(&token, &mut scratch));
             }
         } else {
             i += 1;
@@ -1050,6 +1105,253 @@ fn tokenise_into(text: &str, out: &mut impl Sink) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The tokeniser as it was before it wrote tokens through reused buffers (and before
+    // its stop-word and CJK shortcuts): the property test below holds the new one to it.
+    fn reference_american(w: &str) -> std::borrow::Cow<'_, str> {
+        for (uk, us) in [
+            ("isation", "ization"),
+            ("isations", "izations"),
+            ("ising", "izing"),
+            ("ised", "ized"),
+            ("ises", "izes"),
+            ("ise", "ize"),
+        ] {
+            if let Some(b) = w.strip_suffix(uk)
+                && b.chars().count() >= 2
+            {
+                return format!("{b}{us}").into();
+            }
+        }
+        for (uk, us) in [("ours", "ors"), ("our", "or")] {
+            if let Some(b) = w.strip_suffix(uk)
+                && w.chars().count() >= 6
+            {
+                return format!("{b}{us}").into();
+            }
+        }
+        if let Some(b) = w.strip_suffix("tre")
+            && b.chars().count() >= 2
+        {
+            return format!("{b}ter").into();
+        }
+        w.into()
+    }
+
+    fn reference_stem(w: &str) -> String {
+        let w = reference_american(w);
+        let w = w.as_ref();
+        let mut base = w;
+        for suffix in ["ing", "ed", "es", "s"] {
+            if let Some(b) = w.strip_suffix(suffix)
+                && b.chars().count() >= 3
+                && !w.ends_with("ss")
+            {
+                base = b;
+                break;
+            }
+        }
+        match base.strip_suffix('e') {
+            Some(b) if b.chars().count() >= 3 => b.to_owned(),
+            _ => base.to_owned(),
+        }
+    }
+
+    fn reference_tokenise(text: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let norm = crate::normalise::nfkc_lowercase(text);
+        let chars: Vec<char> = norm.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            if c.is_ascii_digit() || (c.is_numeric() && !is_cjk(c)) {
+                let start = i;
+                let mut num = String::new();
+                while i < chars.len() {
+                    let d = chars[i];
+                    if d.is_ascii_digit() {
+                        num.push(d);
+                    } else if (d == '.' || d == ',')
+                        && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit())
+                        && i > start
+                    {
+                        if d == '.' {
+                            num.push('.');
+                        }
+                    } else {
+                        break;
+                    }
+                    i += 1;
+                }
+                if chars.get(i) == Some(&'%') {
+                    num.push('%');
+                    i += 1;
+                }
+                if !num.is_empty() {
+                    out.push(format!("#{num}"));
+                } else {
+                    i += 1;
+                }
+            } else if is_cjk_letter(c) {
+                let start = i;
+                while i < chars.len() && is_cjk_letter(chars[i]) {
+                    i += 1;
+                }
+                let run = &chars[start..i];
+                if run.len() == 1 {
+                    out.push(run[0].to_string());
+                } else {
+                    for pair in run.windows(2) {
+                        out.push(pair.iter().collect());
+                    }
+                }
+            } else if c.is_alphabetic() {
+                let start = i;
+                while i < chars.len() && chars[i].is_alphabetic() && !is_cjk(chars[i]) {
+                    i += 1;
+                }
+                // Dotted acronyms as written without dots: "U.S." = "US", "U.K." = "UK".
+                if i - start == 1 && chars.get(i) == Some(&'.') {
+                    let mut acronym = String::from(c);
+                    let mut j = i;
+                    while chars.get(j) == Some(&'.')
+                        && chars
+                            .get(j + 1)
+                            .is_some_and(|n| n.is_alphabetic() && !is_cjk(*n))
+                        && chars.get(j + 2).is_none_or(|n| !n.is_alphabetic())
+                    {
+                        acronym.push(chars[j + 1]);
+                        j += 2;
+                    }
+                    if acronym.chars().count() >= 2 {
+                        out.push(acronym);
+                        i = j + usize::from(chars.get(j) == Some(&'.'));
+                        continue;
+                    }
+                }
+                let word: String = chars[start..i].iter().collect();
+                if let Some((_, n)) = NUMBER_WORDS.iter().find(|(w, _)| *w == word) {
+                    out.push((*n).to_owned());
+                } else if word.chars().count() >= 2 && !STOPWORDS.contains(&word.as_str()) {
+                    out.push(reference_stem(&word));
+                }
+            } else {
+                i += 1;
+            }
+        }
+        out
+    }
+
+    fn reference_match_ci_at(hay: &str, start: usize, needle: &str) -> Option<usize> {
+        let mut want = needle.chars();
+        let mut next = want.next();
+        for (i, c) in hay[start..].char_indices() {
+            for lc in c.to_lowercase() {
+                if next != Some(lc) {
+                    return None;
+                }
+                next = want.next();
+            }
+            if next.is_none() {
+                return Some(start + i + c.len_utf8());
+            }
+        }
+        None
+    }
+
+    // The phrase remover as it was before its ASCII and first-character shortcuts.
+    fn reference_remove_phrases_ci(text: &str, phrases: &[&str]) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut copied = 0;
+        let mut skip_to = 0;
+        let firsts: Vec<char> = phrases.iter().filter_map(|p| p.chars().next()).collect();
+        for (i, c) in text.char_indices() {
+            if i < skip_to {
+                continue;
+            }
+            if !c
+                .to_lowercase()
+                .next()
+                .is_some_and(|lc| firsts.contains(&lc))
+            {
+                continue;
+            }
+            if let Some(end) = phrases
+                .iter()
+                .find_map(|p| reference_match_ci_at(text, i, p))
+            {
+                out.push_str(&text[copied..i]);
+                out.push(' ');
+                copied = end;
+                skip_to = end;
+            }
+        }
+        out.push_str(&text[copied..]);
+        out
+    }
+
+    /// Words with the suffixes the stemmer cuts, numbers, acronyms, scripts and hostile
+    /// characters, in any order.
+    fn wordy() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            4 => proptest::sample::select(&[
+                "organisations", "colours", "centre", "apologised", "rising", "fired", "press",
+                "closes", "officers", "four", "three", "The", "of", "U.S.", "U.K", "a.b.c.",
+                "1,897.3", "33.1%", ".5", "5.", "½", "²", "٣", "휘발유값", "日経平均", "メイ・リン",
+                "\u{3099}", "ＣＯＶＩＤ－１９", "ẞ", "İ", "\u{212A}", "ﬃ", "Σς", "e\u{301}",
+                "\u{200D}", "שלום", "\0", "ǅ", "ᾼ", " ", " ", ".", ",", "%", "-",
+                "Read More", "ADVERTISEMENT", "send To", "기사보기", "ⓒ", "©", "Ⓒ", "(Yonhap)",
+                "click", "SEND", "advertisemen",
+            ][..]).prop_map(str::to_owned),
+            2 => "[a-zA-Z]{1,10}",
+            1 => any::<char>().prop_map(String::from),
+        ];
+        proptest::collection::vec(piece, 0..30).prop_map(|v| v.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(256),
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        })]
+        #[test]
+        fn the_tokeniser_gives_what_it_gave_before_its_shortcuts(s in wordy()) {
+            proptest::prop_assert_eq!(tokenise(&s), reference_tokenise(&s));
+        }
+
+        #[test]
+        fn phrases_are_removed_as_before_their_shortcuts(s in wordy()) {
+            proptest::prop_assert_eq!(
+                remove_phrases_ci(&s, SHARE_BOILERPLATE),
+                reference_remove_phrases_ci(&s, SHARE_BOILERPLATE)
+            );
+            for tail in TAILS {
+                proptest::prop_assert_eq!(match_ci_at(&s, 0, tail), reference_match_ci_at(&s, 0, tail));
+            }
+        }
+    }
+
+    #[test]
+    fn hangul_syllables_and_main_han_are_letters_throughout() {
+        for c in (0xAC00..=0xD7A3)
+            .chain(0x4E00..=0x9FFF)
+            .filter_map(char::from_u32)
+        {
+            assert!(c.is_alphabetic() && is_cjk(c), "{:X}", c as u32);
+        }
+    }
+
+    #[test]
+    fn stop_words_are_found_and_others_not() {
+        for w in STOPWORDS {
+            assert!(is_stopword(w), "{w}");
+        }
+        for w in ["officer", "", "zz", "thee", "ab"] {
+            assert!(!is_stopword(w), "{w}");
+        }
+    }
 
     #[test]
     fn headline_suffixes_and_markers() {
