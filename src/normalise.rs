@@ -226,11 +226,13 @@ fn strip_tags(html: &str) -> String {
     while let Some(lt) = rest.find('<') {
         out.push_str(&rest[..lt]);
         let after = &rest[lt + 1..];
-        // A `<` not followed by a tag-like character is text ("a < b").
-        let starts_tag = after
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'));
+        // A `<` is markup only before a comment, declaration or processing instruction, or
+        // an element's name; otherwise it is text ("a < b", "x<y matters", "<3").
+        let starts_tag = match after.chars().next() {
+            Some('!' | '?') => true,
+            Some(_) => names_element(after),
+            None => false,
+        };
         if !starts_tag {
             out.push('<');
             rest = after;
@@ -268,6 +270,209 @@ fn strip_tags(html: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Element names as tags in feed text carry them: HTML's (current and obsolete), and the SVG
+/// and MathML ones seen inline. Sorted (a unit test checks).
+const ELEMENTS: &[&str] = &[
+    "a",
+    "abbr",
+    "acronym",
+    "address",
+    "applet",
+    "area",
+    "article",
+    "aside",
+    "audio",
+    "b",
+    "base",
+    "basefont",
+    "bdi",
+    "bdo",
+    "bgsound",
+    "big",
+    "blink",
+    "blockquote",
+    "body",
+    "br",
+    "button",
+    "canvas",
+    "caption",
+    "center",
+    "circle",
+    "cite",
+    "clippath",
+    "code",
+    "col",
+    "colgroup",
+    "command",
+    "data",
+    "datagrid",
+    "datalist",
+    "dd",
+    "defs",
+    "del",
+    "desc",
+    "details",
+    "dfn",
+    "dialog",
+    "dir",
+    "div",
+    "dl",
+    "dt",
+    "ellipse",
+    "em",
+    "embed",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "font",
+    "footer",
+    "foreignobject",
+    "form",
+    "frame",
+    "frameset",
+    "g",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "header",
+    "hgroup",
+    "hr",
+    "html",
+    "i",
+    "iframe",
+    "image",
+    "img",
+    "input",
+    "ins",
+    "isindex",
+    "kbd",
+    "keygen",
+    "label",
+    "layer",
+    "legend",
+    "li",
+    "line",
+    "lineargradient",
+    "link",
+    "listing",
+    "m",
+    "main",
+    "map",
+    "mark",
+    "marquee",
+    "mask",
+    "math",
+    "menu",
+    "meta",
+    "meter",
+    "mfrac",
+    "mi",
+    "mn",
+    "mo",
+    "mrow",
+    "msub",
+    "msup",
+    "multicol",
+    "nav",
+    "nextid",
+    "nobr",
+    "noembed",
+    "noframes",
+    "noscript",
+    "object",
+    "ol",
+    "optgroup",
+    "option",
+    "output",
+    "p",
+    "param",
+    "path",
+    "pattern",
+    "picture",
+    "plaintext",
+    "polygon",
+    "polyline",
+    "pre",
+    "progress",
+    "q",
+    "radialgradient",
+    "rb",
+    "rect",
+    "rp",
+    "rt",
+    "rtc",
+    "ruby",
+    "s",
+    "samp",
+    "script",
+    "search",
+    "section",
+    "select",
+    "slot",
+    "small",
+    "sound",
+    "source",
+    "spacer",
+    "span",
+    "stop",
+    "strike",
+    "strong",
+    "style",
+    "sub",
+    "summary",
+    "sup",
+    "svg",
+    "symbol",
+    "table",
+    "tbody",
+    "td",
+    "template",
+    "textarea",
+    "tfoot",
+    "th",
+    "thead",
+    "time",
+    "title",
+    "tr",
+    "track",
+    "tspan",
+    "tt",
+    "u",
+    "ul",
+    "use",
+    "var",
+    "video",
+    "wbr",
+    "xmp",
+];
+
+/// Whether `s` (what follows a `<`) opens or closes an element: a known element name
+/// ([`ELEMENTS`]), a custom element's (it has a hyphen) or a namespaced one (`o:p`, as word
+/// processors write), then a space, `/`, `>` or the end of the text. A plain-text headline's
+/// "x<y" or "<brilliant idea" names none, and is kept.
+fn names_element(s: &str) -> bool {
+    let s = s.strip_prefix('/').unwrap_or(s);
+    let end = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == ':'))
+        .unwrap_or(s.len());
+    let name = &s[..end];
+    let ends_name = s[end..]
+        .chars()
+        .next()
+        .is_none_or(|c| c.is_whitespace() || c == '/' || c == '>');
+    if !ends_name || !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return false;
+    }
+    name.contains(['-', ':'])
+        || ELEMENTS
+            .binary_search(&name.to_ascii_lowercase().as_str())
+            .is_ok()
 }
 
 /// The byte offset of the first ASCII-case-insensitive occurrence of `needle` (ASCII) in
@@ -497,6 +702,16 @@ mod tests {
     }
 
     #[test]
+    fn element_names_are_sorted_lowercase_and_distinct() {
+        assert!(ELEMENTS.windows(2).all(|w| w[0] < w[1]));
+        assert!(
+            ELEMENTS
+                .iter()
+                .all(|e| e.bytes().all(|b| !b.is_ascii_uppercase()))
+        );
+    }
+
+    #[test]
     fn text_from_html() {
         let cases = [
             ("<p>One</p><p>Two</p>", "One Two"),
@@ -508,6 +723,19 @@ mod tests {
             ("ＡＢＣ１２３", "ABC123"),
             ("<!-- hidden -->shown", "shown"),
             ("broken <a href=", "broken"),
+            // A `<` before no element's name is text, wherever it is.
+            ("x<y matters", "x<y matters"),
+            (
+                "Profits <5% and <brilliant ideas",
+                "Profits <5% and <brilliant ideas",
+            ),
+            ("a <B>bold</B> move<br/>next", "a bold move next"),
+            (
+                "Word<o:p></o:p> and <my-widget x=1>hi</my-widget>",
+                "Word and hi",
+            ),
+            ("if a<b then", "if a"),
+            ("&lt;i&gt;Titanic&lt;/i&gt; at 25", "Titanic at 25"),
             ("  many\n\n spaces\t", "many spaces"),
         ];
         for (input, want) in cases {

@@ -1598,6 +1598,16 @@ mod tests {
     }
 
     #[test]
+    fn a_less_than_sign_in_a_plain_headline_is_kept() {
+        let xml = r#"<rss version="2.0"><channel><title>x</title>
+<item><title>Why x&lt;y matters for &lt;em&gt;rates&lt;/em&gt;</title><link>https://e.com/a</link><description>Growth &lt;3% as 5&lt;6</description></item>
+</channel></rss>"#;
+        let f = parse_feed(xml.as_bytes(), None, None, now()).unwrap();
+        assert_eq!(f.entries[0].title, "Why x<y matters for rates");
+        assert_eq!(f.entries[0].text, "Growth <3% as 5<6");
+    }
+
+    #[test]
     fn double_escaped_ampersands_in_links_are_decoded() {
         let xml = r#"<rss version="2.0"><channel><title>x</title><item><title>a</title><link>https://e.com/a?c=1&amp;amp;id=2</link></item></channel></rss>"#;
         let f = parse_feed(xml.as_bytes(), None, None, now()).unwrap();
