@@ -12,12 +12,7 @@ cd "$(dirname "$0")/.."
 FEEDS=${FEEDS:-2000}
 ITEMS=${ITEMS:-50}
 source benches/lib.sh
-bench_needs
-bin=$(release_bin)
-bench_workdir
-serve_feeds "$FEEDS" "$ITEMS"
-desk_port=$(port)
-desk_config "0 0 * * *" "$desk_port"
+desk_bench "0 0 * * *" "$FEEDS" "$ITEMS"
 RUST_LOG=info "$bin" run --config "$work/feeds.toml" 2>"$work/desk.log" &
 pids+=($!)
 python3 - "$desk_port" "$work/desk.log" "$FEEDS" "$!" <<'PY'

@@ -60,3 +60,15 @@ desk_config() {
       "${2:-1}" "$work" "$1" "${CONC:-64}" "${CONC:-64}"
     sed "s#@BASE@#$base#" "$work/www/feeds.toml.part"; } > "$work/feeds.toml"
 }
+
+# SCHEDULE FEEDS ITEMS: the setup of a daemon benchmark, in one call — what it needs, the
+# release binary in $bin, $work, FEEDS generated feeds of ITEMS items served by nginx, and
+# $work/feeds.toml with every feed on SCHEDULE, the daemon listening on $desk_port.
+desk_bench() {
+  bench_needs
+  bin=$(release_bin)
+  bench_workdir
+  serve_feeds "$2" "$3"
+  desk_port=$(port)
+  desk_config "$1" "$desk_port"
+}

@@ -15,12 +15,7 @@ DURATION=${DURATION:-600}
 WARMUP=${WARMUP:-120}
 CHANGE_PER_30S=${CHANGE_PER_30S:-$((FEEDS / 100))}
 source benches/lib.sh
-bench_needs
-bin=$(release_bin)
-bench_workdir
-serve_feeds "$FEEDS" "$ITEMS"
-desk_port=$(port)
-desk_config "*/5 * * * *" "$desk_port"
+desk_bench "*/5 * * * *" "$FEEDS" "$ITEMS"
 "$bin" poll-once --config "$work/feeds.toml" > /dev/null 2>&1
 RUST_LOG=info "$bin" run --config "$work/feeds.toml" 2>"$work/desk.log" &
 desk=$!; pids+=($desk)
