@@ -770,7 +770,8 @@ impl NearDuplicates {
         } else {
             self.query_features(query, &s.doc, s.feed)
         };
-        let mut probability = self.judge(&f, query.doc, &s.doc);
+        let model_probability = score::probability(&f, &self.weights);
+        let mut probability = judged(model_probability, &f, query.doc, &s.doc);
         if late && !score::is_body_copy(&f, query.doc, &s.doc) {
             probability = 0.0;
         }
@@ -780,7 +781,7 @@ impl NearDuplicates {
             probability,
             features: f,
             same_feed: s.feed == query.feed,
-            model_probability: score::probability(&f, &self.weights),
+            model_probability,
             late,
         }
     }
@@ -789,17 +790,7 @@ impl NearDuplicates {
     /// a body copy, nothing for headlines about different days (different editions of a
     /// recurring piece).
     fn judge(&self, f: &[f64; N_FEATURES], a: &Doc, b: &Doc) -> f64 {
-        let mut probability = score::probability(f, &self.weights);
-        if score::is_body_copy(f, a, b) {
-            probability = probability.max(COPY_PROBABILITY);
-        }
-        if a.title_date != 0 && b.title_date != 0 && a.title_date != b.title_date {
-            probability = 0.0;
-        }
-        if score::stages_differ(a, b) && !score::is_body_copy(f, a, b) {
-            probability = probability.min(STAGE_CAP);
-        }
-        probability
+        judged(score::probability(f, &self.weights), f, a, b)
     }
 
     /// A new item's doc, weighed once for all its comparisons.
@@ -1156,6 +1147,22 @@ impl NearDuplicates {
             title_stage: prepared.title_stage,
         }
     }
+}
+
+/// [`NearDuplicates::judge`] from the model's probability of `f` (computed once by a caller
+/// that keeps it too).
+fn judged(model: f64, f: &[f64; N_FEATURES], a: &Doc, b: &Doc) -> f64 {
+    let mut probability = model;
+    if score::is_body_copy(f, a, b) {
+        probability = probability.max(COPY_PROBABILITY);
+    }
+    if a.title_date != 0 && b.title_date != 0 && a.title_date != b.title_date {
+        probability = 0.0;
+    }
+    if score::stages_differ(a, b) && !score::is_body_copy(f, a, b) {
+        probability = probability.min(STAGE_CAP);
+    }
+    probability
 }
 
 /// Inverse document frequency (the BM25 form, never negative): what
