@@ -197,28 +197,68 @@ pub fn html_to_text(html: &str) -> String {
 
 /// `text` in NFKC, each character lowercased. Most text is NFKC already (feed text is
 /// normalised when read; headlines and bodies are cleaned from it): the quick check says so
-/// without normalising, and ASCII needs neither (this was a tenth of preparing an item).
+/// without normalising, and ASCII, Hangul syllables and the main Han block need neither a
+/// normalisation table nor a case table (this was a tenth of preparing an item, most of it
+/// Korean text's per-character table lookups).
 pub fn nfkc_lowercase(text: &str) -> String {
     if text.is_ascii() {
         return text.to_ascii_lowercase();
     }
-    if unicode_normalization::is_nfkc_quick(text.chars())
-        == unicode_normalization::IsNormalized::Yes
-    {
-        return text.chars().flat_map(char::to_lowercase).collect();
+    if !is_nfkc_quickly(text) {
+        return text.nfkc().flat_map(char::to_lowercase).collect();
     }
-    text.nfkc().flat_map(char::to_lowercase).collect()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else if is_stable_and_caseless(c) {
+            out.push(c);
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
 }
 
 /// `text` in NFKC; the quick check spares normalising text that already is (most of it).
 pub fn nfkc(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.is_ascii()
-        || unicode_normalization::is_nfkc_quick(text.chars())
-            == unicode_normalization::IsNormalized::Yes
-    {
+    if text.is_ascii() || is_nfkc_quickly(text) {
         return text.into();
     }
     text.nfkc().collect::<String>().into()
+}
+
+/// Hangul syllables and the main Han block: each its own NFKC (quick check "yes", combining
+/// class 0) and its own lowercase (unit tests check every one). Most Korean text is made of
+/// them, so they are known without a table lookup.
+fn is_stable_and_caseless(c: char) -> bool {
+    matches!(c as u32, 0xAC00..=0xD7A3 | 0x4E00..=0x9FFF)
+}
+
+/// Whether Unicode's NFKC quick check says "yes" for `text`: unicode-normalization's
+/// `is_nfkc_quick` step for step (a character of combining class 0 ends a run of combining
+/// marks; one that is not "yes" decides), with [`is_stable_and_caseless`] characters passed
+/// over as it passes over ASCII.
+fn is_nfkc_quickly(text: &str) -> bool {
+    use unicode_normalization::char::canonical_combining_class;
+    let mut last_class = 0u8;
+    for c in text.chars() {
+        if c.is_ascii() || is_stable_and_caseless(c) {
+            last_class = 0;
+            continue;
+        }
+        let class = canonical_combining_class(c);
+        if last_class > class && class != 0 {
+            return false;
+        }
+        if unicode_normalization::is_nfkc_quick(std::iter::once(c))
+            != unicode_normalization::IsNormalized::Yes
+        {
+            return false;
+        }
+        last_class = class;
+    }
+    true
 }
 
 fn strip_tags(html: &str) -> String {
@@ -407,6 +447,24 @@ fn cp1252_byte(c: char) -> Option<u8> {
 /// it is. Written here because the Rust crates for this (ports of Python's ftfy) are
 /// unmaintained; this is the small, safe part of what ftfy does.
 pub fn repair_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if !may_need_repair(text) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    repair_text_slowly(text)
+}
+
+/// Whether [`repair_text`] can change `text`: only a C1 control (U+0080–U+009F) or a run
+/// holding a UTF-8 lead byte read as windows-1252 (Â–ô, U+00C2–U+00F4) is ever replaced, and
+/// in UTF-8 those are the byte pairs C2 80–9F and C3 82–B4. Most text (any ASCII, Korean,
+/// curly quotes) has neither, and was copied character by character for nothing: a twentieth
+/// of the pool's time in an ingest.
+fn may_need_repair(text: &str) -> bool {
+    text.as_bytes()
+        .windows(2)
+        .any(|w| matches!(w, [0xC2, 0x80..=0x9F] | [0xC3, 0x82..=0xB4]))
+}
+
+fn repair_text_slowly(text: &str) -> std::borrow::Cow<'_, str> {
     use std::borrow::Cow;
     if text.is_ascii() {
         return Cow::Borrowed(text);
@@ -608,6 +666,160 @@ mod tests {
         assert!(!out.contains("script"), "{out}");
         assert!(!out.contains("iframe"), "{out}");
         assert!(out.contains(r#"src="https://e.com/i.png""#), "{out}");
+    }
+
+    /// Text of `n` characters drawn from each of the ranges that matter here with equal weight
+    /// (a regex's alternation of classes would be one class, drawn from by size: all but
+    /// never Hangul or Latin-1).
+    fn chars_from(
+        ranges: &[(char, char)],
+        n: usize,
+    ) -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::strategy::{Strategy, Union};
+        let each: Vec<_> = ranges
+            .iter()
+            .map(|&(a, b)| proptest::char::range(a, b).boxed())
+            .chain([proptest::arbitrary::any::<char>().boxed()])
+            .collect();
+        proptest::collection::vec(Union::new(each), 0..n).prop_map(|v| v.into_iter().collect())
+    }
+
+    /// Latin-1, windows-1252's punctuation and letters, Hangul, ASCII.
+    const REPAIR_RANGES: &[(char, char)] = &[
+        ('a', 'z'),
+        (' ', ' '),
+        ('\u{80}', '\u{ff}'),
+        ('\u{152}', '\u{161}'),
+        ('\u{2013}', '\u{2026}'),
+        ('\u{20ac}', '\u{20ac}'),
+        ('가', '힣'),
+    ];
+
+    /// `text`'s UTF-8 read as windows-1252: the mojibake [`repair_text`] undoes.
+    fn mojibake(text: &str) -> String {
+        text.bytes()
+            .map(|b| {
+                if b < 0x80 {
+                    char::from(b)
+                } else {
+                    cp1252_char(b)
+                }
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn text_the_quick_check_passes_over_needs_no_repair(
+            before in chars_from(REPAIR_RANGES, 8),
+            broken in chars_from(&[('\u{80}', '\u{7ff}'), ('\u{f0000}', '\u{10ffff}')], 4),
+            after in chars_from(REPAIR_RANGES, 4),
+        ) {
+            let s = format!("{before}{}{after}", mojibake(&broken));
+            if !may_need_repair(&s) {
+                proptest::prop_assert_eq!(repair_text_slowly(&s), s.as_str());
+            }
+        }
+    }
+
+    #[test]
+    fn hangul_syllables_and_main_han_are_their_own_nfkc_and_lowercase() {
+        for c in ('\u{AC00}'..='\u{D7A3}').chain('\u{4E00}'..='\u{9FFF}') {
+            assert!(is_stable_and_caseless(c));
+            let alone = c.to_string();
+            assert_eq!(
+                unicode_normalization::is_nfkc_quick(alone.chars()),
+                unicode_normalization::IsNormalized::Yes,
+                "U+{:04X}",
+                u32::from(c)
+            );
+            assert_eq!(unicode_normalization::char::canonical_combining_class(c), 0);
+            assert_eq!(alone.nfkc().collect::<String>(), alone);
+            assert_eq!(c.to_lowercase().collect::<String>(), alone);
+        }
+    }
+
+    #[test]
+    fn marks_out_of_canonical_order_are_reordered_around_hangul_too() {
+        // U+0305 (class 230) before U+0316 (class 220), each "yes" alone: only the order says no.
+        for s in ["a\u{305}\u{316}", "가\u{305}\u{316}한", "\u{305}\u{316}"] {
+            assert!(!is_nfkc_quickly(s), "{s:?}");
+            assert_eq!(nfkc_lowercase(s), nfkc_lowercase_reference(s));
+            assert_ne!(nfkc(s), s);
+        }
+        assert!(is_nfkc_quickly("a\u{316}\u{305}가"));
+    }
+
+    /// The two functions as they were before their shortcuts: the properties' reference.
+    fn nfkc_lowercase_reference(text: &str) -> String {
+        if unicode_normalization::is_nfkc_quick(text.chars())
+            == unicode_normalization::IsNormalized::Yes
+        {
+            return text.chars().flat_map(char::to_lowercase).collect();
+        }
+        text.nfkc().flat_map(char::to_lowercase).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn nfkc_and_lowercasing_give_what_they_gave_before_their_shortcuts(
+            s in chars_from(&[
+                ('A', 'z'),
+                ('0', '9'),
+                (' ', ' '),
+                ('가', '힣'),
+                ('一', '鿿'),
+                ('\u{300}', '\u{36f}'),   // combining marks, in and out of order
+                ('\u{1100}', '\u{11ff}'), // conjoining jamo
+                ('\u{3099}', '\u{309a}'), // kana voicing marks
+                ('\u{f900}', '\u{faff}'), // compatibility ideographs
+                ('\u{ff00}', '\u{ffef}'), // full- and half-width forms
+                ('À', 'ſ'),
+                ('Σ', 'ω'),
+                ('ẞ', 'ẞ'),
+            ], 24),
+        ) {
+            proptest::prop_assert_eq!(nfkc_lowercase(&s), nfkc_lowercase_reference(&s));
+            let quick = unicode_normalization::is_nfkc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes;
+            proptest::prop_assert_eq!(is_nfkc_quickly(&s), quick);
+            let want: String = if quick { s.clone() } else { s.nfkc().collect() };
+            proptest::prop_assert_eq!(nfkc(&s), want.as_str());
+        }
+    }
+
+    #[test]
+    fn every_character_s_mojibake_and_every_c1_control_is_looked_at() {
+        // Exhaustive where the property test samples: each sequence repair_text can undo
+        // begins with a lead byte, and every lead byte is some character's.
+        for c in (0x80..=0x10FFFF).filter_map(char::from_u32) {
+            let s = mojibake(&c.to_string());
+            assert!(may_need_repair(&s), "U+{:04X} as {s:?}", u32::from(c));
+        }
+        for c in '\u{80}'..='\u{9f}' {
+            assert!(may_need_repair(&c.to_string()), "U+{:04X}", u32::from(c));
+        }
+    }
+
+    #[test]
+    fn the_quick_check_sees_what_needs_repair() {
+        for broken in ["donâ€™t", "â\u{80}¦", "don\u{92}t", "CafÃ© au lait", "Ã´"] {
+            assert!(may_need_repair(broken), "{broken}");
+            assert_ne!(repair_text(broken), broken);
+        }
+        // Latin-1 letters (Ñ, é) may begin a sequence and are looked at; these cannot.
+        for fine in [
+            "plain",
+            "한국어 기사",
+            "“quoted” — dash",
+            "£5 ¼ °C ©",
+            "ÿ ü",
+        ] {
+            assert!(!may_need_repair(fine), "{fine}");
+        }
+        for looked_at in ["Ñandú", "naïve café"] {
+            assert!(may_need_repair(looked_at), "{looked_at}");
+            assert_eq!(repair_text(looked_at), looked_at);
+        }
     }
 
     #[test]
