@@ -542,7 +542,7 @@ fn against_base(url: &str) -> Option<std::borrow::Cow<'_, str>> {
 pub fn sanitise_html(html: &str, base: Option<&Url>) -> String {
     static DEFAULT: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
     // Making a builder (its tag, attribute and URL scheme sets) cost more than most items'
-    // cleaning (5 % of the pool's time in an ingest), and a builder per thread cost ~75 MB at
+    // cleaning (5 % of the pool's time in an ingest), and a builder per thread cost ~13 MB at
     // 5,000 feeds (the blocking pool grows to hundreds of threads): one builder serves every
     // base, its relative URLs resolved against the base this thread set for this call —
     // `base.join(url)`, as ammonia's `RewriteWithBase` does.
