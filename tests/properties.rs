@@ -307,6 +307,20 @@ proptest! {
     }
 
     #[test]
+    fn sanitised_html_resolves_links_as_ammonia_s_own_base_rewrite(s in hostile(), href in hostile()) {
+        // One shared builder resolves against the base each call sets: the same as a builder
+        // made for that base (ammonia's RewriteWithBase), whatever the markup and URLs.
+        let base = Url::parse("https://news.example/world/feed.xml").expect("a base");
+        for html in [s.clone(), format!("<a href=\"{href}\">{s}</a><img src='{href}'>")] {
+            let want = ammonia::Builder::default()
+                .url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()))
+                .clean(&html)
+                .to_string();
+            prop_assert_eq!(sanitise_html(&html, Some(&base)), want);
+        }
+    }
+
+    #[test]
     fn canonical_urls_are_http_and_idempotent(s in hostile(), tail in hostile()) {
         let base = Url::parse("https://news.example/rss/all.xml").ok();
         for raw in [s.clone(), format!("https://news.example/{s}"), format!("{s}?utm_source=x&a={tail}#f")] {
