@@ -29,7 +29,8 @@ pub enum Source {
 /// The decoded document.
 #[derive(Debug)]
 pub struct Decoded<'a> {
-    pub bytes: Cow<'a, [u8]>,
+    /// The document as text (validated once here: its readers need not check it again).
+    pub text: Cow<'a, str>,
     pub encoding: &'static str,
     pub source: Source,
     /// Whether some bytes were not valid in the encoding (replaced by U+FFFD).
@@ -105,10 +106,10 @@ pub fn to_utf8<'a>(body: &'a [u8], content_type: Option<&str>) -> Decoded<'a> {
     let unknown_charset = unknown_label(body, content_type);
     if matches!(charset, Charset::Whatwg(e) if e == UTF_8)
         && !body.starts_with(b"\xEF\xBB\xBF")
-        && std::str::from_utf8(body).is_ok()
+        && let Ok(text) = std::str::from_utf8(body)
     {
         return Decoded {
-            bytes: Cow::Borrowed(body),
+            text: Cow::Borrowed(text),
             encoding: UTF_8.name(),
             source,
             had_errors: false,
@@ -118,7 +119,7 @@ pub fn to_utf8<'a>(body: &'a [u8], content_type: Option<&str>) -> Decoded<'a> {
     let (text, had_errors) = charset.decode(body);
     let text = rewrite_declaration(&text);
     Decoded {
-        bytes: Cow::Owned(text.into_bytes()),
+        text: Cow::Owned(text),
         encoding: charset.name(),
         source,
         had_errors,
@@ -427,11 +428,7 @@ mod tests {
 
     fn decode(body: &[u8], ct: Option<&str>) -> (String, &'static str, Source) {
         let d = to_utf8(body, ct);
-        (
-            String::from_utf8(d.bytes.into_owned()).unwrap(),
-            d.encoding,
-            d.source,
-        )
+        (d.text.into_owned(), d.encoding, d.source)
     }
 
     fn rss(title: &str, decl: &str) -> String {
@@ -547,7 +544,7 @@ mod tests {
         assert!(text.contains("encoding=\"utf-8\""), "{text}");
         // A label WHATWG maps to its "replacement" encoding is not used to decode.
         let d = to_utf8(b"<r>caf\xc3\xa9</r>", Some("text/xml; charset=iso-2022-kr"));
-        assert_eq!(&*d.bytes, "<r>café</r>".as_bytes());
+        assert_eq!(&*d.text, "<r>café</r>");
     }
 
     #[test]
@@ -568,7 +565,7 @@ mod tests {
     fn plain_utf8_is_not_copied() {
         let doc = rss("plain", " encoding=\"utf-8\"");
         let d = to_utf8(doc.as_bytes(), None);
-        assert!(matches!(d.bytes, Cow::Borrowed(_)));
+        assert!(matches!(d.text, Cow::Borrowed(_)));
     }
 
     #[test]

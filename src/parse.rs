@@ -7,8 +7,10 @@
 mod jsonfeed;
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
+use memchr::memmem::Finder;
 use url::Url;
 
 use crate::model::hex_digest;
@@ -284,8 +286,7 @@ pub fn parse_feed_skipping(
     known: &std::collections::HashSet<u64>,
 ) -> Result<ParsedFeed, ParseError> {
     let decoded = crate::charset::to_utf8(bytes, content_type);
-    let text = String::from_utf8_lossy(&decoded.bytes);
-    let text = older_formats_as_current(&text);
+    let text = older_formats_as_current(&decoded.text);
     let (feed, recovered) = match read(text.as_bytes(), base) {
         Ok(feed) => (feed, None),
         Err(first) => {
@@ -509,7 +510,7 @@ fn older_formats_as_current(text: &str) -> Cow<'_, str> {
     const RSS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
     const RSS_090_ALSO: &str = "http://channel.netscape.com/rdf/simple/0.9/";
     let mut out = Cow::Borrowed(text);
-    if out.contains(ATOM_03) {
+    if has(&out, ATOM_03) {
         out = Cow::Owned(out.replace(ATOM_03, "http://www.w3.org/2005/Atom"));
     }
     for ns in [
@@ -518,17 +519,17 @@ fn older_formats_as_current(text: &str) -> Cow<'_, str> {
     ] {
         for q in ['"', '\''] {
             let default = format!("xmlns={q}{ns}{q}");
-            if out.contains(&default) {
+            if has(&out, &default) {
                 out = Cow::Owned(out.replace(&default, &format!("xmlns:rss2={q}{ns}{q}")));
             }
         }
     }
     for ns in [RSS_090, RSS_090_ALSO] {
-        if out.contains(ns) {
+        if has(&out, ns) {
             out = Cow::Owned(out.replace(ns, "http://purl.org/rss/1.0/"));
         }
     }
-    if out.contains("http://www.w3.org/2005/Atom")
+    if has(&out, "http://www.w3.org/2005/Atom")
         && let Some(fixed) = atom_text_types(&out)
     {
         out = Cow::Owned(fixed);
@@ -562,7 +563,7 @@ fn older_formats_as_current(text: &str) -> Cow<'_, str> {
             out = Cow::Owned(format!("{}{}>{}{}", &out[..start], fixed, channel, rest));
         }
     }
-    if rss_root_tag(&out).is_some() || out.contains("<rdf:RDF") {
+    if rss_root_tag(&out).is_some() || has(&out, "<rdf:RDF") {
         if let Some(fixed) = markup_as_text(&out) {
             out = Cow::Owned(fixed);
         }
@@ -573,12 +574,35 @@ fn older_formats_as_current(text: &str) -> Cow<'_, str> {
     out
 }
 
+/// Where `needle` first starts in `haystack` (as `str::find`), by memchr's SIMD search:
+/// these scans run over every fetched document, several times, and `str::find`'s two-way
+/// search was a tenth of re-reading a feed.
+fn find(haystack: &str, needle: &str) -> Option<usize> {
+    memchr::memmem::find(haystack.as_bytes(), needle.as_bytes())
+}
+
+/// Whether `needle` occurs in `haystack` (as `str::contains`; see [`find`]).
+fn has(haystack: &str, needle: &str) -> bool {
+    find(haystack, needle).is_some()
+}
+
+/// Whether `text` holds `<tag>` or `<tag ` (an opening tag, not a longer name), found from
+/// each `<` (an item holds a few: cheaper than two substring searches made for each tag).
+fn has_open_tag(text: &str, tag: &str) -> bool {
+    text.match_indices('<').any(|(i, _)| {
+        let rest = &text.as_bytes()[i + 1..];
+        rest.starts_with(tag.as_bytes()) && matches!(rest.get(tag.len()), Some(b'>' | b' '))
+    })
+}
+
 /// The `<item>` elements of a document, in order: where each starts, where its body starts and
 /// where its `</item>` starts (a linear scan; an unclosed last item is left out).
 fn item_spans(text: &str) -> Vec<(usize, usize, usize)> {
     let mut out = Vec::new();
     let mut from = 0;
-    while let Some(i) = text[from..].find("<item") {
+    static OPEN: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("<item"));
+    static CLOSE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("</item>"));
+    while let Some(i) = OPEN.find(&text.as_bytes()[from..]) {
         let start = from + i;
         from = start + 5;
         if !matches!(
@@ -591,7 +615,7 @@ fn item_spans(text: &str) -> Vec<(usize, usize, usize)> {
             break;
         };
         let body = start + open_len + 1;
-        let Some(len) = text[body..].find("</item>") else {
+        let Some(len) = CLOSE.find(&text.as_bytes()[body..]) else {
             break;
         };
         out.push((start, body, body + len));
@@ -612,8 +636,7 @@ fn item_fallbacks(text: &str) -> Option<String> {
     let mut copied = 0;
     for (_, body_start, body_end) in item_spans(text) {
         let item = &text[body_start..body_end];
-        let has =
-            |tag: &str| item.contains(&format!("<{tag}>")) || item.contains(&format!("<{tag} "));
+        let has = |tag: &str| has_open_tag(item, tag);
         let body_of = |tag: &str| -> Option<&str> {
             let open = item.find(&format!("<{tag}"))?;
             let gt = open + item[open..].find('>')?;
@@ -709,7 +732,7 @@ fn markup_as_text(text: &str) -> Option<String> {
         };
         let body_start = at + name.len() + 2;
         let close = format!("</{name}>");
-        let Some(len) = text[body_start..].find(&close) else {
+        let Some(len) = find(&text[body_start..], &close) else {
             continue;
         };
         let body = &text[body_start..body_start + len];
@@ -1281,6 +1304,73 @@ pub fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Markup pieces the scans look for, their near misses, and hostile text between them.
+    fn pieces() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::strategy::Strategy;
+        const PIECES: &[&str] = &[
+            "<item>",
+            "<item ",
+            "<items>",
+            "</item>",
+            "</item",
+            "<link>",
+            "<link ",
+            "<linked>",
+            "<link/>",
+            "<title>",
+            "<title ",
+            "</title>",
+            "<description>",
+            "<desc",
+            "<",
+            ">",
+            " ",
+            "é",
+            "한",
+            "\u{0}",
+            "<<link>",
+            "<item\n>",
+            "</ITEM>",
+        ];
+        let piece = proptest::prop_oneof![
+            3 => proptest::sample::select(PIECES).prop_map(str::to_owned),
+            1 => proptest::arbitrary::any::<String>(),
+        ];
+        proptest::collection::vec(piece, 0..16).prop_map(|v| v.concat())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_scans_find_what_str_finds(text in pieces(), needle in pieces()) {
+            proptest::prop_assert_eq!(find(&text, &needle), text.find(needle.as_str()));
+            proptest::prop_assert_eq!(has(&text, &needle), text.contains(needle.as_str()));
+            for tag in ["link", "title", "description", "item", "l"] {
+                let plain = text.contains(&format!("<{tag}>")) || text.contains(&format!("<{tag} "));
+                proptest::prop_assert_eq!(has_open_tag(&text, tag), plain, "{}", tag);
+            }
+        }
+
+        #[test]
+        fn item_spans_are_where_str_find_puts_them(text in pieces()) {
+            // The spans as first written, with `str::find`.
+            let mut want = Vec::new();
+            let mut from = 0;
+            while let Some(i) = text[from..].find("<item") {
+                let start = from + i;
+                from = start + 5;
+                if !matches!(text[from..].chars().next(), Some('>' | ' ' | '\t' | '\r' | '\n')) {
+                    continue;
+                }
+                let Some(open_len) = text[start..].find('>') else { break };
+                let body = start + open_len + 1;
+                let Some(len) = text[body..].find("</item>") else { break };
+                want.push((start, body, body + len));
+                from = body + len;
+            }
+            proptest::prop_assert_eq!(item_spans(&text), want);
+        }
+    }
 
     #[test]
     fn link_headers_name_the_hub_and_topic() {
