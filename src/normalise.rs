@@ -686,7 +686,7 @@ mod tests {
         assert!(out.contains(r#"src="https://e.com/i.png""#), "{out}");
     }
 
-    /// Text of `n` characters drawn from each of the ranges that matter here with equal weight
+    /// Text of fewer than `n` characters, drawn from each of the ranges (and any character) with equal weight
     /// (a regex's alternation of classes would be one class, drawn from by size: all but
     /// never Hangul or Latin-1).
     fn chars_from(
@@ -768,7 +768,7 @@ mod tests {
         assert!(is_nfkc_quickly("a\u{316}\u{305}가"));
     }
 
-    /// The two functions as they were before their shortcuts: the properties' reference.
+    /// `nfkc_lowercase` as it was before its shortcuts: the property's reference.
     fn nfkc_lowercase_reference(text: &str) -> String {
         if unicode_normalization::is_nfkc_quick(text.chars())
             == unicode_normalization::IsNormalized::Yes

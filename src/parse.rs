@@ -598,10 +598,10 @@ fn has_open_tag(text: &str, tag: &str) -> bool {
 /// The `<item>` elements of a document, in order: where each starts, where its body starts and
 /// where its `</item>` starts (a linear scan; an unclosed last item is left out).
 fn item_spans(text: &str) -> Vec<(usize, usize, usize)> {
-    let mut out = Vec::new();
-    let mut from = 0;
     static OPEN: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("<item"));
     static CLOSE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("</item>"));
+    let mut out = Vec::new();
+    let mut from = 0;
     while let Some(i) = OPEN.find(&text.as_bytes()[from..]) {
         let start = from + i;
         from = start + 5;
@@ -636,7 +636,6 @@ fn item_fallbacks(text: &str) -> Option<String> {
     let mut copied = 0;
     for (_, body_start, body_end) in item_spans(text) {
         let item = &text[body_start..body_end];
-        let has = |tag: &str| has_open_tag(item, tag);
         let body_of = |tag: &str| -> Option<&str> {
             let open = item.find(&format!("<{tag}"))?;
             let gt = open + item[open..].find('>')?;
@@ -647,7 +646,7 @@ fn item_fallbacks(text: &str) -> Option<String> {
             Some(&item[gt + 1..close])
         };
         let mut added = String::new();
-        if !has("link")
+        if !has_open_tag(item, "link")
             && let Some(open) = item.find("<guid")
             && let Some(gt) = item[open..].find('>')
             && !item[open..open + gt].contains("isPermaLink=\"false\"")
@@ -694,7 +693,7 @@ fn item_fallbacks(text: &str) -> Option<String> {
             }
         }
         for (dc, plain) in [("dc:title", "title"), ("dc:description", "description")] {
-            if !has(plain)
+            if !has_open_tag(item, plain)
                 && let Some(body) = body_of(dc)
             {
                 added.push_str(&format!("<{plain}>{body}</{plain}>"));
