@@ -686,9 +686,9 @@ mod tests {
         assert!(out.contains(r#"src="https://e.com/i.png""#), "{out}");
     }
 
-    /// Text of fewer than `n` characters, drawn from each of the ranges (and any character) with equal weight
-    /// (a regex's alternation of classes would be one class, drawn from by size: all but
-    /// never Hangul or Latin-1).
+    /// Text of fewer than `n` characters, drawn from each of the ranges (and any character)
+    /// with equal weight (a regex's alternation of classes would be one class, drawn from by
+    /// size: all but never Hangul or Latin-1).
     fn chars_from(
         ranges: &[(char, char)],
         n: usize,
