@@ -134,8 +134,6 @@ pub struct NearDuplicates {
     scratch: std::cell::RefCell<Scratch>,
     /// `ln(n + 1)` for the `n` last asked about (see [`NearDuplicates::weigher`]).
     ln_n: std::cell::Cell<(u32, f64)>,
-    /// The buffers a candidate is weighed into (see `score::Weighted::refill`).
-    weighed: std::cell::RefCell<score::Weighted>,
     /// Items by publication time, oldest first, for eviction from the window.
     by_time: BinaryHeap<Reverse<(i64, u32, u32)>>,
     newest: i64,
@@ -295,11 +293,13 @@ fn tokens_of(title: &str, text: &str) -> Prepared {
 /// Tokens a description may add to its headline (a publisher's name) and still be an echo.
 const ECHO_EXTRA_TOKENS: usize = 3;
 
-/// A new item being looked up: its doc, feed and weighed tokens.
+/// A new item being looked up: its doc, feed and weighed tokens (as a table for candidates to
+/// probe, made when the first candidate is verified).
 struct Query<'a> {
     doc: &'a Doc,
     feed: u32,
     weighted: score::Weighted,
+    probe: std::cell::OnceCell<score::Probe>,
 }
 
 /// A candidate of `explain --near`: the item, its story, its probability and why it did or
@@ -373,7 +373,6 @@ impl NearDuplicates {
             story_slots: HashMap::default(),
             scratch: std::cell::RefCell::new((Vec::new(), 0)),
             ln_n: std::cell::Cell::new((0, 0.0)),
-            weighed: std::cell::RefCell::new(score::Weighted::empty()),
             by_time: BinaryHeap::new(),
             newest: i64::MIN,
         }
@@ -800,15 +799,24 @@ impl NearDuplicates {
             doc,
             feed,
             weighted: score::Weighted::of(doc, weight, self.dropped(feed)),
+            probe: std::cell::OnceCell::new(),
         }
     }
 
-    /// [`NearDuplicates::pair_features`] of a query and an indexed doc.
+    /// [`NearDuplicates::pair_features`] of a query and an indexed doc: the doc weighed and
+    /// compared in one pass over its tokens, probing the query's (`score::features_probed`).
     fn query_features(&self, query: &Query<'_>, b: &Doc, feed_b: u32) -> [f64; N_FEATURES] {
-        let weight = self.weigher();
-        let mut wb = self.weighed.borrow_mut();
-        wb.refill(b, weight, self.dropped(feed_b));
-        score::features_weighted(query.doc, &query.weighted, b, &wb)
+        let probe = query
+            .probe
+            .get_or_init(|| score::Probe::of(&query.weighted));
+        score::features_probed(
+            query.doc,
+            &query.weighted,
+            probe,
+            b,
+            self.weigher(),
+            self.dropped(feed_b),
+        )
     }
 
     /// A token's weight: its IDF over the items indexed so far, as `ln(n + 1) - ln(df + 0.5)`

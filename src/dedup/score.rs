@@ -163,21 +163,46 @@ impl Weighted {
 
 /// [`features`] of two docs already weighed.
 pub fn features_weighted(a: &Doc, wa: &Weighted, b: &Doc, wb: &Weighted) -> [f64; N_FEATURES] {
-    let (ta, tb, ba, bb) = (&wa.title, &wb.title, &wa.body, &wb.body);
-    let body_missing = ba.items.is_empty() || bb.items.is_empty();
+    let sums = |w: &WSet| (w.sum, w.sq);
+    combine(
+        a,
+        wa,
+        b,
+        Sides {
+            title: sums(&wb.title),
+            body: sums(&wb.body),
+            all: (wb.all.sum, wb.all.sq),
+            body_empty: wb.body.items.is_empty(),
+        },
+        Shared::of(&wa.all, &wb.all),
+    )
+}
+
+/// What the features need of the other doc `b`, weighed: Σ w and Σ w² of its title, body and
+/// both, and whether its body is empty once its boilerplate is dropped.
+struct Sides {
+    title: (f64, f64),
+    body: (f64, f64),
+    all: (f64, f64),
+    body_empty: bool,
+}
+
+/// The features from what `a` (weighed as `wa`) and `b` (its [`Sides`]) hold and share.
+fn combine(a: &Doc, wa: &Weighted, b: &Doc, sb: Sides, shared: Shared) -> [f64; N_FEATURES] {
+    let (ta, ba) = (&wa.title, &wa.body);
+    let body_missing = ba.items.is_empty() || sb.body_empty;
     let hours = (a.published - b.published).unsigned_abs() as f64 / 3600.0;
     let shared_numbers = intersection_len(&a.numbers, &b.numbers);
     let conflict = !a.title_numbers.is_empty()
         && !b.title_numbers.is_empty()
         && intersection_len(&a.title_numbers, &b.title_numbers) == 0;
-    let shared = Shared::of(&wa.all, &wb.all);
-    let title = shared.title.with(ta.sum, ta.sq, tb.sum, tb.sq);
-    let body = shared.body.with(ba.sum, ba.sq, bb.sum, bb.sq);
-    let all = shared
-        .all
-        .with(wa.all.sum, wa.all.sq, wb.all.sum, wb.all.sq);
-    let title_a_in_b = shared.title_a.with(ta.sum, ta.sq, wb.all.sum, wb.all.sq);
-    let title_b_in_a = shared.title_b.with(tb.sum, tb.sq, wa.all.sum, wa.all.sq);
+    let title = shared.title.with(ta.sum, ta.sq, sb.title.0, sb.title.1);
+    let body = shared.body.with(ba.sum, ba.sq, sb.body.0, sb.body.1);
+    let all = shared.all.with(wa.all.sum, wa.all.sq, sb.all.0, sb.all.1);
+    let title_a_in_b = shared.title_a.with(ta.sum, ta.sq, sb.all.0, sb.all.1);
+    let title_b_in_a = shared
+        .title_b
+        .with(sb.title.0, sb.title.1, wa.all.sum, wa.all.sq);
     [
         title.cosine(),
         title.jaccard(),
@@ -198,6 +223,147 @@ pub fn features_weighted(a: &Doc, wa: &Weighted, b: &Doc, wb: &Weighted) -> [f64
             body.containment_of_a().max(body.containment_of_b())
         },
     ]
+}
+
+/// A lookup's weighed tokens as a small open-addressing table (token → where it occurs in the
+/// new item, and its weight), built once per lookup, so that each candidate is weighed and
+/// compared with the new item in one pass over its own tokens ([`features_probed`]) instead of
+/// being weighed into buffers and then merged with the item's (a merge of two sorted lists
+/// branches unpredictably at every token; a probe of a table this small mostly lands on the
+/// token or an empty slot at once). Written here, not taken from a hash map crate: the key is
+/// a dense `u32` id that a multiply spreads well enough, the table is built once and only read,
+/// and a general map's hashing and entry layout cost more than the probe itself.
+pub struct Probe {
+    /// (token, flags, weight); flags 0 marks an empty slot (a stored token is in the title, the
+    /// body or both, never neither).
+    slots: Vec<(u32, u8, f64)>,
+    shift: u32,
+}
+
+impl Probe {
+    /// The table of a weighed doc's tokens (title and body).
+    pub fn of(w: &Weighted) -> Probe {
+        let n = w.all.items.len();
+        // At most half full: a miss (most of a candidate's tokens) ends within a probe or two.
+        let capacity = (2 * n).next_power_of_two().max(16);
+        let mut probe = Probe {
+            slots: vec![(0, 0, 0.0); capacity],
+            shift: 32 - capacity.trailing_zeros(),
+        };
+        let mask = capacity - 1;
+        for &(t, weight, flags) in &w.all.items {
+            let mut i = probe.home(t);
+            while probe.slots[i].1 != 0 {
+                i = (i + 1) & mask;
+            }
+            probe.slots[i] = (t, flags, weight);
+        }
+        probe
+    }
+
+    fn home(&self, t: u32) -> usize {
+        // Fibonacci hashing: the top bits of the product, spread over the whole table.
+        (t.wrapping_mul(0x9E37_79B9) >> self.shift) as usize
+    }
+
+    /// Where `t` occurs in the doc (0 when nowhere) and its weight there.
+    #[inline]
+    fn get(&self, t: u32) -> (u8, f64) {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(t);
+        loop {
+            let (key, flags, weight) = self.slots[i];
+            if flags == 0 {
+                return (0, 0.0);
+            }
+            if key == t {
+                return (flags, weight);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+/// [`features_weighted`] of the doc `a` (weighed as `wa`, its tokens in `probe`) and `b`,
+/// weighing `b` as [`Weighted::refill`] would (`weight`, its boilerplate `dropped`), in one pass
+/// over `b`'s tokens: every sum is added in token order from the same start as there, and a
+/// shared token counts with `a`'s weight as in [`Shared::of`], so the features are the same to
+/// the last bit (a property test holds the two together).
+pub fn features_probed(
+    a: &Doc,
+    wa: &Weighted,
+    probe: &Probe,
+    b: &Doc,
+    weight: impl Fn(u32) -> f64,
+    dropped: &[u32],
+) -> [f64; N_FEATURES] {
+    let mut shared = Shared::empty();
+    // As `refill` (title, body) and `union_into` (all) start their sums.
+    let (mut title, mut body, mut all) = ((0.0, 0.0), (0.0, 0.0), (-0.0, -0.0));
+    let mut body_empty = true;
+    let (bt, bb) = (&b.title, &b.body);
+    let (mut i, mut j, mut d) = (0, 0, 0);
+    loop {
+        // The union of b's title and body in token order, each token with where it occurs.
+        let (t, fb) = match (bt.get(i), bb.get(j)) {
+            (Some(&x), Some(&y)) if x < y => {
+                i += 1;
+                (x, IN_TITLE)
+            }
+            (Some(&x), Some(&y)) if x > y => {
+                j += 1;
+                (y, IN_BODY)
+            }
+            (Some(&x), Some(_)) => {
+                i += 1;
+                j += 1;
+                (x, IN_TITLE | IN_BODY)
+            }
+            (Some(&x), None) => {
+                i += 1;
+                (x, IN_TITLE)
+            }
+            (None, Some(&y)) => {
+                j += 1;
+                (y, IN_BODY)
+            }
+            (None, None) => break,
+        };
+        while d < dropped.len() && dropped[d] < t {
+            d += 1;
+        }
+        if dropped.get(d) == Some(&t) {
+            continue;
+        }
+        let w = weight(t);
+        if fb & IN_TITLE != 0 {
+            title.0 += w;
+            title.1 += w * w;
+        }
+        if fb & IN_BODY != 0 {
+            body.0 += w;
+            body.1 += w * w;
+            body_empty = false;
+        }
+        all.0 += w;
+        all.1 += w * w;
+        let (fa, wa_t) = probe.get(t);
+        if fa != 0 {
+            shared.add(wa_t, fa, fb);
+        }
+    }
+    combine(
+        a,
+        wa,
+        b,
+        Sides {
+            title,
+            body,
+            all,
+            body_empty,
+        },
+        shared,
+    )
 }
 
 /// Body texts long enough to carry a copy, one inside the other: the same wire copy under
@@ -323,14 +489,36 @@ struct Shared {
 }
 
 impl Shared {
-    fn of(a: &AllSet, b: &AllSet) -> Shared {
-        let mut s = Shared {
+    fn empty() -> Shared {
+        Shared {
             title: SharedSums::default(),
             body: SharedSums::default(),
             all: SharedSums::default(),
             title_a: SharedSums::default(),
             title_b: SharedSums::default(),
-        };
+        }
+    }
+
+    /// Counts a token both docs hold, of weight `w`, where it occurs in a (`fa`) and b (`fb`).
+    #[inline]
+    fn add(&mut self, w: f64, fa: u8, fb: u8) {
+        self.all.add(w);
+        if fa & IN_TITLE != 0 {
+            self.title_a.add(w);
+            if fb & IN_TITLE != 0 {
+                self.title.add(w);
+            }
+        }
+        if fb & IN_TITLE != 0 {
+            self.title_b.add(w);
+        }
+        if fa & fb & IN_BODY != 0 {
+            self.body.add(w);
+        }
+    }
+
+    fn of(a: &AllSet, b: &AllSet) -> Shared {
+        let mut s = Shared::empty();
         let (a, b) = (&a.items, &b.items);
         let (mut i, mut j) = (0, 0);
         while i < a.len() && j < b.len() {
@@ -338,20 +526,7 @@ impl Shared {
                 std::cmp::Ordering::Less => i += 1,
                 std::cmp::Ordering::Greater => j += 1,
                 std::cmp::Ordering::Equal => {
-                    let (w, fa, fb) = (a[i].1, a[i].2, b[j].2);
-                    s.all.add(w);
-                    if fa & IN_TITLE != 0 {
-                        s.title_a.add(w);
-                        if fb & IN_TITLE != 0 {
-                            s.title.add(w);
-                        }
-                    }
-                    if fb & IN_TITLE != 0 {
-                        s.title_b.add(w);
-                    }
-                    if fa & fb & IN_BODY != 0 {
-                        s.body.add(w);
-                    }
+                    s.add(a[i].1, a[i].2, b[j].2);
                     i += 1;
                     j += 1;
                 }
@@ -572,6 +747,64 @@ mod tests {
                 // Equal values (a sum of nothing may be 0 or -0: the same to every feature).
                 proptest::prop_assert!(x == y, "feature {} ({}): {} vs {}", i, FEATURE_NAMES[i], x, y);
             }
+        }
+    }
+
+    /// `features_probed` against `features_weighted`, bit for bit.
+    fn probed_and_merged(a: &Doc, b: &Doc, w: impl Fn(u32) -> f64 + Copy, da: &[u32], db: &[u32]) {
+        let wa = Weighted::of(a, w, da);
+        let merged = features_weighted(a, &wa, b, &Weighted::of(b, w, db));
+        let probed = features_probed(a, &wa, &Probe::of(&wa), b, w, db);
+        for (i, (x, y)) in probed.iter().zip(merged.iter()).enumerate() {
+            assert!(
+                x.to_bits() == y.to_bits(),
+                "feature {i} ({}): probed {x} vs merged {y}",
+                FEATURE_NAMES[i]
+            );
+        }
+    }
+
+    #[test]
+    fn a_probe_finds_every_token_among_colliding_ones() {
+        // Tokens that share a home slot (multiples of a power of two above the table's bits)
+        // and tokens at the ends of the range: each found with its own flags and weight.
+        let a = doc(
+            &[0, 1 << 28, 2 << 28, 3 << 28, u32::MAX],
+            &[5, 1 << 28, 1 << 29, u32::MAX - 1],
+        );
+        let wa = Weighted::of(&a, |t| f64::from(t % 97) + 0.5, &[]);
+        let probe = Probe::of(&wa);
+        for &(t, weight, flags) in &wa.all.items {
+            assert_eq!(probe.get(t), (flags, weight), "token {t}");
+        }
+        for t in [2, 4 << 28, 6, u32::MAX - 2] {
+            assert_eq!(probe.get(t).0, 0, "token {t} is not in the doc");
+        }
+        let b = doc(&[7, 1 << 28, u32::MAX], &[0, 5, 2 << 28, u32::MAX - 1]);
+        probed_and_merged(&a, &b, |t| f64::from(t % 97) + 0.5, &[], &[]);
+        probed_and_merged(&a, &b, |t| f64::from(t % 97) + 0.5, &[5], &[0, 7]);
+        probed_and_merged(&doc(&[], &[]), &b, |_| 1.0, &[], &[]);
+        probed_and_merged(&a, &doc(&[], &[]), |_| 1.0, &[], &[]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_probed_candidate_gets_the_features_of_the_merges(
+            ta in proptest::collection::vec(0u32..300, 0..16),
+            ba in proptest::collection::vec(0u32..300, 0..200),
+            tb in proptest::collection::vec(0u32..300, 0..16),
+            bb in proptest::collection::vec(0u32..300, 0..200),
+            da in proptest::collection::vec(0u32..300, 0..20),
+            db in proptest::collection::vec(0u32..300, 0..20),
+            spread in proptest::sample::select(vec![1u32, 1 << 10, 1 << 22, 0x9E37_79B9]),
+            hours in 0i64..100,
+        ) {
+            // Ids spread over the u32 range too (products wrap), so that homes collide.
+            let ids = |v: Vec<u32>| sorted(v.into_iter().map(|t| t.wrapping_mul(spread)).collect());
+            let w = |t: u32| 0.125 + f64::from(t % 13) * 0.37;
+            let a = Doc { title: ids(ta), body: ids(ba), ..Doc::default() };
+            let b = Doc { title: ids(tb), body: ids(bb), published: hours * 3600, ..Doc::default() };
+            probed_and_merged(&a, &b, w, &ids(da), &ids(db));
         }
     }
 
