@@ -233,6 +233,19 @@ fn migrations_bring_a_new_database_to_the_current_version() {
         .unwrap();
     assert_eq!(v, schema::current_version());
     assert!(v >= 2);
+    assert_eq!(fts_hashsize(&db), Some(4 << 20));
+}
+
+/// The search index's `hashsize` (FTS5's in-memory buffer of new rows), when set.
+fn fts_hashsize(db: &Db) -> Option<i64> {
+    db.conn()
+        .query_row(
+            "SELECT v FROM items_fts_config WHERE k = 'hashsize'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .unwrap()
 }
 
 #[test]
@@ -825,6 +838,8 @@ fn search_finds_stories_in_any_script_keeps_in_step_and_survives_an_upgrade() {
     drop(db);
     let db = open(&dir);
     assert_eq!(search_titles(&db, "地震"), ["東京で地震"]);
+    // The index made by the upgrade is tuned as a new one is.
+    assert_eq!(fts_hashsize(&db), Some(4 << 20));
 }
 
 #[test]
