@@ -175,16 +175,11 @@ fn boilerplate_of(
     if (live.len() as u32) < BOILERPLATE_MIN_ITEMS {
         return Vec::new();
     }
-    let mut counts: rustc_hash::FxHashMap<u32, u32> = rustc_hash::FxHashMap::default();
-    let mut distinct: Vec<u32> = Vec::new();
+    // Sized for a feed's usual vocabulary over its sample, so that counting never regrows it.
+    let mut counts: rustc_hash::FxHashMap<u32, u32> =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(4096, Default::default());
     for doc in &live {
-        distinct.clear();
-        distinct.extend(doc.title.iter().chain(doc.body.iter()).copied());
-        distinct.sort_unstable();
-        distinct.dedup();
-        for &t in &distinct {
-            *counts.entry(t).or_default() += 1;
-        }
+        doc.for_each_token(|t| *counts.entry(t).or_default() += 1);
     }
     let min = BOILERPLATE_SHARE * live.len() as f64;
     let mut out: Vec<u32> = counts
@@ -897,9 +892,8 @@ impl NearDuplicates {
 
     /// Adds a prepared doc (also used by the training example).
     pub fn add_doc(&mut self, item_id: i64, feed_ix: u32, story_id: &str, doc: Doc) -> u32 {
-        let mut distinct: Vec<u32> = doc.title.iter().chain(doc.body.iter()).copied().collect();
-        distinct.sort_unstable();
-        distinct.dedup();
+        let mut distinct: Vec<u32> = Vec::with_capacity(doc.title.len() + doc.body.len());
+        doc.for_each_token(|t| distinct.push(t));
         self.docs_seen += 1;
         for &t in &distinct {
             self.df[t as usize] += 1;
@@ -1022,14 +1016,13 @@ impl NearDuplicates {
                 self.story_slots.remove(&*story);
             }
         }
-        let mut distinct: Vec<u32> = doc.title.iter().chain(doc.body.iter()).copied().collect();
-        distinct.sort_unstable();
-        distinct.dedup();
+        let mut distinct = 0;
+        doc.for_each_token(|_| distinct += 1);
         if let Some(stats) = self.feed_stats.get_mut(feed_ix as usize) {
             stats.items = stats.items.saturating_sub(1);
         }
-        self.live_postings = self.live_postings.saturating_sub(distinct.len());
-        self.dead_postings += distinct.len();
+        self.live_postings = self.live_postings.saturating_sub(distinct);
+        self.dead_postings += distinct;
     }
 
     /// Drops every posting of an item no longer indexed, and the posting lists left empty.

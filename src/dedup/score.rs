@@ -26,6 +26,33 @@ pub struct Doc {
     pub title_stage: u16,
 }
 
+impl Doc {
+    /// The doc's distinct tokens, title and body together, in ascending order, each given to
+    /// `f`: a merge of its two sorted lists (no copy, no sort).
+    pub fn for_each_token(&self, mut f: impl FnMut(u32)) {
+        let (a, b) = (&self.title, &self.body);
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            match a[i].cmp(&b[j]) {
+                std::cmp::Ordering::Less => {
+                    f(a[i]);
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    f(b[j]);
+                    j += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    f(a[i]);
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        a[i..].iter().chain(&b[j..]).for_each(|&t| f(t));
+    }
+}
+
 /// Whether the two headlines each name a stage of a story, and no stage in common: a
 /// follow-up, not the same news (`text::title_stage`).
 pub fn stages_differ(a: &Doc, b: &Doc) -> bool {
@@ -805,6 +832,20 @@ mod tests {
             let a = Doc { title: ids(ta), body: ids(ba), ..Doc::default() };
             let b = Doc { title: ids(tb), body: ids(bb), published: hours * 3600, ..Doc::default() };
             probed_and_merged(&a, &b, w, &ids(da), &ids(db));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_doc_s_tokens_are_the_sorted_union_of_its_title_and_body(
+            title in proptest::collection::vec(proptest::num::u32::ANY, 0..20),
+            body in proptest::collection::vec(0u32..64, 0..80),
+        ) {
+            let (title, body) = (sorted(title), sorted(body));
+            let union: std::collections::BTreeSet<u32> = title.iter().chain(&body).copied().collect();
+            let mut seen = Vec::new();
+            doc(&title, &body).for_each_token(|t| seen.push(t));
+            proptest::prop_assert_eq!(seen, union.into_iter().collect::<Vec<u32>>());
         }
     }
 
