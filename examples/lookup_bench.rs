@@ -49,6 +49,9 @@ fn main() -> anyhow::Result<()> {
             entries.push((feed.clone(), entry.published.unwrap_or(now), prepared));
         }
     }
+    if entries.is_empty() {
+        anyhow::bail!("no entries in the *.xml files of {dir}: nothing to time");
+    }
     println!("{} entries from {} feeds", entries.len(), files.len());
     for round in 1..=rounds {
         let mut near = NearDuplicates::new(DedupConfig {
