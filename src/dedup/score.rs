@@ -100,8 +100,9 @@ pub fn features(
     )
 }
 
-/// A doc's tokens with their weights, boilerplate dropped: computed once per doc of a lookup
-/// (the new item is compared with up to a few dozen others).
+/// A doc's tokens with their weights, boilerplate dropped: the new item's, once per lookup (each
+/// candidate is then weighed as it is compared, by [`features_probed`]), or both docs' of a
+/// pair for [`features`].
 pub struct Weighted {
     title: WSet,
     body: WSet,
@@ -138,6 +139,7 @@ impl WSet {
 }
 
 impl Weighted {
+    /// `doc` weighed by `weight`, leaving out the tokens of `dropped` (sorted).
     pub fn of(doc: &Doc, weight: impl Fn(u32) -> f64, dropped: &[u32]) -> Weighted {
         let mut w = Weighted::empty();
         w.refill(doc, weight, dropped);
@@ -145,7 +147,7 @@ impl Weighted {
     }
 
     /// Nothing weighed yet (for [`Weighted::refill`]).
-    pub fn empty() -> Weighted {
+    fn empty() -> Weighted {
         Weighted {
             title: WSet::empty(),
             body: WSet::empty(),
@@ -157,12 +159,10 @@ impl Weighted {
         }
     }
 
-    /// Weighs `doc` into this one's buffers, leaving out the tokens of `dropped` (sorted): a
-    /// lookup weighs each of its candidates, and allocating three vectors for each was a tenth
-    /// of the store thread's time. Generic over `weight` and filtered by a merge with the
-    /// sorted `dropped`, so that no token costs an indirect call or a hash lookup (this loop
-    /// runs for every token of every candidate).
-    pub fn refill(&mut self, doc: &Doc, weight: impl Fn(u32) -> f64, dropped: &[u32]) {
+    /// Weighs `doc` into this one's buffers, leaving out the tokens of `dropped` (sorted).
+    /// Generic over `weight` and filtered by a merge with the sorted `dropped`, so that no
+    /// token costs an indirect call or a hash lookup.
+    fn refill(&mut self, doc: &Doc, weight: impl Fn(u32) -> f64, dropped: &[u32]) {
         let weigh = |tokens: &[u32], into: &mut WSet| {
             into.items.clear();
             let (mut sum, mut sq) = (0.0, 0.0);
@@ -312,9 +312,9 @@ impl Probe {
 }
 
 /// [`features_weighted`] of the doc `a` (weighed as `wa`, its tokens in `probe`) and `b`,
-/// weighing `b` as [`Weighted::refill`] would (`weight`, its boilerplate `dropped`), in one pass
+/// weighing `b` as `Weighted::refill` would (`weight`, its boilerplate `dropped`), in one pass
 /// over `b`'s tokens: every sum is added in token order from the same start as there, and a
-/// shared token counts with `a`'s weight as in [`Shared::of`], so the features are the same to
+/// shared token counts with `a`'s weight as in `Shared::of`, so the features are the same to
 /// the last bit (a property test holds the two together).
 pub fn features_probed(
     a: &Doc,
