@@ -15,7 +15,7 @@
 //! poll fetches the same items again. `FULL` fsynced every refresh: 2,000 fsyncs per wave of
 //! 2,000 feeds, for items the feeds still carry.
 //!
-//! The near-duplicate index is not built at open: see [`IndexLoad`].
+//! The near-duplicate index is not built at open: see `IndexLoad`.
 
 pub mod fulltext;
 mod housekeeping;
@@ -546,7 +546,7 @@ impl Store {
     }
 
     /// Runs a write `f` on the store thread like [`Store::call`], in a savepoint, sharing one
-    /// commit with the writes queued behind it (see [`run_batch`]); answers once committed.
+    /// commit with the writes queued behind it (see `run_batch`); answers once committed.
     pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,

@@ -51,7 +51,7 @@ pub const STRONG_MATCH: f64 = 0.9;
 /// crowd out other outlets' copies). A same-feed candidate joins only at [`STRONG_MATCH`].
 pub const MAX_SAME_FEED_CANDIDATES: usize = 2;
 /// How alike (weighted Jaccard) two headlines of one outlet must be to join when either item
-/// has no body (see [`Verified::near_verbatim`]).
+/// has no body (see `Verified::near_verbatim`).
 pub const SAME_FEED_TITLE_JACCARD: f64 = 0.8;
 /// How many candidates published outside the window but inside `[dedup] copy_window_hours`
 /// are verified besides the others: a late copy joins only as a copy of the text.
@@ -99,7 +99,7 @@ pub struct Join {
     pub layer: JoinLayer,
     pub score: Option<f64>,
     /// Other stories the item matches as strongly, whose members match the joined story's
-    /// too: one story told twice, to be merged into one (see [`NearDuplicates::decide`]).
+    /// too: one story told twice, to be merged into one (see `NearDuplicates::decide`).
     pub merge: Vec<String>,
 }
 
@@ -529,7 +529,7 @@ impl NearDuplicates {
     }
 
     /// For `explain --near`: the best candidates of an item (up to `limit`), each with its
-    /// probability and why it did or did not join: the same rules [`Self::decide`] applies.
+    /// probability and why it did or did not join: the same rules `NearDuplicates::decide` applies.
     pub fn near_candidates(
         &mut self,
         feed: &FeedId,

@@ -479,7 +479,7 @@ pub fn title_date(title: &str) -> Option<(u32, u32)> {
     None
 }
 
-/// Whether a headline names a rolling or recurring format (see [`ROLLING_FORMATS`]).
+/// Whether a headline names a rolling or recurring format (see `ROLLING_FORMATS`).
 pub fn is_rolling_format(title: &str) -> bool {
     let lower = title.to_lowercase();
     ROLLING_FORMATS.iter().any(|f| lower.contains(f))

@@ -1,4 +1,4 @@
-//! JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/), with the story's members in an
+//! JSON Feed 1.1 (<https://www.jsonfeed.org/version/1.1/>), with the story's members in an
 //! `_wiredesk` extension object (the spec's way to extend: keys starting with an underscore).
 
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! OPML 2.0 (http://opml.org/spec2.opml) of the configured sources, so that a reader can
+//! OPML 2.0 (<http://opml.org/spec2.opml>) of the configured sources, so that a reader can
 //! subscribe to them one by one. Feed URLs are shown without credentials or secret parameters.
 
 use std::fmt::Write as _;

@@ -1,4 +1,4 @@
-//! RSS 2.0 (https://www.rssboard.org/rss-specification): one item per story.
+//! RSS 2.0 (<https://www.rssboard.org/rss-specification>): one item per story.
 
 use std::fmt::Write as _;
 
