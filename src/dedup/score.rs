@@ -331,7 +331,10 @@ pub fn features_probed(
     let (bt, bb) = (&b.title, &b.body);
     let (mut i, mut j, mut d) = (0, 0, 0);
     loop {
-        // The union of b's title and body in token order, each token with where it occurs.
+        // The union of b's title and body in token order, each token with where it occurs: the
+        // walk of `Doc::for_each_token`, written out here because this loop is the lookup's
+        // hottest, and its state kept in a closure's captures made lookups ~7 % slower
+        // (`lookup_bench`, 10 alternating runs).
         let (t, fb) = match (bt.get(i), bb.get(j)) {
             (Some(&x), Some(&y)) if x < y => {
                 i += 1;
