@@ -5,6 +5,7 @@
 //! else the link, else a hash of title and date.
 
 mod jsonfeed;
+mod spans;
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -132,6 +133,11 @@ pub struct ParsedFeed {
     pub fingerprints: Vec<u64>,
     /// Entries not converted because their fingerprint was known (see [`parse_feed_skipping`]).
     pub skipped_known: usize,
+    /// Of those, RSS items known by their bytes and not even read (see [`parse_feed_skipping`]).
+    pub unread_known: usize,
+    /// Per RSS item, its bytes' fingerprint and what they stood for, in the feed's order; empty
+    /// when the document's items could not be told by their bytes (see [`Known::new`]).
+    pub items: Vec<(u64, ItemMemo)>,
     /// The WebSub hub and topic (`rel="hub"` and `rel="self"` links, Atom or `atom:link` in
     /// RSS) when the feed names both, as http(s) URLs.
     pub websub: Option<WebSubLinks>,
@@ -263,30 +269,75 @@ pub fn parse_feed_limited(
     now: DateTime<Utc>,
     limits: Limits,
 ) -> Result<ParsedFeed, ParseError> {
-    parse_feed_skipping(
-        bytes,
-        content_type,
-        base,
-        now,
-        limits,
-        &std::collections::HashSet::new(),
-    )
+    parse_feed_skipping(bytes, content_type, base, now, limits, &Known::default())
 }
 
-/// [`parse_feed_limited`] that leaves out the entries whose fingerprint is in `known` (the
-/// fingerprints of the feed's last stored fetch): an entry sent exactly as before converts to
-/// exactly the entry stored before, which the store would only find unchanged. Converting
-/// (sanitising with ammonia, text extraction, hashing) was most of a re-read feed's cost.
+/// What a feed's last stored fetch leaves for recognising its entries on the next read (see
+/// [`parse_feed_skipping`]): the fingerprint of every entry as the feed sent it, and of each
+/// RSS item, what its bytes stood for.
+#[derive(Clone, Debug, Default)]
+pub struct Known {
+    entries: std::collections::HashSet<u64>,
+    /// By the item's byte fingerprint (`spans::scan`), sorted: a feed's few dozen items take
+    /// 32 bytes each, searched by halves.
+    items: Box<[(u64, ItemMemo)]>,
+}
+
+/// What an RSS item's bytes stood for when it was last read: its entry's fingerprint, and
+/// what [`shared_ids`] needs of it (its id's and title's hashes; the id's 0 when it had none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ItemMemo {
+    fingerprint: u64,
+    id: u64,
+    title: u64,
+}
+
+impl Known {
+    /// What to remember of a fetch: its [`ParsedFeed::fingerprints`] and [`ParsedFeed::items`].
+    pub fn new(fingerprints: &[u64], items: &[(u64, ItemMemo)]) -> Known {
+        let mut entries: std::collections::HashSet<u64> = fingerprints.iter().copied().collect();
+        entries.extend(items.iter().map(|(_, m)| m.fingerprint));
+        let mut items = items.to_vec();
+        items.sort_unstable_by_key(|(raw, _)| *raw);
+        items.dedup_by_key(|(raw, _)| *raw);
+        Known {
+            entries,
+            items: items.into_boxed_slice(),
+        }
+    }
+
+    /// An item sent before, by its bytes' fingerprint.
+    fn item(&self, raw: u64) -> Option<ItemMemo> {
+        let i = self.items.binary_search_by_key(&raw, |(r, _)| *r).ok()?;
+        Some(self.items[i].1)
+    }
+}
+
+/// [`parse_feed_limited`] that leaves out the entries of the feed's last stored fetch that are
+/// sent exactly as before (`known`): such an entry converts to exactly the entry stored before,
+/// which the store would only find unchanged. Converting (sanitising with ammonia, text
+/// extraction, hashing) was most of a re-read feed's cost, and once that was spared, feed-rs's
+/// own reading: an RSS item whose bytes (in the same enclosing document start, see
+/// [`spans`]) were read before is cut out of the document before feed-rs sees it. The result
+/// is the same as reading everything and skipping by entry fingerprint (a property test holds
+/// the two to each other); when the shortened document does not read cleanly, the whole one is
+/// read instead.
 pub fn parse_feed_skipping(
     bytes: &[u8],
     content_type: Option<&str>,
     base: Option<&Url>,
     now: DateTime<Utc>,
     limits: Limits,
-    known: &std::collections::HashSet<u64>,
+    known: &Known,
 ) -> Result<ParsedFeed, ParseError> {
     let decoded = crate::charset::to_utf8(bytes, content_type);
     let text = older_formats_as_current(&decoded.text);
+    let scan = spans::scan(&text, base.map(Url::as_str));
+    if let Some(scan) = &scan
+        && let Some((feed, slots)) = read_unknown_items(&text, scan, base, known, limits)
+    {
+        return Ok(finish(feed, slots, None, 0, &decoded, base, now, known));
+    }
     let (feed, recovered) = match read(text.as_bytes(), base) {
         Ok(feed) => (feed, None),
         Err(first) => {
@@ -306,23 +357,144 @@ pub fn parse_feed_skipping(
             }
         }
     };
-    let (kept, items_left_out) = newest(feed.entries, limits.max_items);
-    let shared = shared_ids(&kept);
+    // An item's bytes stand for its entry when the document read cleanly and every item
+    // became an entry, in order.
+    let raws = scan
+        .filter(|s| recovered.is_none() && s.raws.len() == feed.entries.len())
+        .map(|s| s.raws);
+    let mut feed = feed;
+    let (kept, items_left_out) = newest(std::mem::take(&mut feed.entries), limits.max_items);
+    let raws = raws.filter(|_| items_left_out == 0);
+    let slots = match raws {
+        Some(raws) => kept
+            .into_iter()
+            .zip(raws)
+            .map(|(e, raw)| Slot::Read(e, Some(raw)))
+            .collect(),
+        None => kept.into_iter().map(|e| Slot::Read(e, None)).collect(),
+    };
+    Ok(finish(
+        feed,
+        slots,
+        recovered,
+        items_left_out,
+        &decoded,
+        base,
+        now,
+        known,
+    ))
+}
+
+/// One entry of a document in [`parse_feed_skipping`]: read by feed-rs (with its item's byte
+/// fingerprint when its bytes stand for it), or an item known by its bytes and not read.
+/// The slots take the place of feed-rs's own `Vec<Entry>`, one for one, so their size is its:
+/// boxing the entry would add an allocation per entry.
+#[allow(clippy::large_enum_variant)]
+enum Slot {
+    Read(feed_rs::model::Entry, Option<u64>),
+    Known(u64, ItemMemo),
+}
+
+/// The document without its known items, read: the feed and its entries in document order,
+/// the known ones as [`Slot::Known`]. `None` (read the whole document instead) when no item
+/// is known, when the document has more items than are kept (which are kept depends on all
+/// their dates), or when the shortened document does not read cleanly into one entry per
+/// remaining item.
+fn read_unknown_items(
+    text: &str,
+    scan: &spans::ItemScan,
+    base: Option<&Url>,
+    known: &Known,
+    limits: Limits,
+) -> Option<(feed_rs::model::Feed, Vec<Slot>)> {
+    if known.items.is_empty() || scan.spans.len() > limits.max_items {
+        return None;
+    }
+    let memos: Vec<Option<ItemMemo>> = scan.raws.iter().map(|r| known.item(*r)).collect();
+    if memos.iter().all(Option::is_none) {
+        return None;
+    }
+    let mut cut = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (span, memo) in scan.spans.iter().zip(&memos) {
+        if memo.is_some() {
+            cut.push_str(&text[copied..span.start]);
+            copied = span.end;
+        }
+    }
+    cut.push_str(&text[copied..]);
+    let mut feed = read(cut.as_bytes(), base).ok()?;
+    let unknown = memos.iter().filter(|m| m.is_none()).count();
+    if feed.entries.len() != unknown {
+        return None;
+    }
+    let mut read = std::mem::take(&mut feed.entries).into_iter();
+    let slots = scan
+        .raws
+        .iter()
+        .zip(memos)
+        .map(|(raw, memo)| match memo {
+            Some(memo) => Some(Slot::Known(*raw, memo)),
+            None => read.next().map(|e| Slot::Read(e, Some(*raw))),
+        })
+        .collect::<Option<Vec<Slot>>>()?;
+    Some((feed, slots))
+}
+
+/// The entries of a read document converted (those known skipped), and the feed around them.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    feed: feed_rs::model::Feed,
+    slots: Vec<Slot>,
+    recovered: Option<String>,
+    items_left_out: usize,
+    decoded: &crate::charset::Decoded,
+    base: Option<&Url>,
+    now: DateTime<Utc>,
+    known: &Known,
+) -> ParsedFeed {
+    let shared = shared_ids(slots.iter().map(|s| match s {
+        Slot::Read(e, _) => (id_hash(e), title_hash(e)),
+        Slot::Known(_, m) => (m.id, m.title),
+    }));
     let mut seen = std::collections::HashSet::new();
-    let mut entries = Vec::with_capacity(kept.len());
-    let mut fingerprints = Vec::with_capacity(kept.len());
+    let mut entries = Vec::with_capacity(slots.len());
+    let mut fingerprints = Vec::with_capacity(slots.len());
+    let mut items = Vec::with_capacity(slots.len());
     let mut skipped_known = 0;
-    for e in kept {
+    let mut unread_known = 0;
+    for slot in slots {
+        let (e, raw) = match slot {
+            Slot::Known(raw, memo) => {
+                fingerprints.push(memo.fingerprint);
+                items.push((raw, memo));
+                skipped_known += 1;
+                unread_known += 1;
+                continue;
+            }
+            Slot::Read(e, raw) => (e, raw),
+        };
         let fingerprint = entry_fingerprint(&e, base);
         fingerprints.push(fingerprint);
-        if known.contains(&fingerprint) {
+        let id = id_hash(&e);
+        if let Some(raw) = raw {
+            items.push((
+                raw,
+                ItemMemo {
+                    fingerprint,
+                    id,
+                    title: title_hash(&e),
+                },
+            ));
+        }
+        if known.entries.contains(&fingerprint) {
             skipped_known += 1;
             continue;
         }
         // Several entries of this document carry this id with different titles (a CMS that
         // gives every item its section URL as guid): the id names none of them, so each is told
         // apart by its title. The same every fetch while the feed does it.
-        let title_digest = shared.contains(raw_id(&e)).then(|| {
+        let title_digest = shared.contains(&id).then(|| {
             let title = e.title.as_ref().map_or("", |t| t.content.as_str());
             crate::model::hex_digest(&[title])
         });
@@ -342,7 +514,7 @@ pub fn parse_feed_skipping(
             entries.push(entry);
         }
     }
-    Ok(ParsedFeed {
+    ParsedFeed {
         websub: websub_links(&feed.links),
         title: feed.title.map(|t| title_text(&t.content)),
         entries,
@@ -353,8 +525,10 @@ pub fn parse_feed_skipping(
         charset_guessed: decoded.source == crate::charset::Source::Guessed,
         unknown_charset: decoded.unknown_charset.clone(),
         fingerprints,
+        items,
         skipped_known,
-    })
+        unread_known,
+    }
 }
 
 /// What an entry's key is made from before conversion: its id, else its first link.
@@ -367,25 +541,42 @@ fn raw_id(e: &feed_rs::model::Entry) -> &str {
     }
 }
 
+/// A hash of [`raw_id`], 0 when there is none.
+fn id_hash(e: &feed_rs::model::Entry) -> u64 {
+    let id = raw_id(e);
+    if id.is_empty() {
+        return 0;
+    }
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(1)
+        .hash_one(id)
+        .max(1)
+}
+
+/// A hash of an entry's title as [`shared_ids`] compares it (absent and empty differ).
+fn title_hash(e: &feed_rs::model::Entry) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(2)
+        .hash_one(e.title.as_ref().map(|t| t.content.as_str()))
+}
+
 /// The ids (or, without ids, links) that several entries of one document share while their
-/// titles differ: not identifiers at all. Looked for over every entry, those skipped as
-/// unchanged too, so that an entry's key does not depend on which others were converted.
-fn shared_ids(entries: &[feed_rs::model::Entry]) -> std::collections::HashSet<String> {
-    let mut first_title: std::collections::HashMap<&str, Option<&str>> =
-        std::collections::HashMap::new();
+/// titles differ, as [`id_hash`]es of `(id, title)` pairs: not identifiers at all. Looked for
+/// over every entry, those skipped as unchanged too, so that an entry's key does not depend on
+/// which others were converted.
+fn shared_ids(entries: impl Iterator<Item = (u64, u64)>) -> std::collections::HashSet<u64> {
+    let mut first_title = std::collections::HashMap::new();
     let mut shared = std::collections::HashSet::new();
-    for e in entries {
-        let id = raw_id(e);
-        if id.is_empty() {
+    for (id, title) in entries {
+        if id == 0 {
             continue;
         }
-        let title = e.title.as_ref().map(|t| t.content.as_str());
-        match first_title.get(id) {
+        match first_title.get(&id) {
             None => {
                 first_title.insert(id, title);
             }
             Some(t) if *t != title => {
-                shared.insert(id.to_owned());
+                shared.insert(id);
             }
             Some(_) => {}
         }
@@ -1421,7 +1612,7 @@ mod tests {
     }
 
     /// Parses `xml` as fetched from https://e.com/feed.xml, skipping the `known` fingerprints.
-    fn parse(xml: &str, known: &std::collections::HashSet<u64>) -> ParsedFeed {
+    fn parse(xml: &str, known: &Known) -> ParsedFeed {
         let base = Url::parse("https://e.com/feed.xml").unwrap();
         parse_feed_skipping(
             xml.as_bytes(),
@@ -1477,7 +1668,7 @@ mod tests {
         assert_ne!(keys[0], keys[1]);
         // A new item arrives; the old ones are skipped as unchanged, and the new one's key is
         // made the same way (the collision is seen across skipped entries too).
-        let known: std::collections::HashSet<u64> = first.fingerprints.iter().copied().collect();
+        let known = Known::new(&first.fingerprints, &first.items);
         let second = parse(&feed(&["New", "Schools", "Seminar", "Awards"]), &known);
         assert_eq!((second.entries.len(), second.skipped_known), (1, 3));
         assert!(second.entries[0].key.starts_with("https://e.com/s/ #"));
@@ -1630,7 +1821,7 @@ mod tests {
         };
         let first = parse(&feed("Two"), &Default::default());
         assert_eq!((first.entries.len(), first.skipped_known), (2, 0));
-        let known: std::collections::HashSet<u64> = first.fingerprints.iter().copied().collect();
+        let known = Known::new(&first.fingerprints, &first.items);
         // The same feed again: nothing to convert.
         let again = parse(&feed("Two"), &known);
         assert_eq!((again.entries.len(), again.skipped_known), (0, 2));
@@ -1652,6 +1843,55 @@ mod tests {
         )
         .unwrap();
         assert_eq!(elsewhere.skipped_known, 0);
+    }
+
+    #[test]
+    fn items_sent_as_before_are_not_even_read_and_read_the_same() {
+        let feed = |built: &str, items: &[&str]| {
+            let items: String = items
+                .iter()
+                .map(|t| format!("<item><title>{t}</title><guid>g-{t}</guid><description><![CDATA[<p>About {t}</p>]]></description></item>"))
+                .collect();
+            format!(
+                "<rss version=\"2.0\"><channel><title>T</title><description><![CDATA[{built}]]></description>{items}</channel></rss>"
+            )
+        };
+        let first = parse(&feed("Monday", &["One", "Two"]), &Known::default());
+        assert_eq!(first.items.len(), 2);
+        let known = Known::new(&first.fingerprints, &first.items);
+        // A new build of the feed with one new item: the two old ones are cut out unread.
+        let doc = feed("Tuesday", &["Three", "One", "Two"]);
+        let second = parse(&doc, &known);
+        assert_eq!((second.skipped_known, second.unread_known), (2, 2));
+        assert_eq!(second.entries.len(), 1);
+        assert_eq!(second.entries[0].title, "Three");
+        let everything = parse(&doc, &Known::new(&first.fingerprints, &[]));
+        assert_eq!(everything.unread_known, 0);
+        assert_eq!(second.entries, everything.entries);
+        assert_eq!(second.fingerprints, everything.fingerprints);
+        assert_eq!(second.items, everything.items);
+        // What was remembered of the cut items carries over to the next read.
+        let third = parse(&doc, &Known::new(&second.fingerprints, &second.items));
+        assert_eq!((third.skipped_known, third.unread_known), (3, 3));
+        // An old item's bytes quoted in the channel's CDATA are not an item: nothing is cut
+        // from inside it.
+        let quoted = format!(
+            "<rss version=\"2.0\"><channel><description><![CDATA[{}]]></description>\
+             <item><title>Four</title><guid>g-4</guid></item></channel></rss>",
+            "<item><title>One</title><guid>g-One</guid><description>x</description></item>"
+        );
+        let read = parse(&quoted, &known);
+        assert_eq!((read.entries.len(), read.unread_known), (1, 0));
+        // A new item that needs repair: the whole document is read again, repaired.
+        let broken = feed("Tuesday", &["Fish & chips", "One", "Two"]);
+        let repaired = parse(&broken, &known);
+        assert!(repaired.recovered.is_some());
+        assert_eq!((repaired.entries.len(), repaired.unread_known), (1, 0));
+        assert_eq!(repaired.entries[0].title, "Fish & chips");
+        assert!(
+            repaired.items.is_empty(),
+            "a repaired read says nothing of item bytes"
+        );
     }
 
     #[test]

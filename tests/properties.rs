@@ -234,6 +234,118 @@ fn content_type() -> impl Strategy<Value = Option<String>> {
     ]
 }
 
+/// Markup an RSS item may hold: what looks like the end of an item inside comments,
+/// processing instructions, CDATA and quoted attributes, and what the pre-pass restates…
+const ITEM_MARKUP: &[&str] = &[
+    "<!-- </item> <item> -->",
+    "<?pi </item> ?>",
+    "<description><![CDATA[<p>a</p></item><item>]]></description>",
+    "<media:thumbnail url=\"https://e.com/t.jpg\"/>",
+    "<enclosure url=\"https://e.com/a.mp3\" type=\"audio/mpeg\" length=\"3\"/>",
+    "<dc:title>DC title</dc:title>",
+    "<link>/relative?a=1&amp;b=2</link>",
+    "<category domain=\"a>b\">World</category>",
+    "<pubDate>Sun, 01 Nov 2026 10:00:00 GMT</pubDate>",
+    "<pubDate>Mon, 02 Nov 2026 10:00:00 GMT</pubDate>",
+    "<x:unknown xmlns:x=\"u\" a='</item>'>x</x:unknown>",
+];
+
+/// …and what makes a document unreadable until repaired, or an item's end unclear.
+const BROKEN_MARKUP: &[&str] = &[
+    "<x:unknown a=\"</item>\">",
+    "bare & ampersand",
+    "<title>unclosed",
+    "<item>",
+    "</item>",
+    "<![CDATA[ ]]> ]]>",
+];
+
+/// One RSS item of hostile text: a guid shared with other items or not, a title and a
+/// description (escaped or in CDATA), and some of [`ITEM_MARKUP`].
+fn rss_item() -> impl Strategy<Value = String> {
+    let esc = |s: &str| html_escape::encode_text(s).into_owned();
+    // Mostly text XML allows (a document with one forbidden character is read after repair,
+    // and then not by its items' bytes), sometimes any.
+    let text = || {
+        prop_oneof![
+            3 => hostile().prop_map(|s| s.chars().filter(|c| matches!(*c, '\t' | '\n' | '\r' | ' '..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)).collect()),
+            1 => hostile(),
+        ]
+    };
+    (
+        prop_oneof![
+            Just(None),
+            proptest::sample::select(&["g1", "g2", "https://e.com/s/"][..])
+                .prop_map(|g| Some(g.to_owned())),
+            text().prop_map(Some),
+        ],
+        proptest::option::of(text()),
+        proptest::option::of(text()),
+        any::<bool>(),
+        proptest::collection::vec(
+            prop_oneof![
+                6 => proptest::sample::select(ITEM_MARKUP),
+                1 => proptest::sample::select(BROKEN_MARKUP),
+            ],
+            0..3,
+        ),
+        prop_oneof![
+            8 => proptest::sample::select(&["<item>", "<item >", "<item a=\"x>y\">"][..]),
+            1 => Just("<item/>"),
+        ],
+    )
+        .prop_map(move |(guid, title, body, cdata, markup, open)| {
+            if open == "<item/>" {
+                return open.to_owned();
+            }
+            let mut item = open.to_owned();
+            if let Some(g) = guid {
+                item.push_str(&format!("<guid isPermaLink=\"false\">{}</guid>", esc(&g)));
+            }
+            if let Some(t) = title {
+                item.push_str(&format!("<title>{}</title>", esc(&t)));
+            }
+            if let Some(b) = body {
+                if cdata {
+                    let b = b.replace("]]>", "]]]]><![CDATA[>");
+                    item.push_str(&format!("<description><![CDATA[{b}]]></description>"));
+                } else {
+                    item.push_str(&format!("<description>{}</description>", esc(&b)));
+                }
+            }
+            item.extend(markup.iter().copied());
+            item.push_str("</item>");
+            item
+        })
+}
+
+/// An RSS 2.0 or 1.0 document of the `pool`'s items in `order`, built at `build` (a sibling
+/// of the items that changes every fetch), with or without a namespace declared on the root.
+fn rss_doc(pool: &[String], order: &[usize], build: u8, rdf: bool, ns: bool) -> String {
+    let items: String = order
+        .iter()
+        .map(|i| pool[i % pool.len()].as_str())
+        .collect();
+    let dc = if ns {
+        " xmlns:dc=\"http://purl.org/dc/elements/1.1/\""
+    } else {
+        ""
+    };
+    let media = "xmlns:media=\"http://search.yahoo.com/mrss/\"";
+    if rdf {
+        format!(
+            "<?xml version=\"1.0\"?><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" \
+             xmlns=\"http://purl.org/rss/1.0/\" {media}{dc}><channel rdf:about=\"https://e.com/\">\
+             <title>T {build}</title></channel>{items}</rdf:RDF>"
+        )
+    } else {
+        format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\" {media}{dc}><channel><title>T</title>\
+             <lastBuildDate>{build}</lastBuildDate>{items}</channel></rss>"
+        )
+    }
+}
+
 fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
@@ -524,6 +636,50 @@ proptest! {
                     }
                     prop_assert!(e.published.is_none_or(|d| d <= now + chrono::Duration::days(1)));
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn re_reading_by_item_bytes_gives_what_reading_everything_gives(
+        pool in proptest::collection::vec(rss_item(), 1..6),
+        orders in proptest::collection::vec(proptest::collection::vec(0usize..6, 0..8), 3),
+        builds in proptest::collection::vec(any::<u8>(), 3),
+        ns in proptest::collection::vec(proptest::bool::weighted(0.85), 3),
+        bases in proptest::collection::vec(proptest::bool::weighted(0.85), 3),
+        rdf in any::<bool>(),
+        max_items in 1usize..12,
+    ) {
+        use wiredesk::parse::{Known, Limits, parse_feed_skipping};
+        let now = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        let base = |b: bool| Url::parse(if b { "https://e.com/rss" } else { "https://f.com/a/rss" }).unwrap();
+        let limits = Limits { max_items };
+        // A feed read three times, each time knowing the last read: once with its items known by
+        // their bytes (cut out before feed-rs reads), once by their entries' fingerprints only
+        // (every item read): the same feed, entries, fingerprints and items either way.
+        let mut known = Known::default();
+        let mut known_entries = Known::default();
+        for step in 0..3 {
+            let doc = rss_doc(&pool, &orders[step], builds[step], rdf, ns[step]);
+            let base = base(bases[step]);
+            let by_items = parse_feed_skipping(doc.as_bytes(), None, Some(&base), now, limits, &known);
+            let by_entries = parse_feed_skipping(doc.as_bytes(), None, Some(&base), now, limits, &known_entries);
+            match (by_items, by_entries) {
+                (Ok(mut a), Ok(mut b)) => {
+                    prop_assert!(a.unread_known <= a.skipped_known);
+                    prop_assert_eq!(b.unread_known, 0);
+                    a.unread_known = 0;
+                    b.unread_known = 0;
+                    prop_assert_eq!(format!("{a:?}"), format!("{b:?}"), "{}", doc);
+                    known = Known::new(&a.fingerprints, &a.items);
+                    known_entries = Known::new(&b.fingerprints, &[]);
+                }
+                (Err(a), Err(b)) => {
+                    prop_assert_eq!(a.0, b.0);
+                    known = Known::default();
+                    known_entries = Known::default();
+                }
+                (a, b) => prop_assert!(false, "{:?} against {:?} for {}", a.map(|p| p.entries), b.map(|p| p.entries), doc),
             }
         }
     }

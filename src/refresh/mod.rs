@@ -568,8 +568,12 @@ async fn store_stage(
         .await;
     if stored.is_ok() {
         ctx.runtime.remember_seen(&feed.id, seen);
-        ctx.runtime
-            .remember_raw(&feed.id, feed.filter.signature(), &parsed.fingerprints);
+        ctx.runtime.remember_raw(
+            &feed.id,
+            feed.filter.signature(),
+            &parsed.fingerprints,
+            &parsed.items,
+        );
     }
     match stored {
         Ok(mut stats) => {

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use crate::config::{FeedConfig, FeedId};
-use crate::parse::Entry;
+use crate::parse::{Entry, ItemMemo, Known};
 
 /// The per-feed runtime state (see the module docs).
 #[derive(Default)]
@@ -21,7 +21,8 @@ pub struct FeedRuntime {
     /// an entry seen there needs no preparing for text matching (see [`FeedRuntime::unseen`]).
     seen: Mutex<HashMap<FeedId, HashSet<u64>>>,
     /// Per feed, the fingerprints of the entries of its last stored fetch as the feed sent
-    /// them: such an entry is not even converted (see `crate::parse::parse_feed_skipping`).
+    /// them, and of its RSS items' bytes: such an entry is not even converted, such an item
+    /// not even read (see `crate::parse::parse_feed_skipping`).
     /// Kept with the signature of the feed's item filter they were stored under: an entry
     /// left out by one filter is looked at again under another.
     raw: Mutex<HashMap<FeedId, Fingerprints>>,
@@ -35,7 +36,7 @@ pub struct FeedRuntime {
 }
 
 /// A feed's entry fingerprints, with the signature of the item filter they were stored under.
-type Fingerprints = (u64, Arc<HashSet<u64>>);
+type Fingerprints = (u64, Arc<Known>);
 
 /// What [`FeedRuntime::remember_seen`] keeps of a fetch's entries.
 pub fn short_hashes(entries: &[Entry]) -> HashSet<u64> {
@@ -77,7 +78,7 @@ impl FeedRuntime {
 
     /// The fingerprints of the entries of the feed's last stored fetch under the filter with
     /// this signature (empty after a start, or when the filter changed).
-    pub fn known_raw(&self, feed: &FeedId, filter: u64) -> Arc<HashSet<u64>> {
+    pub fn known_raw(&self, feed: &FeedId, filter: u64) -> Arc<Known> {
         let raw = self.raw.lock().unwrap_or_else(|e| e.into_inner());
         match raw.get(feed) {
             Some((sig, set)) if *sig == filter => set.clone(),
@@ -86,8 +87,14 @@ impl FeedRuntime {
     }
 
     /// Records the fingerprints of a fetch just stored (see [`FeedRuntime::known_raw`]).
-    pub fn remember_raw(&self, feed: &FeedId, filter: u64, fingerprints: &[u64]) {
-        let set = Arc::new(fingerprints.iter().copied().collect());
+    pub fn remember_raw(
+        &self,
+        feed: &FeedId,
+        filter: u64,
+        fingerprints: &[u64],
+        items: &[(u64, ItemMemo)],
+    ) {
+        let set = Arc::new(Known::new(fingerprints, items));
         let mut raw = self.raw.lock().unwrap_or_else(|e| e.into_inner());
         raw.insert(feed.clone(), (filter, set));
     }
