@@ -133,9 +133,10 @@ pub struct ParsedFeed {
     pub fingerprints: Vec<u64>,
     /// Entries not converted because their fingerprint was known (see [`parse_feed_skipping`]).
     pub skipped_known: usize,
-    /// Of those, RSS items known by their bytes and not even read (see [`parse_feed_skipping`]).
+    /// Of those, items (RSS `<item>`, Atom `<entry>`) known by their bytes and not even read
+    /// (see [`parse_feed_skipping`]).
     pub unread_known: usize,
-    /// Per RSS item, its bytes' fingerprint and what they stood for, in the feed's order; empty
+    /// Per item, its bytes' fingerprint and what they stood for, in the feed's order; empty
     /// when the document's items could not be told by their bytes (see [`Known::new`]).
     pub items: Vec<(u64, ItemMemo)>,
     /// The WebSub hub and topic (`rel="hub"` and `rel="self"` links, Atom or `atom:link` in
@@ -274,7 +275,7 @@ pub fn parse_feed_limited(
 
 /// What a feed's last stored fetch leaves for recognising its entries on the next read (see
 /// [`parse_feed_skipping`]): the fingerprint of every entry as the feed sent it, and of each
-/// RSS item, what its bytes stood for.
+/// item (RSS `<item>`, Atom `<entry>`), what its bytes stood for.
 #[derive(Clone, Debug, Default)]
 pub struct Known {
     entries: std::collections::HashSet<u64>,
@@ -283,7 +284,7 @@ pub struct Known {
     items: Box<[(u64, ItemMemo)]>,
 }
 
-/// What an RSS item's bytes stood for when it was last read: its entry's fingerprint, and
+/// What an item's bytes stood for when it was last read: its entry's fingerprint, and
 /// what [`shared_ids`] needs of it (its id's and title's hashes; the id's 0 when it had none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ItemMemo {
@@ -317,7 +318,7 @@ impl Known {
 /// sent exactly as before (`known`): such an entry converts to exactly the entry stored before,
 /// which the store would only find unchanged. Converting (sanitising with ammonia, text
 /// extraction, hashing) was most of a re-read feed's cost, and once that was spared, feed-rs's
-/// own reading: an RSS item whose bytes (in the same enclosing document start, see
+/// own reading: an RSS item or Atom entry whose bytes (in the same enclosing document start, see
 /// [`spans`]) were read before is cut out of the document before feed-rs sees it. The result
 /// is the same as reading everything and skipping by entry fingerprint (a property test holds
 /// the two to each other); when the shortened document does not read cleanly, the whole one is

@@ -1,11 +1,13 @@
-//! An RSS document's `<item>` elements found by their bytes, so that a re-read feed's items
+//! An RSS document's `<item>` elements (an Atom one's `<entry>` elements) found by their
+//! bytes, so that a re-read feed's items
 //! sent exactly as before can be left out of the document before feed-rs reads it (see
 //! `parse_feed_skipping`): feed-rs's reading of an unchanged item was most of what a re-read
 //! feed cost.
 //!
 //! An item's entry is a function of its own bytes and of what encloses it: the base URL, and
 //! the document up to and including the `<channel …>` tag (the XML declaration, the root's and
-//! the channel's namespaces and `xml:base`). Everything after that tag that is not an item —
+//! the channel's namespaces and `xml:base`; for Atom, up to and including the root `<feed …>`
+//! tag). Everything after that tag that is not an item —
 //! the channel's title, its `lastBuildDate` — is a sibling of the items, not an ancestor, and
 //! is left out of the fingerprint: a feed that stamps its build time on every fetch still has
 //! its items recognised.
@@ -16,7 +18,8 @@
 //! values, CDATA sections, comments and processing instructions, so that a `</item>` inside
 //! any of them is never taken for the end of an item, and gives up (`None`) on anything it is
 //! unsure of — a document type with an internal subset, a self-closing or nested item, an item
-//! outside the channel (RSS 2.0) or the root (RSS 1.0), mismatched or unclosed tags. Giving up
+//! outside the channel (RSS 2.0) or the root (RSS 1.0, Atom), a second channel, mismatched or
+//! unclosed tags. Giving up
 //! only means the whole document is read as before.
 
 use std::hash::BuildHasher;
@@ -39,12 +42,16 @@ pub struct ItemScan {
 const HASHER: foldhash::quality::FixedState =
     foldhash::quality::FixedState::with_seed(0x77_69_72_65_64_65_73_6b);
 
-/// The items of `text` (an RSS 0.9x/2.0 or 1.0 document, as `older_formats_as_current`
-/// states it), or `None` when the document is not one whose items this lexer can delimit
-/// exactly (see the module docs).
+/// The items of `text` (an RSS 0.9x/2.0 or 1.0 document, or an Atom one, as
+/// `older_formats_as_current` states it), or `None` when the document is not one whose items
+/// this lexer can delimit exactly (see the module docs).
 pub fn scan(text: &str, base: Option<&str>) -> Option<ItemScan> {
     let b = text.as_bytes();
     let mut stack: Vec<&[u8]> = Vec::new();
+    // RSS: `<item>` under the one `<channel>` (2.0) or beside it under the root (1.0), the
+    // context up to the channel's tag. Atom: `<entry>` under the root `<feed>`, the context up
+    // to the root's tag.
+    let mut atom = false;
     let mut context_end = None;
     let mut item_start = None;
     let mut spans = Vec::new();
@@ -73,7 +80,7 @@ pub fn scan(text: &str, base: Option<&str>) -> Option<ItemScan> {
                 return None;
             }
             i = p + gt + 1;
-            if name == b"item" {
+            if name == item_name(atom) {
                 spans.push(item_start.take()?..i);
             }
         } else {
@@ -86,19 +93,25 @@ pub fn scan(text: &str, base: Option<&str>) -> Option<ItemScan> {
             }
             let gt = 1 + name_len + tag_end(&rest[1 + name_len..])?;
             let self_closing = rest[gt - 1] == b'/';
-            if name == b"item" {
-                let parent = stack.last().copied();
-                let under_root = stack.len() == 1 && stack[0].ends_with(b"RDF");
-                if self_closing
-                    || item_start.is_some()
-                    || context_end.is_none()
-                    || !(parent == Some(b"channel".as_slice()) || under_root)
-                {
+            if stack.is_empty() && name == b"feed" && context_end.is_none() {
+                atom = true;
+                context_end = Some(p + gt + 1);
+            } else if name == item_name(atom) {
+                let parent_ok = if atom {
+                    stack.len() == 1
+                } else {
+                    stack.last() == Some(&b"channel".as_slice())
+                        || (stack.len() == 1 && stack[0].ends_with(b"RDF"))
+                };
+                if self_closing || item_start.is_some() || context_end.is_none() || !parent_ok {
                     return None;
                 }
                 item_start = Some(p);
-            }
-            if name == b"channel" && context_end.is_none() {
+            } else if name == b"channel" && !atom {
+                // feed-rs reads the first channel only.
+                if context_end.is_some() {
+                    return None;
+                }
                 context_end = Some(p + gt + 1);
             }
             if !self_closing {
@@ -116,6 +129,11 @@ pub fn scan(text: &str, base: Option<&str>) -> Option<ItemScan> {
         .map(|s| HASHER.hash_one((context, &b[s.clone()])))
         .collect();
     Some(ItemScan { spans, raws })
+}
+
+/// The element an entry is read from: Atom's `entry`, RSS's `item`.
+fn item_name(atom: bool) -> &'static [u8] {
+    if atom { b"entry" } else { b"item" }
 }
 
 /// Where the start tag whose attributes begin `attrs` ends: the index in `attrs` of its `>`,
@@ -154,6 +172,15 @@ mod tests {
         // RSS 1.0: items beside the channel, under the root.
         let rdf = r#"<rdf:RDF xmlns:rdf="r" xmlns="http://purl.org/rss/1.0/"><channel rdf:about="c"></channel><item rdf:about="1"><title>A</title></item></rdf:RDF>"#;
         assert_eq!(items(rdf).unwrap().len(), 1);
+        // Atom: entries under the root; an `<item>` there is nothing.
+        let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><item/><entry><title>A</title><source><title>S</title></source></entry><entry><id>2</id></entry></feed>"#;
+        assert_eq!(
+            items(atom).unwrap(),
+            [
+                "<entry><title>A</title><source><title>S</title></source></entry>",
+                "<entry><id>2</id></entry>"
+            ]
+        );
     }
 
     #[test]
@@ -169,8 +196,12 @@ mod tests {
             // An internal subset may declare entities; a CDATA section never closed.
             "<!DOCTYPE rss [<!ENTITY e \"</item>\">]><rss><channel><item></item></channel></rss>",
             "<rss><channel><item><![CDATA[</item></channel></rss>",
-            // No channel at all.
+            // No channel at all; two channels (feed-rs reads the first).
             "<rss><item></item></rss>",
+            "<rss><channel></channel><channel><item></item></channel></rss>",
+            // An Atom entry nested, or under another element.
+            "<feed><entry><entry></entry></entry></feed>",
+            "<feed><x><entry></entry></x></feed>",
         ] {
             assert!(items(doc).is_none(), "{doc}");
         }
