@@ -285,7 +285,7 @@ pub struct Known {
 }
 
 /// What an item's bytes stood for when it was last read: its entry's fingerprint, and
-/// what [`shared_ids`] needs of it (its id's and title's hashes; the id's 0 when it had none).
+/// what `shared_ids` needs of it (its id's and title's hashes; the id's 0 when it had none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ItemMemo {
     fingerprint: u64,
@@ -319,7 +319,7 @@ impl Known {
 /// which the store would only find unchanged. Converting (sanitising with ammonia, text
 /// extraction, hashing) was most of a re-read feed's cost, and once that was spared, feed-rs's
 /// own reading: an RSS item or Atom entry whose bytes (in the same enclosing document start, see
-/// [`spans`]) were read before is cut out of the document before feed-rs sees it. The result
+/// `spans`) were read before is cut out of the document before feed-rs sees it. The result
 /// is the same as reading everything and skipping by entry fingerprint (a property test holds
 /// the two to each other); when the shortened document does not read cleanly, the whole one is
 /// read instead.
