@@ -539,6 +539,20 @@ fn stories_are_dated_and_ordered_by_their_earliest_member_not_by_first_sight() {
         .unwrap();
     assert_eq!(story.published, t(30));
     assert_eq!(story.first_seen, t(61));
+    // A later member leaves the date where it is, and the story counts as updated.
+    db.sync_feeds(&[feed("a", 0), feed("b", 10), feed("c", 5)])
+        .unwrap();
+    let mut later = entry("c1", "Fresh news, later", "https://n.example/fresh");
+    later.published = Some(t(90));
+    ingest(&mut db, "c", &[later], t(95));
+    let story = db
+        .latest_stories(10, None)
+        .unwrap()
+        .into_iter()
+        .find(|s| s.members.len() == 3)
+        .unwrap();
+    assert_eq!(story.published, t(30));
+    assert_eq!(story.updated, t(95));
 }
 
 #[tokio::test]
