@@ -531,12 +531,14 @@ fn stories_are_dated_and_ordered_by_their_earliest_member_not_by_first_sight() {
     let mut earlier = entry("b2", "Fresh news again", "https://n.example/fresh");
     earlier.published = Some(t(30));
     ingest(&mut db, "b", &[earlier], t(63));
-    let story = db
-        .latest_stories(10, None)
-        .unwrap()
-        .into_iter()
-        .find(|s| s.members.len() == 2)
-        .unwrap();
+    let story_of = |db: &Db, members: usize| {
+        db.latest_stories(10, None)
+            .unwrap()
+            .into_iter()
+            .find(|s| s.members.len() == members)
+            .unwrap()
+    };
+    let story = story_of(&db, 2);
     assert_eq!(story.published, t(30));
     assert_eq!(story.first_seen, t(61));
     // A later member leaves the date where it is, and the story counts as updated.
@@ -545,12 +547,7 @@ fn stories_are_dated_and_ordered_by_their_earliest_member_not_by_first_sight() {
     let mut later = entry("c1", "Fresh news, later", "https://n.example/fresh");
     later.published = Some(t(90));
     ingest(&mut db, "c", &[later], t(95));
-    let story = db
-        .latest_stories(10, None)
-        .unwrap()
-        .into_iter()
-        .find(|s| s.members.len() == 3)
-        .unwrap();
+    let story = story_of(&db, 3);
     assert_eq!(story.published, t(30));
     assert_eq!(story.updated, t(95));
 }
