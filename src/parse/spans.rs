@@ -42,6 +42,10 @@ pub struct ItemScan {
 const HASHER: foldhash::quality::FixedState =
     foldhash::quality::FixedState::with_seed(0x77_69_72_65_64_65_73_6b);
 
+/// Deeper than this, a document is not lexed (its open elements are kept on a stack: a hostile
+/// document of nothing but open tags would otherwise hold a slice for each).
+const MAX_DEPTH: usize = 256;
+
 /// The items of `text` (an RSS 0.9x/2.0 or 1.0 document, or an Atom one, as
 /// `older_formats_as_current` states it), or `None` when the document is not one whose items
 /// this lexer can delimit exactly (see the module docs).
@@ -115,6 +119,9 @@ pub fn scan(text: &str, base: Option<&str>) -> Option<ItemScan> {
                 context_end = Some(p + gt + 1);
             }
             if !self_closing {
+                if stack.len() >= MAX_DEPTH {
+                    return None;
+                }
                 stack.push(name);
             }
             i = p + gt + 1;
@@ -206,6 +213,15 @@ mod tests {
             assert!(items(doc).is_none(), "{doc}");
         }
         assert_eq!(items("<rss><channel></channel></rss>").unwrap().len(), 0);
+        // Nesting past the bound is given up, whatever follows.
+        let deep = format!(
+            "<rss><channel><item>{}{}</item></channel></rss>",
+            "<x>".repeat(MAX_DEPTH),
+            "</x>".repeat(MAX_DEPTH)
+        );
+        assert!(items(&deep).is_none());
+        let shallow = deep.replacen("<x>", "", 4).replacen("</x>", "", 4);
+        assert_eq!(items(&shallow).unwrap().len(), 1);
     }
 
     #[test]
