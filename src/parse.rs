@@ -307,6 +307,11 @@ impl Known {
         }
     }
 
+    /// Nothing known (after a start, or once a feed is forgotten).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.items.is_empty()
+    }
+
     /// An item sent before, by its bytes' fingerprint.
     fn item(&self, raw: u64) -> Option<ItemMemo> {
         let i = self.items.binary_search_by_key(&raw, |(r, _)| *r).ok()?;

@@ -440,6 +440,11 @@ async fn a_reload_adds_removes_and_changes_feeds_without_a_restart() {
     let (mut daemon, addr, mut rx) = start_watched(cfg).await;
     rx.wait_for("a", stored).await;
     rx.wait_for("b", stored).await;
+    let b = wiredesk::config::FeedId("b".into());
+    assert!(
+        daemon.app.runtime.unseen(&b, &[]).is_some(),
+        "b's last fetch is remembered"
+    );
 
     let mut new = config(
         dir.path(),
@@ -450,6 +455,10 @@ async fn a_reload_adds_removes_and_changes_feeds_without_a_restart() {
     assert_eq!(summary.added, vec![wiredesk::config::FeedId("c".into())]);
     assert_eq!(summary.changed, vec![wiredesk::config::FeedId("a".into())]);
     assert_eq!(summary.removed, vec![wiredesk::config::FeedId("b".into())]);
+    assert!(
+        daemon.app.runtime.unseen(&b, &[]).is_none(),
+        "and forgotten once b is removed"
+    );
     rx.wait_for("c", stored).await;
 
     // b is no longer polled: two more refreshes of a (each a scheduled tick) see no request to b.

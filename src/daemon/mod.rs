@@ -187,6 +187,7 @@ impl Daemon {
         for id in before.keys() {
             if !after.contains_key(id) {
                 self.scheduler.remove(id).await;
+                self.app.runtime.forget(id);
                 summary.removed.push((*id).clone());
             }
         }

@@ -117,6 +117,25 @@ impl FeedRuntime {
         seen.insert(feed.clone(), hashes);
     }
 
+    /// Forgets what was remembered of a feed's fetches (its entries and items, the warnings
+    /// logged): called when the feed leaves the configuration, so that a daemon whose feeds
+    /// come and go for months holds nothing for feeds it no longer polls, and a feed added
+    /// again under the same id starts afresh.
+    pub fn forget(&self, feed: &FeedId) {
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(feed);
+        self.raw
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(feed);
+        self.warned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(feed);
+    }
+
     /// The lock that keeps refreshes of one feed from overlapping.
     pub fn feed_guard(&self, feed: &FeedId) -> Arc<tokio::sync::Mutex<()>> {
         let mut guards = self.guards.lock().unwrap_or_else(|e| e.into_inner());
@@ -266,6 +285,26 @@ mod tests {
         );
         // …and each stored fetch replaces them.
         rt.remember_seen(&id, short_hashes(std::slice::from_ref(&new)));
-        assert_eq!(rt.unseen(&id, &[old, new]), Some(vec![true, false]));
+        assert_eq!(rt.unseen(&id, &[old.clone(), new]), Some(vec![true, false]));
+        // A feed that leaves the configuration is forgotten, its items' bytes too.
+        let parsed = crate::parse::parse_feed(
+            b"<rss><channel><item><title>T</title><guid>g</guid></item></channel></rss>",
+            None,
+            None,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        rt.remember_raw(&id, 0, &parsed.fingerprints, &parsed.items);
+        assert!(rt.warning_kinds_changed(&id, &["repaired"]));
+        let other = FeedId("b".into());
+        rt.remember_seen(&other, short_hashes(std::slice::from_ref(&old)));
+        rt.forget(&id);
+        assert_eq!(rt.unseen(&id, std::slice::from_ref(&old)), None);
+        assert!(rt.known_raw(&id, 0).is_empty());
+        assert!(
+            rt.warning_kinds_changed(&id, &["repaired"]),
+            "logged afresh"
+        );
+        assert!(rt.unseen(&other, &[old]).is_some(), "other feeds stay");
     }
 }
