@@ -1,16 +1,15 @@
 //! An RSS document's `<item>` elements (an Atom one's `<entry>` elements) found by their
-//! bytes, so that a re-read feed's items
-//! sent exactly as before can be left out of the document before feed-rs reads it (see
-//! `parse_feed_skipping`): feed-rs's reading of an unchanged item was most of what a re-read
-//! feed cost.
+//! bytes, so that a re-read feed's items sent exactly as before can be left out of the
+//! document before feed-rs reads it (see `parse_feed_skipping`): feed-rs's reading of an
+//! unchanged item was most of what a re-read feed cost.
 //!
 //! An item's entry is a function of its own bytes and of what encloses it: the base URL, and
 //! the document up to and including the `<channel …>` tag (the XML declaration, the root's and
 //! the channel's namespaces and `xml:base`; for Atom, up to and including the root `<feed …>`
-//! tag). Everything after that tag that is not an item —
-//! the channel's title, its `lastBuildDate` — is a sibling of the items, not an ancestor, and
-//! is left out of the fingerprint: a feed that stamps its build time on every fetch still has
-//! its items recognised.
+//! tag). Everything after that tag that is not an item — the channel's title, its
+//! `lastBuildDate` — is a sibling of the items, not an ancestor, and is left out of the
+//! fingerprint: a feed that stamps its build time on every fetch still has its items
+//! recognised.
 //!
 //! Written by hand: no maintained crate lexes XML and reports byte spans of elements without
 //! also decoding them (quick-xml's reader does, but at most of feed-rs's cost, which is what
@@ -18,9 +17,9 @@
 //! values, CDATA sections, comments and processing instructions, so that a `</item>` inside
 //! any of them is never taken for the end of an item, and gives up (`None`) on anything it is
 //! unsure of — a document type with an internal subset, a self-closing or nested item, an item
-//! outside the channel (RSS 2.0) or the root (RSS 1.0, Atom), a second channel, mismatched or
-//! unclosed tags. Giving up
-//! only means the whole document is read as before.
+//! outside the channel (RSS 2.0) or the root (RSS 1.0, Atom), a second channel, nesting deeper
+//! than [`MAX_DEPTH`], mismatched or unclosed tags. Giving up only means the whole document is
+//! read as before.
 
 use std::hash::BuildHasher;
 use std::ops::Range;
@@ -30,7 +29,8 @@ use memchr::memmem;
 /// The items of a document and their fingerprints.
 #[derive(Debug)]
 pub struct ItemScan {
-    /// Each `<item …>…</item>`, in document order, `</item>` included.
+    /// Each `<item …>…</item>` (Atom: `<entry …>…</entry>`), in document order, the end tag
+    /// included.
     pub spans: Vec<Range<usize>>,
     /// Per span, a fingerprint of its bytes, the enclosing document's start and the base URL.
     pub raws: Vec<u64>,
