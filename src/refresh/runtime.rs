@@ -21,8 +21,8 @@ pub struct FeedRuntime {
     /// an entry seen there needs no preparing for text matching (see [`FeedRuntime::unseen`]).
     seen: Mutex<HashMap<FeedId, HashSet<u64>>>,
     /// Per feed, the fingerprints of the entries of its last stored fetch as the feed sent
-    /// them, and of its items' bytes (RSS and Atom): such an entry is not even converted, such an item
-    /// not even read (see `crate::parse::parse_feed_skipping`).
+    /// them, and of its items' bytes (RSS and Atom): such an entry is not even converted, such
+    /// an item not even read (see `crate::parse::parse_feed_skipping`).
     /// Kept with the signature of the feed's item filter they were stored under: an entry
     /// left out by one filter is looked at again under another.
     raw: Mutex<HashMap<FeedId, Fingerprints>>,
