@@ -72,3 +72,15 @@ desk_bench() {
   desk_port=$(port)
   desk_config "$1" "$desk_port"
 }
+
+# USAGE FEEDS ITEMS BINARY...: the setup of a benchmark that compares the wiredesk binaries
+# given on its command line (an older build as the baseline, the new one) — the usage line when
+# none is given, what it needs, $work, FEEDS generated feeds of ITEMS items served by nginx.
+binaries_bench() {
+  local usage=$1 feeds=$2 items=$3
+  shift 3
+  [ $# -gt 0 ] || { echo "usage: $usage"; exit 2; }
+  bench_needs
+  bench_workdir
+  serve_feeds "$feeds" "$items" 2
+}

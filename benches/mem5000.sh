@@ -6,11 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/lib.sh
-bench_needs
-[ $# -gt 0 ] || { echo "usage: bash benches/mem5000.sh BINARY..."; exit 2; }
 FEEDS=${FEEDS:-5000}; ITEMS=${ITEMS:-50}; CONC=64
-bench_workdir
-serve_feeds "$FEEDS" "$ITEMS" 2
+binaries_bench "bash benches/mem5000.sh BINARY..." "$FEEDS" "$ITEMS" "$@"
 desk_config "0 0 * * *"
 for round in $(seq ${ROUNDS:-1}); do
   for bin in "$@"; do

@@ -12,11 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/lib.sh
-bench_needs
-[ $# -gt 0 ] || { echo "usage: bash benches/reread_wave.sh BINARY..."; exit 2; }
 FEEDS=${FEEDS:-2000}; ITEMS=${ITEMS:-50}; CONC=64
-bench_workdir
-serve_feeds "$FEEDS" "$ITEMS" 2
+binaries_bench "bash benches/reread_wave.sh BINARY..." "$FEEDS" "$ITEMS" "$@"
 desk_port=$(port)
 desk_config "0 * * * * *" "$desk_port"
 "$1" poll-once --config "$work/feeds.toml" > /dev/null 2>"$work/err" || { tail -3 "$work/err"; exit 1; }
