@@ -344,7 +344,7 @@ pub fn parse_feed_skipping(
     {
         return Ok(finish(feed, slots, None, 0, &decoded, base, now, known));
     }
-    let (feed, recovered) = match read(text.as_bytes(), base) {
+    let (mut feed, recovered) = match read(text.as_bytes(), base) {
         Ok(feed) => (feed, None),
         Err(first) => {
             let repaired = repair(&text);
@@ -368,7 +368,6 @@ pub fn parse_feed_skipping(
     let raws = scan
         .filter(|s| recovered.is_none() && s.raws.len() == feed.entries.len())
         .map(|s| s.raws);
-    let mut feed = feed;
     let (kept, items_left_out) = newest(std::mem::take(&mut feed.entries), limits.max_items);
     let raws = raws.filter(|_| items_left_out == 0);
     let slots = match raws {
@@ -459,17 +458,23 @@ fn finish(
     now: DateTime<Utc>,
     known: &Known,
 ) -> ParsedFeed {
-    let shared = shared_ids(slots.iter().map(|s| match s {
-        Slot::Read(e, _) => (id_hash(e), title_hash(e)),
-        Slot::Known(_, m) => (m.id, m.title),
-    }));
+    // Each entry's id and title hashes, once: for the shared-id rule over all of them, and
+    // for the memo of each item read.
+    let keys: Vec<(u64, u64)> = slots
+        .iter()
+        .map(|s| match s {
+            Slot::Read(e, _) => (id_hash(e), title_hash(e)),
+            Slot::Known(_, m) => (m.id, m.title),
+        })
+        .collect();
+    let shared = shared_ids(&keys);
     let mut seen = std::collections::HashSet::new();
     let mut entries = Vec::with_capacity(slots.len());
     let mut fingerprints = Vec::with_capacity(slots.len());
     let mut items = Vec::with_capacity(slots.len());
     let mut skipped_known = 0;
     let mut unread_known = 0;
-    for slot in slots {
+    for (slot, &(id, title)) in slots.into_iter().zip(&keys) {
         let (e, raw) = match slot {
             Slot::Known(raw, memo) => {
                 fingerprints.push(memo.fingerprint);
@@ -482,14 +487,13 @@ fn finish(
         };
         let fingerprint = entry_fingerprint(&e, base);
         fingerprints.push(fingerprint);
-        let id = id_hash(&e);
         if let Some(raw) = raw {
             items.push((
                 raw,
                 ItemMemo {
                     fingerprint,
                     id,
-                    title: title_hash(&e),
+                    title,
                 },
             ));
         }
@@ -567,13 +571,13 @@ fn title_hash(e: &feed_rs::model::Entry) -> u64 {
 }
 
 /// The ids (or, without ids, links) that several entries of one document share while their
-/// titles differ, as [`id_hash`]es of `(id, title)` pairs: not identifiers at all. Looked for
-/// over every entry, those skipped as unchanged too, so that an entry's key does not depend on
-/// which others were converted.
-fn shared_ids(entries: impl Iterator<Item = (u64, u64)>) -> std::collections::HashSet<u64> {
+/// titles differ: not identifiers at all. Given each entry's [`id_hash`] and [`title_hash`];
+/// gives the shared ids' hashes. Looked for over every entry, those skipped as unchanged too,
+/// so that an entry's key does not depend on which others were converted.
+fn shared_ids(entries: &[(u64, u64)]) -> std::collections::HashSet<u64> {
     let mut first_title = std::collections::HashMap::new();
     let mut shared = std::collections::HashSet::new();
-    for (id, title) in entries {
+    for &(id, title) in entries {
         if id == 0 {
             continue;
         }

@@ -326,7 +326,10 @@ fn feed_item() -> impl Strategy<Value = [String; 3]> {
             }
             item.push_str("</item>");
             entry.push_str("</entry>");
-            let rdf = item.replacen('>', &format!("><link>https://e.com/r/{link}</link>"), 1);
+            let rdf = format!(
+                "{open}<link>https://e.com/r/{link}</link>{}",
+                &item[open.len()..]
+            );
             [item, rdf, entry]
         })
 }

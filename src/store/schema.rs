@@ -156,9 +156,8 @@ const MIGRATIONS: &[&str] = &[
     // segment (FTS5's default is 1 MiB): a catch-up's batch of a few thousand items then makes
     // one segment instead of three or four, and FTS5's flushing and merging of small segments
     // costs about half as much (part of it is now the commit's; BENCHMARKS.md, session 11:
-    // about 5 % of the store thread in all). The index is ~2 %
-    // larger (25.5 -> 25.9 MB at 100k items); the memory is held only while a batch is being
-    // written.
+    // about 5 % of the store thread in all). The index is ~2 % larger (25.5 -> 25.9 MB at
+    // 100k items); the memory is held only while a batch is being written.
     "INSERT INTO items_fts (items_fts, rank) VALUES ('hashsize', 4194304);",
 ];
 
