@@ -544,7 +544,14 @@ proptest! {
         // Text by its type; a replacement character only where the body had one, or where
         // the decoder says it replaced bytes it could not read.
         let decoded = wiredesk::charset::to_utf8(&bytes, ct.as_deref());
-        let had_one = bytes.windows(3).any(|w| w == "\u{FFFD}".as_bytes());
+        // U+FFFD as the body's own encoding writes it: UTF-8, or UTF-16/32 in either order.
+        let wide: &[&[u8]] = match decoded.encoding {
+            e if e.contains("16") => &[&[0xFD, 0xFF], &[0xFF, 0xFD]],
+            e if e.contains("32") => &[&[0xFD, 0xFF, 0, 0], &[0, 0, 0xFF, 0xFD]],
+            _ => &[],
+        };
+        let had_one = bytes.windows(3).any(|w| w == "\u{FFFD}".as_bytes())
+            || wide.iter().any(|f| bytes.windows(f.len()).any(|w| w == *f));
         prop_assert!(
             !decoded.text.contains('\u{FFFD}') || had_one || decoded.had_errors,
             "{:?} from {:?}", decoded.text, bytes
@@ -763,4 +770,15 @@ proptest! {
             }
         }
     }
+}
+
+/// Found by the property above at 25,000 cases: a UTF-16 body holding U+FFFD itself (bytes
+/// FD FF) decodes to it without any loss, and the property counts it as the body's own.
+#[test]
+fn a_utf16_body_s_own_replacement_character_is_not_a_loss() {
+    let bytes = b"l\0i\0\xFD\xFF";
+    let decoded = wiredesk::charset::to_utf8(bytes, Some("text/xml; charset=utf-16"));
+    assert_eq!(decoded.text, "li\u{FFFD}");
+    assert!(!decoded.had_errors);
+    assert!(decoded.encoding.contains("16"), "{}", decoded.encoding);
 }
