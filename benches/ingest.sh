@@ -42,8 +42,20 @@ PY
 read -r fp_rate fp_n <<<"$fp"
 [ "$fp_n" = "$entries" ] || { echo "feedparser read $fp_n entries, expected $entries"; exit 1; }
 
-# wiredesk.
+# wiredesk. The -wal file's size is sampled during the fresh ingest (its largest is written).
+wal_peak() {
+  local peak=0 s
+  while :; do
+    s=$(stat -c %s "$work/w.db-wal" 2>/dev/null || echo 0)
+    [ "$s" -gt "$peak" ] && { peak=$s; echo "$peak" > "$work/walpeak"; }
+    sleep 0.1
+  done
+}
+echo 0 > "$work/walpeak"
+wal_peak & sampler=$!
 read -r w1 c1 m1 < <(measure "$bin" poll-once --config "$work/feeds.toml")
+kill "$sampler"; wait "$sampler" 2>/dev/null || true
+wal_mb=$(( $(cat "$work/walpeak") / 1048576 )); db_mb=$(( $(stat -c %s "$work/w.db") / 1048576 ))
 stored=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from items').fetchone()[0])" "$work/w.db")
 [ "$stored" = "$entries" ] || { echo "stored $stored of $entries entries"; tail -5 "$work/out"; exit 1; }
 stories=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from stories').fetchone()[0])" "$work/w.db")
@@ -96,6 +108,7 @@ e = $entries
 rows = [
   ("fresh ingest, poll-once", f"{$w1:.1f} s wall, {$c1:.1f} CPU s, {e / $w1:,.0f} entries/s, {$m1 / 1024:.0f} MB peak",
    f"feedparser parse alone {$fp_rate:,.0f} entries/s; curl fetch {$curl_wall:.2f} s"),
+  ("fresh ingest: disk", f"database {$db_mb} MB after; -wal file at most {$wal_mb} MB during", ""),
   ("all-304 poll-once", f"{$w2:.2f} s wall, {$c2:.2f} CPU s", f"curl If-None-Match {$curl304_wall:.2f} s"),
   ("status", f"{$ws:.2f} s", ""),
   ("stories --json (all)", f"{$wj:.2f} s", f"direct SQL over the same rows {$wq:.2f} s"),

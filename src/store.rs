@@ -26,7 +26,7 @@ mod stories;
 pub mod websub;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 
 use chrono::{DateTime, Utc};
@@ -193,7 +193,7 @@ pub struct Db {
     conn: Connection,
     /// Checkpoints the WAL on its own connection and thread (see [`Checkpointer`]); dropped
     /// after `conn`, before the lock.
-    _checkpointer: Option<Checkpointer>,
+    checkpointer: Option<Checkpointer>,
     /// The database file, and its device and inode when opened: a file deleted or replaced
     /// under a running daemon is noticed (see [`Db::check_file`]) instead of written into.
     path: PathBuf,
@@ -288,13 +288,39 @@ const MAX_BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(300
 /// WAL pages after which a commit asks for a checkpoint (SQLite's own automatic default).
 const CHECKPOINT_PAGES: i32 = 1000;
 
+/// WAL pages after which the writer, between two batches, waits for a checkpoint of
+/// everything it has committed, so that its next transaction starts the WAL again from its
+/// beginning (see [`Checkpointer::wait_for_restart`]).
+const RESTART_PAGES: i32 = 8192;
+
+/// The longest the writer waits for that checkpoint.
+const RESTART_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Folds the WAL back into the database on a thread and connection of its own. SQLite's
 /// automatic checkpoint runs inside the committing thread: here that is the one store thread,
 /// where it cost 7 % of ingest (copying pages and an fsync) while the second core idled. The
 /// writer's commit hook only signals; a PASSIVE checkpoint never blocks the writer or readers.
-/// The thread ends when the writer's connection (holding the signal's sender) is dropped.
+/// The writer also waits for it now and then (see [`Checkpointer::wait_for_restart`]). The
+/// thread ends when the writer's connection (whose commit hook holds a sender) and this are
+/// dropped.
 struct Checkpointer {
     thread: Option<std::thread::JoinHandle<()>>,
+    shared: Arc<CheckpointShared>,
+    ask: std::sync::mpsc::SyncSender<()>,
+}
+
+/// What the writer and the checkpoint thread know of each other.
+struct CheckpointShared {
+    /// [`CHECKPOINT_PAGES`] and [`RESTART_PAGES`] (tests change them).
+    checkpoint_pages: AtomicI32,
+    restart_pages: AtomicI32,
+    /// Pages in the WAL after the writer's last commit.
+    wal_pages: AtomicI32,
+    /// Checkpoints the writer has waited for, counted; each covers every commit before it.
+    asked: std::sync::atomic::AtomicU64,
+    /// The highest `asked` a finished checkpoint covered.
+    done: std::sync::Mutex<u64>,
+    finished: std::sync::Condvar,
 }
 
 impl Checkpointer {
@@ -306,35 +332,104 @@ impl Checkpointer {
         })?;
         own.execute_batch("PRAGMA busy_timeout=5000;")?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let shared = Arc::new(CheckpointShared {
+            checkpoint_pages: AtomicI32::new(CHECKPOINT_PAGES),
+            restart_pages: AtomicI32::new(RESTART_PAGES),
+            wal_pages: AtomicI32::new(0),
+            asked: Default::default(),
+            done: Default::default(),
+            finished: Default::default(),
+        });
+        let theirs = shared.clone();
         let thread = std::thread::Builder::new()
             .name("wiredesk-checkpoint".into())
             .spawn(move || {
                 for () in rx {
+                    // Read before checkpointing: every commit before this number was asked
+                    // for is in the WAL this checkpoint folds back.
+                    let covers = theirs.asked.load(Ordering::Acquire);
                     if let Err(e) = own.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                     {
                         tracing::warn!("checkpointing the database: {e}");
                     }
+                    if let Ok(mut done) = theirs.done.lock() {
+                        *done = (*done).max(covers);
+                    }
+                    theirs.finished.notify_all();
                 }
             })
             .map_err(|e| {
                 StoreError::Internal(format!("cannot start the checkpoint thread: {e}"))
             })?;
         // Replaces SQLite's automatic checkpoint (which is itself a WAL hook).
+        let hook_tx = tx.clone();
+        let hook_shared = shared.clone();
         conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: i32| {
-            if pages >= CHECKPOINT_PAGES {
+            hook_shared.wal_pages.store(pages, Ordering::Relaxed);
+            if pages >= hook_shared.checkpoint_pages.load(Ordering::Relaxed) {
                 // Full: a checkpoint is already asked for.
-                let _ = tx.try_send(());
+                let _ = hook_tx.try_send(());
             }
             Ok(())
         }))?;
         Ok(Checkpointer {
             thread: Some(thread),
+            shared,
+            ask: tx,
         })
+    }
+
+    /// Called by the writer between batches. While the writer commits batch after batch (a
+    /// catch-up), the checkpoint thread never finds the WAL fully folded back, and SQLite
+    /// starts the WAL over only then: the file grew by every page written (~475 MB for 100k
+    /// new items, where the database ends at 150 MB), and each new frame made the kernel
+    /// allocate and zero page-cache pages (7 % of a catch-up's CPU samples, all on the store
+    /// thread). Past [`RESTART_PAGES`], the writer waits for a checkpoint of everything it
+    /// committed (most of it folded back already, concurrently), and its next transaction
+    /// writes the WAL from its start, over pages the kernel holds. A reader on an older
+    /// snapshot keeps that checkpoint from folding back everything (then the WAL grows on, as
+    /// before); the wait is for the checkpoint to end, at most `limit` (a slow disk's fsync).
+    fn wait_for_restart(&self, limit: std::time::Duration) {
+        if self.shared.wal_pages.load(Ordering::Relaxed)
+            < self.shared.restart_pages.load(Ordering::Relaxed)
+        {
+            return;
+        }
+        let want = self.shared.asked.fetch_add(1, Ordering::AcqRel) + 1;
+        // Full: a checkpoint is asked for and has not started, so it will cover `want`.
+        if let Err(std::sync::mpsc::TrySendError::Disconnected(())) = self.ask.try_send(()) {
+            return;
+        }
+        let Ok(done) = self.shared.done.lock() else {
+            return;
+        };
+        let _ = self
+            .shared
+            .finished
+            .wait_timeout_while(done, limit, |done| *done < want);
+        self.shared.wal_pages.store(0, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+impl Db {
+    /// Sets the WAL sizes, in pages, at which a commit asks for a checkpoint and after which
+    /// the writer waits for one between batches.
+    pub(crate) fn set_checkpoint_pages(&self, checkpoint: i32, restart: i32) {
+        if let Some(c) = &self.checkpointer {
+            c.shared
+                .checkpoint_pages
+                .store(checkpoint, Ordering::Relaxed);
+            c.shared.restart_pages.store(restart, Ordering::Relaxed);
+        }
     }
 }
 
 impl Drop for Checkpointer {
     fn drop(&mut self) {
+        // The thread ends when every sender is gone: this one, and the hook's (with `conn`).
+        let (gone, _) = std::sync::mpsc::sync_channel(1);
+        drop(std::mem::replace(&mut self.ask, gone));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -726,6 +821,10 @@ fn run_batch(
         );
         seen.pending.fetch_sub(1, Ordering::Relaxed);
     }
+    if let Some(c) = &db.checkpointer {
+        c.wait_for_restart(RESTART_WAIT);
+        seen.last_done_ms.store(now_ms(), Ordering::Relaxed);
+    }
     next
 }
 
@@ -950,7 +1049,7 @@ impl Db {
         let checkpointer = Checkpointer::start(&mut conn, path)?;
         let mut db = Db {
             conn,
-            _checkpointer: Some(checkpointer),
+            checkpointer: Some(checkpointer),
             path: path.to_owned(),
             identity: file_identity(path),
             _lock: Some(lock),
@@ -999,7 +1098,7 @@ impl Db {
         }
         Ok(Db {
             conn,
-            _checkpointer: None,
+            checkpointer: None,
             path: path.to_owned(),
             identity: file_identity(path),
             _lock: None,

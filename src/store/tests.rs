@@ -1408,3 +1408,50 @@ fn the_database_lock_is_let_go_even_while_a_starting_process_shares_its_file() {
     );
     drop(twin);
 }
+
+#[tokio::test]
+async fn the_wal_starts_over_during_a_long_run_of_batches_instead_of_growing_with_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.db");
+    let store = Store::open(&path, &dedup()).unwrap();
+    // Only the writer's wait between batches asks for checkpoints here (the commit hook never
+    // does), and it waits once the WAL holds 16 pages.
+    store
+        .call(|db| {
+            db.set_checkpoint_pages(i32::MAX, 16);
+            Ok(db.conn.execute_batch("CREATE TABLE bulk (x BLOB)")?)
+        })
+        .await
+        .unwrap();
+    // What opening the database (migrations) left in the WAL.
+    let wal = dir.path().join("w.db-wal");
+    let opened = std::fs::metadata(&wal).unwrap().len();
+    let mut largest = 0;
+    for _ in 0..100 {
+        // About 11 pages a batch: 100 batches are ~1,100 pages if the WAL never starts over.
+        store
+            .write(|db| {
+                Ok(db
+                    .conn
+                    .execute("INSERT INTO bulk VALUES (zeroblob(40000))", [])?)
+            })
+            .await
+            .unwrap();
+        largest = largest.max(std::fs::metadata(&wal).unwrap().len());
+    }
+    let frame = 4096 + 24;
+    assert!(
+        largest <= opened + (16 + 2 * 12) * frame,
+        "the WAL grew from {opened} to {largest} bytes ({} frames)",
+        largest / frame
+    );
+    let rows: i64 = store
+        .call(|db| {
+            Ok(db
+                .conn
+                .query_row("SELECT COUNT(*) FROM bulk", [], |r| r.get(0))?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows, 100, "every batch's row is stored");
+}
