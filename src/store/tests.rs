@@ -1455,3 +1455,68 @@ async fn the_wal_starts_over_during_a_long_run_of_batches_instead_of_growing_wit
         .unwrap();
     assert_eq!(rows, 100, "every batch's row is stored");
 }
+
+#[tokio::test]
+async fn a_reader_holding_an_old_snapshot_only_delays_the_wal_starting_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.db");
+    let store = Store::open(&path, &dedup()).unwrap();
+    store
+        .call(|db| {
+            db.set_checkpoint_pages(i32::MAX, 16);
+            Ok(db
+                .conn
+                .execute_batch("CREATE TABLE bulk (x BLOB); INSERT INTO bulk VALUES (1);")?)
+        })
+        .await
+        .unwrap();
+    let write = || {
+        store.write(|db| {
+            Ok(db
+                .conn
+                .execute("INSERT INTO bulk VALUES (zeroblob(40000))", [])?)
+        })
+    };
+    // A reader in the middle of a read: no checkpoint may fold back what it does not see.
+    let reader = rusqlite::Connection::open(&path).unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let seen: i64 = reader
+        .query_row("SELECT COUNT(*) FROM bulk", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(seen, 1);
+    let wal = dir.path().join("w.db-wal");
+    for _ in 0..30 {
+        write().await.unwrap();
+    }
+    let pinned = std::fs::metadata(&wal).unwrap().len();
+    let frame = 4096 + 24;
+    assert!(
+        pinned > 30 * 10 * frame,
+        "the WAL grew while the reader held its snapshot ({pinned} bytes)"
+    );
+    // The reader still reads its snapshot; then it ends.
+    let still: i64 = reader
+        .query_row("SELECT COUNT(*) FROM bulk", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(still, 1, "the reader's snapshot is intact");
+    reader.execute_batch("COMMIT").unwrap();
+    // The next batch still goes to the WAL's end (its wait is the first to fold everything
+    // back); from then on the WAL starts over: 60 more batches (~660 pages) add nothing.
+    for _ in 0..60 {
+        write().await.unwrap();
+    }
+    let after = std::fs::metadata(&wal).unwrap().len();
+    assert!(
+        after <= pinned + 2 * 12 * frame,
+        "the WAL grew from {pinned} to {after} bytes after the reader was done"
+    );
+    let rows: i64 = store
+        .call(|db| {
+            Ok(db
+                .conn
+                .query_row("SELECT COUNT(*) FROM bulk", [], |r| r.get(0))?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows, 91, "every batch's row is stored");
+}
