@@ -1905,6 +1905,29 @@ mod tests {
     }
 
     #[test]
+    fn prefixed_atom_entries_sent_as_before_are_not_read() {
+        let feed = |entries: &[&str]| {
+            let entries: String = entries
+                .iter()
+                .map(|t| format!("<a:entry><a:id>urn:{t}</a:id><a:title>{t}</a:title></a:entry>"))
+                .collect();
+            format!(
+                "<a:feed xmlns:a=\"http://www.w3.org/2005/Atom\"><a:title>T</a:title>{entries}</a:feed>"
+            )
+        };
+        let first = parse(&feed(&["One", "Two"]), &Known::default());
+        assert_eq!((first.entries.len(), first.items.len()), (2, 2));
+        let doc = feed(&["Three", "One", "Two"]);
+        let second = parse(&doc, &Known::new(&first.fingerprints, &first.items));
+        assert_eq!((second.skipped_known, second.unread_known), (2, 2));
+        assert_eq!(second.entries.len(), 1);
+        assert_eq!(second.entries[0].title, "Three");
+        let everything = parse(&doc, &Known::new(&first.fingerprints, &[]));
+        assert_eq!(second.entries, everything.entries);
+        assert_eq!(second.items, everything.items);
+    }
+
+    #[test]
     fn rss_entries_get_our_keys() {
         let xml = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>T &amp; Co</title>
 <item><title>With guid</title><guid>g-1</guid><link>/a?utm_source=x</link><description>&lt;p&gt;Body&lt;/p&gt;</description><pubDate>Sun, 01 Nov 2026 10:00:00 GMT</pubDate></item>

@@ -263,9 +263,9 @@ const BROKEN_MARKUP: &[&str] = &[
 ];
 
 /// One item of hostile text, as RSS 2.0, RSS 1.0 (where an item without a link is no entry,
-/// it has one) and Atom: a guid (id) shared with other items or not, a title and a description
-/// (content), escaped or in CDATA, and some of [`ITEM_MARKUP`].
-fn feed_item() -> impl Strategy<Value = [String; 3]> {
+/// it has one), Atom and Atom with a prefix: a guid (id) shared with other items or not, a
+/// title and a description (content), escaped or in CDATA, and some of [`ITEM_MARKUP`].
+fn feed_item() -> impl Strategy<Value = [String; 4]> {
     let esc = |s: &str| html_escape::encode_text(s).into_owned();
     // Mostly text XML allows (a document with one forbidden character is read after repair,
     // and then not by its items' bytes), sometimes any.
@@ -300,7 +300,13 @@ fn feed_item() -> impl Strategy<Value = [String; 3]> {
     )
         .prop_map(move |(guid, title, body, cdata, markup, open, link)| {
             if open == "<item/>" {
-                return [open.to_owned(), open.to_owned(), "<entry/>".to_owned()];
+                let atom = ["<entry/>".to_owned(), "<a:entry/>".to_owned()];
+                return [
+                    open.to_owned(),
+                    open.to_owned(),
+                    atom[0].clone(),
+                    atom[1].clone(),
+                ];
             }
             let (mut item, mut entry) = (open.to_owned(), open.replace("item", "entry"));
             if let Some(g) = guid {
@@ -330,14 +336,22 @@ fn feed_item() -> impl Strategy<Value = [String; 3]> {
                 "{open}<link>https://e.com/r/{link}</link>{}",
                 &item[open.len()..]
             );
-            [item, rdf, entry]
+            // Atom with a prefix: every element of the entry (and whatever markup it holds
+            // that names one) carries it.
+            let mut prefixed = entry.clone();
+            for name in ["entry", "id", "title", "content"] {
+                prefixed = prefixed
+                    .replace(&format!("<{name}"), &format!("<a:{name}"))
+                    .replace(&format!("</{name}>"), &format!("</a:{name}>"));
+            }
+            [item, rdf, entry, prefixed]
         })
 }
 
-/// An RSS 2.0 (`format` 0), RSS 1.0 (1) or Atom (2) document of the `pool`'s items in
+/// An RSS 2.0 (`format` 0), RSS 1.0 (1), Atom (2) or prefixed Atom (3) document of the `pool`'s items in
 /// `order`, built at `build` (a sibling of the items that changes every fetch), with or without
 /// a namespace declared on the root.
-fn feed_doc(pool: &[[String; 3]], order: &[usize], build: u8, format: u8, ns: bool) -> String {
+fn feed_doc(pool: &[[String; 4]], order: &[usize], build: u8, format: u8, ns: bool) -> String {
     let item = |i: &usize| pool[i % pool.len()][usize::from(format)].as_str();
     let items: String = order.iter().map(item).collect();
     let dc = if ns {
@@ -355,6 +369,10 @@ fn feed_doc(pool: &[[String; 3]], order: &[usize], build: u8, format: u8, ns: bo
         2 => format!(
             "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\" {media}{dc}>\
              <title>T</title><subtitle>{build}</subtitle>{items}</feed>"
+        ),
+        3 => format!(
+            "<?xml version=\"1.0\"?><a:feed xmlns:a=\"http://www.w3.org/2005/Atom\" {media}{dc}>\
+             <a:title>T</a:title><a:subtitle>{build}</a:subtitle>{items}</a:feed>"
         ),
         _ => format!(
             "<?xml version=\"1.0\"?><rss version=\"2.0\" {media}{dc}><channel><title>T</title>\
@@ -671,7 +689,7 @@ proptest! {
         builds in proptest::collection::vec(any::<u8>(), 3),
         ns in proptest::collection::vec(proptest::bool::weighted(0.85), 3),
         bases in proptest::collection::vec(proptest::bool::weighted(0.85), 3),
-        format in 0u8..3,
+        format in 0u8..4,
         max_items in 1usize..12,
     ) {
         use wiredesk::parse::{Known, Limits, parse_feed_skipping};

@@ -6,10 +6,10 @@
 //! An item's entry is a function of its own bytes and of what encloses it: the base URL, and
 //! the document up to and including the `<channel …>` tag (the XML declaration, the root's and
 //! the channel's namespaces and `xml:base`; for Atom, up to and including the root `<feed …>`
-//! tag). Everything after that tag that is not an item — the channel's title, its
-//! `lastBuildDate` — is a sibling of the items, not an ancestor, and is left out of the
-//! fingerprint: a feed that stamps its build time on every fetch still has its items
-//! recognised.
+//! tag, or `<PREFIX:feed …>`, whose entries are then `<PREFIX:entry>`). Everything after that
+//! tag that is not an item — the channel's title, its `lastBuildDate` — is a sibling of the
+//! items, not an ancestor, and is left out of the fingerprint: a feed that stamps its build
+//! time on every fetch still has its items recognised.
 //!
 //! Written by hand: no maintained crate lexes XML and reports byte spans of elements without
 //! also decoding them (quick-xml's reader does, but at most of feed-rs's cost, which is what
@@ -55,7 +55,9 @@ pub fn scan(text: &str, base: Option<&str>) -> Option<ItemScan> {
     // RSS: `<item>` under the one `<channel>` (2.0) or beside it under the root (1.0), the
     // context up to the channel's tag. Atom: `<entry>` under the root `<feed>`, the context up
     // to the root's tag.
-    let mut atom = false;
+    // Atom: the root's prefix (`atom` for `<atom:feed>`; empty when it has none), which its
+    // entries share.
+    let mut atom: Option<&[u8]> = None;
     let mut context_end = None;
     let mut item_start = None;
     let mut spans = Vec::new();
@@ -84,7 +86,7 @@ pub fn scan(text: &str, base: Option<&str>) -> Option<ItemScan> {
                 return None;
             }
             i = p + gt + 1;
-            if name == item_name(atom) {
+            if is_item(name, atom) {
                 spans.push(item_start.take()?..i);
             }
         } else {
@@ -97,11 +99,16 @@ pub fn scan(text: &str, base: Option<&str>) -> Option<ItemScan> {
             }
             let gt = 1 + name_len + tag_end(&rest[1 + name_len..])?;
             let self_closing = rest[gt - 1] == b'/';
-            if stack.is_empty() && name == b"feed" && context_end.is_none() {
-                atom = true;
+            let root_prefix = if stack.is_empty() && context_end.is_none() {
+                atom_prefix(name)
+            } else {
+                None
+            };
+            if root_prefix.is_some() {
+                atom = root_prefix;
                 context_end = Some(p + gt + 1);
-            } else if name == item_name(atom) {
-                let parent_ok = if atom {
+            } else if is_item(name, atom) {
+                let parent_ok = if atom.is_some() {
                     stack.len() == 1
                 } else {
                     stack.last() == Some(&b"channel".as_slice())
@@ -111,7 +118,7 @@ pub fn scan(text: &str, base: Option<&str>) -> Option<ItemScan> {
                     return None;
                 }
                 item_start = Some(p);
-            } else if name == b"channel" && !atom {
+            } else if name == b"channel" && atom.is_none() {
                 // feed-rs reads the first channel only.
                 if context_end.is_some() {
                     return None;
@@ -138,9 +145,23 @@ pub fn scan(text: &str, base: Option<&str>) -> Option<ItemScan> {
     Some(ItemScan { spans, raws })
 }
 
-/// The element an entry is read from: Atom's `entry`, RSS's `item`.
-fn item_name(atom: bool) -> &'static [u8] {
-    if atom { b"entry" } else { b"item" }
+/// Whether `name` is the element an entry is read from: RSS's `item`; Atom's `entry`, with the
+/// root's prefix (`prefix` holds it and its colon, or nothing).
+fn is_item(name: &[u8], atom: Option<&[u8]>) -> bool {
+    match atom {
+        None => name == b"item",
+        Some(prefix) => name.strip_prefix(prefix) == Some(b"entry".as_slice()),
+    }
+}
+
+/// When `name` is Atom's root, `feed` or `PREFIX:feed`: its prefix with the colon (or
+/// nothing). A name with two colons is no namespaced name, and not taken for one.
+fn atom_prefix(name: &[u8]) -> Option<&[u8]> {
+    if name == b"feed" {
+        return Some(b"");
+    }
+    let prefix = name.strip_suffix(b":feed")?;
+    (!prefix.is_empty() && !prefix.contains(&b':')).then(|| &name[..=prefix.len()])
 }
 
 /// Where the start tag whose attributes begin `attrs` ends: the index in `attrs` of its `>`,
@@ -188,6 +209,17 @@ mod tests {
                 "<entry><id>2</id></entry>"
             ]
         );
+        // Atom with a prefix: the entries named with the root's; others are not entries.
+        let prefixed = r#"<a:feed xmlns:a="http://www.w3.org/2005/Atom"><a:title>T</a:title><entry/><b:entry/><a:entry><a:id>1</a:id><!-- </a:entry> --></a:entry></a:feed>"#;
+        assert_eq!(
+            items(prefixed).unwrap(),
+            ["<a:entry><a:id>1</a:id><!-- </a:entry> --></a:entry>"]
+        );
+        assert_eq!(atom_prefix(b"feed"), Some(b"".as_slice()));
+        assert_eq!(atom_prefix(b"atom:feed"), Some(b"atom:".as_slice()));
+        for no in [&b"x:y:feed"[..], b":feed", b"feeds", b"xfeed"] {
+            assert_eq!(atom_prefix(no), None, "{}", String::from_utf8_lossy(no));
+        }
     }
 
     #[test]
@@ -209,6 +241,8 @@ mod tests {
             // An Atom entry nested, or under another element.
             "<feed><entry><entry></entry></entry></feed>",
             "<feed><x><entry></entry></x></feed>",
+            "<a:feed><a:entry><a:entry></a:entry></a:entry></a:feed>",
+            "<a:feed><a:entry></entry></a:feed>",
         ] {
             assert!(items(doc).is_none(), "{doc}");
         }
