@@ -411,8 +411,25 @@ impl Checkpointer {
     }
 }
 
+impl Db {
+    /// To be called by a writer between two of its transactions, when more follow at once (a
+    /// catch-up's batches, the retention prune's): see [`Checkpointer::wait_for_restart`].
+    fn between_transactions(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.wait_for_restart(RESTART_WAIT);
+        }
+    }
+}
+
 #[cfg(test)]
 impl Db {
+    /// How many times the writer has waited for a checkpoint to start the WAL over.
+    pub(crate) fn restart_waits(&self) -> u64 {
+        self.checkpointer
+            .as_ref()
+            .map_or(0, |c| c.shared.asked.load(Ordering::Relaxed))
+    }
+
     /// Sets the WAL sizes, in pages, at which a commit asks for a checkpoint and after which
     /// the writer waits for one between batches.
     pub(crate) fn set_checkpoint_pages(&self, checkpoint: i32, restart: i32) {
@@ -821,10 +838,8 @@ fn run_batch(
         );
         seen.pending.fetch_sub(1, Ordering::Relaxed);
     }
-    if let Some(c) = &db.checkpointer {
-        c.wait_for_restart(RESTART_WAIT);
-        seen.last_done_ms.store(now_ms(), Ordering::Relaxed);
-    }
+    db.between_transactions();
+    seen.last_done_ms.store(now_ms(), Ordering::Relaxed);
     next
 }
 

@@ -52,6 +52,9 @@ impl Db {
                 tx.execute("DELETE FROM story_aliases WHERE story_id = ?1", [id])?;
             }
             tx.commit()?;
+            // A long prune (the first after months away) must not grow the WAL by every page
+            // it deletes from.
+            self.between_transactions();
         }
         let expiry = now - chrono::Duration::days(2 * i64::from(retention_days));
         pruned.tombstones_expired = self

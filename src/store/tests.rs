@@ -1520,3 +1520,25 @@ async fn a_reader_holding_an_old_snapshot_only_delays_the_wal_starting_over() {
         .unwrap();
     assert_eq!(rows, 91, "every batch's row is stored");
 }
+
+#[test]
+fn a_long_prune_lets_the_wal_start_over_between_its_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = open(&dir);
+    // 1,200 stories to prune: three transactions of at most 500.
+    db.conn()
+        .execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200)
+             INSERT INTO stories (id, first_seen, updated, published) SELECT 's' || i, 0, 0, 0 FROM n;",
+        )
+        .unwrap();
+    db.set_checkpoint_pages(i32::MAX, 1);
+    let before = db.restart_waits();
+    let pruned = db.prune(30, t(0) + chrono::Duration::days(31)).unwrap();
+    assert_eq!(pruned.stories, 1200);
+    assert!(
+        db.restart_waits() >= before + 3,
+        "the prune waited for {} checkpoints between its transactions",
+        db.restart_waits() - before
+    );
+}
