@@ -1409,116 +1409,103 @@ fn the_database_lock_is_let_go_even_while_a_starting_process_shares_its_file() {
     drop(twin);
 }
 
-#[tokio::test]
-async fn the_wal_starts_over_during_a_long_run_of_batches_instead_of_growing_with_every_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("w.db");
-    let store = Store::open(&path, &dedup()).unwrap();
-    // Only the writer's wait between batches asks for checkpoints here (the commit hook never
-    // does), and it waits once the WAL holds 16 pages.
+/// A store whose WAL only starts over by the writer's wait between batches (the commit hook
+/// never asks for a checkpoint), once it holds 16 pages; with a table `bulk` made by `sql`.
+async fn bulk_store(path: &std::path::Path, sql: &'static str) -> Store {
+    let store = Store::open(path, &dedup()).unwrap();
     store
-        .call(|db| {
+        .call(move |db| {
             db.set_checkpoint_pages(i32::MAX, 16);
-            Ok(db.conn.execute_batch("CREATE TABLE bulk (x BLOB)")?)
+            Ok(db.conn.execute_batch(sql)?)
         })
         .await
         .unwrap();
-    // What opening the database (migrations) left in the WAL.
-    let wal = dir.path().join("w.db-wal");
-    let opened = std::fs::metadata(&wal).unwrap().len();
-    let mut largest = 0;
-    for _ in 0..100 {
-        // About 11 pages a batch: 100 batches are ~1,100 pages if the WAL never starts over.
-        store
-            .write(|db| {
-                Ok(db
-                    .conn
-                    .execute("INSERT INTO bulk VALUES (zeroblob(40000))", [])?)
-            })
-            .await
-            .unwrap();
-        largest = largest.max(std::fs::metadata(&wal).unwrap().len());
-    }
-    let frame = 4096 + 24;
-    assert!(
-        largest <= opened + (16 + 2 * 12) * frame,
-        "the WAL grew from {opened} to {largest} bytes ({} frames)",
-        largest / frame
-    );
-    let rows: i64 = store
+    store
+}
+
+/// One batch of about 11 pages.
+async fn write_bulk(store: &Store) {
+    store
+        .write(|db| {
+            Ok(db
+                .conn
+                .execute("INSERT INTO bulk VALUES (zeroblob(40000))", [])?)
+        })
+        .await
+        .unwrap();
+}
+
+async fn bulk_rows(store: &Store) -> i64 {
+    store
         .call(|db| {
             Ok(db
                 .conn
                 .query_row("SELECT COUNT(*) FROM bulk", [], |r| r.get(0))?)
         })
         .await
-        .unwrap();
-    assert_eq!(rows, 100, "every batch's row is stored");
+        .unwrap()
+}
+
+/// Bytes of a WAL frame (a 4 KiB page and its header).
+const FRAME: u64 = 4096 + 24;
+
+#[tokio::test]
+async fn the_wal_starts_over_during_a_long_run_of_batches_instead_of_growing_with_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = bulk_store(&dir.path().join("w.db"), "CREATE TABLE bulk (x BLOB)").await;
+    // What opening the database (migrations) left in the WAL.
+    let wal = dir.path().join("w.db-wal");
+    let opened = std::fs::metadata(&wal).unwrap().len();
+    let mut largest = 0;
+    for _ in 0..100 {
+        // 100 batches are ~1,100 pages if the WAL never starts over.
+        write_bulk(&store).await;
+        largest = largest.max(std::fs::metadata(&wal).unwrap().len());
+    }
+    assert!(
+        largest <= opened + (16 + 2 * 12) * FRAME,
+        "the WAL grew from {opened} to {largest} bytes ({} frames)",
+        largest / FRAME
+    );
+    assert_eq!(bulk_rows(&store).await, 100, "every batch's row is stored");
 }
 
 #[tokio::test]
 async fn a_reader_holding_an_old_snapshot_only_delays_the_wal_starting_over() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("w.db");
-    let store = Store::open(&path, &dedup()).unwrap();
-    store
-        .call(|db| {
-            db.set_checkpoint_pages(i32::MAX, 16);
-            Ok(db
-                .conn
-                .execute_batch("CREATE TABLE bulk (x BLOB); INSERT INTO bulk VALUES (1);")?)
-        })
-        .await
-        .unwrap();
-    let write = || {
-        store.write(|db| {
-            Ok(db
-                .conn
-                .execute("INSERT INTO bulk VALUES (zeroblob(40000))", [])?)
-        })
-    };
+    let sql = "CREATE TABLE bulk (x BLOB); INSERT INTO bulk VALUES (1);";
+    let store = bulk_store(&path, sql).await;
     // A reader in the middle of a read: no checkpoint may fold back what it does not see.
     let reader = rusqlite::Connection::open(&path).unwrap();
     reader.execute_batch("BEGIN").unwrap();
-    let seen: i64 = reader
-        .query_row("SELECT COUNT(*) FROM bulk", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(seen, 1);
+    let count = |c: &rusqlite::Connection| -> i64 {
+        c.query_row("SELECT COUNT(*) FROM bulk", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(count(&reader), 1);
     let wal = dir.path().join("w.db-wal");
     for _ in 0..30 {
-        write().await.unwrap();
+        write_bulk(&store).await;
     }
     let pinned = std::fs::metadata(&wal).unwrap().len();
-    let frame = 4096 + 24;
     assert!(
-        pinned > 30 * 10 * frame,
+        pinned > 30 * 10 * FRAME,
         "the WAL grew while the reader held its snapshot ({pinned} bytes)"
     );
-    // The reader still reads its snapshot; then it ends.
-    let still: i64 = reader
-        .query_row("SELECT COUNT(*) FROM bulk", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(still, 1, "the reader's snapshot is intact");
+    assert_eq!(count(&reader), 1, "the reader's snapshot is intact");
     reader.execute_batch("COMMIT").unwrap();
     // The next batch still goes to the WAL's end (its wait is the first to fold everything
     // back); from then on the WAL starts over: 60 more batches (~660 pages) add nothing.
     for _ in 0..60 {
-        write().await.unwrap();
+        write_bulk(&store).await;
     }
     let after = std::fs::metadata(&wal).unwrap().len();
     assert!(
-        after <= pinned + 2 * 12 * frame,
+        after <= pinned + 2 * 12 * FRAME,
         "the WAL grew from {pinned} to {after} bytes after the reader was done"
     );
-    let rows: i64 = store
-        .call(|db| {
-            Ok(db
-                .conn
-                .query_row("SELECT COUNT(*) FROM bulk", [], |r| r.get(0))?)
-        })
-        .await
-        .unwrap();
-    assert_eq!(rows, 91, "every batch's row is stored");
+    assert_eq!(bulk_rows(&store).await, 91, "every batch's row is stored");
 }
 
 #[test]
