@@ -26,7 +26,7 @@ mod stories;
 pub mod websub;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 
 use chrono::{DateTime, Utc};
@@ -317,7 +317,7 @@ struct CheckpointShared {
     /// Pages in the WAL after the writer's last commit.
     wal_pages: AtomicI32,
     /// Checkpoints the writer has waited for, counted; each covers every commit before it.
-    asked: std::sync::atomic::AtomicU64,
+    asked: AtomicU64,
     /// The highest `asked` a finished checkpoint covered.
     done: std::sync::Mutex<u64>,
     finished: std::sync::Condvar,

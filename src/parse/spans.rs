@@ -54,9 +54,8 @@ pub fn scan(text: &str, base: Option<&str>) -> Option<ItemScan> {
     let mut stack: Vec<&[u8]> = Vec::new();
     // RSS: `<item>` under the one `<channel>` (2.0) or beside it under the root (1.0), the
     // context up to the channel's tag. Atom: `<entry>` under the root `<feed>`, the context up
-    // to the root's tag.
-    // Atom: the root's prefix (`atom` for `<atom:feed>`; empty when it has none), which its
-    // entries share.
+    // to the root's tag; `atom` holds the root's prefix (`atom:` for `<atom:feed>`, empty when
+    // it has none), which its entries share.
     let mut atom: Option<&[u8]> = None;
     let mut context_end = None;
     let mut item_start = None;
@@ -99,13 +98,11 @@ pub fn scan(text: &str, base: Option<&str>) -> Option<ItemScan> {
             }
             let gt = 1 + name_len + tag_end(&rest[1 + name_len..])?;
             let self_closing = rest[gt - 1] == b'/';
-            let root_prefix = if stack.is_empty() && context_end.is_none() {
-                atom_prefix(name)
-            } else {
-                None
-            };
-            if root_prefix.is_some() {
-                atom = root_prefix;
+            if stack.is_empty()
+                && context_end.is_none()
+                && let Some(prefix) = atom_prefix(name)
+            {
+                atom = Some(prefix);
                 context_end = Some(p + gt + 1);
             } else if is_item(name, atom) {
                 let parent_ok = if atom.is_some() {
