@@ -3,9 +3,11 @@
 # in the same run: FEEDS generated feeds of ITEMS realistic news items (benches/gen_feeds.py,
 # text from ../shared/corpus/dedup), served by nginx on loopback.
 #   bash benches/ingest.sh                      FEEDS=2000 ITEMS=50 ROUNDS=1 by default
-# Baselines: Python feedparser parsing the same files (entries/s), curl fetching every feed with
-# the same concurrency (plain, then with If-None-Match), sqlite3-style direct SQL for the rows
-# an admin command prints. Prints one table; exits non-zero when a baseline cannot be measured.
+# Also the same fresh ingest with near-duplicate matching off: the floor a faster matcher could
+# reach. Baselines: Python feedparser parsing the same files (entries/s), curl fetching every
+# feed with the same concurrency (plain, then with If-None-Match), sqlite3-style direct SQL for
+# the rows an admin command prints. Prints one table; exits non-zero when a baseline cannot be
+# measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FEEDS=${FEEDS:-2000}
@@ -59,6 +61,14 @@ wal_mb=$(( $(cat "$work/walpeak") / 1048576 )); db_mb=$(( $(stat -c %s "$work/w.
 stored=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from items').fetchone()[0])" "$work/w.db")
 [ "$stored" = "$entries" ] || { echo "stored $stored of $entries entries"; tail -5 "$work/out"; exit 1; }
 stories=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from stories').fetchone()[0])" "$work/w.db")
+# The same fresh ingest with near-duplicate matching off, into another database: what fetching,
+# parsing, preparing and the SQL writes (items, stories, search rows) cost without the matcher,
+# i.e. the most a faster matching algorithm could gain.
+sed -e "s#^path = .*#path = \"$work/nomatch.db\"#" -e 's/^\[poll\]$/[dedup]\nnear_duplicates = false\n[poll]/' \
+  "$work/feeds.toml" > "$work/nomatch.toml"
+grep -q '^near_duplicates = false' "$work/nomatch.toml" || { echo "could not write the no-matching config"; exit 1; }
+read -r wn cn mn < <(measure "$bin" poll-once --config "$work/nomatch.toml")
+rm -f "$work"/nomatch.db*
 read -r w2 c2 m2 < <(measure "$bin" poll-once --config "$work/feeds.toml")
 grep -q "304" "$work/out" || { echo "the second poll got no 304s"; head -3 "$work/out"; exit 1; }
 read -r ws cs _ < <(measure "$bin" status --config "$work/feeds.toml")
@@ -108,6 +118,8 @@ e = $entries
 rows = [
   ("fresh ingest, poll-once", f"{$w1:.1f} s wall, {$c1:.1f} CPU s, {e / $w1:,.0f} entries/s, {$m1 / 1024:.0f} MB peak",
    f"feedparser parse alone {$fp_rate:,.0f} entries/s; curl fetch {$curl_wall:.2f} s"),
+  ("fresh ingest, matching off", f"{$wn:.1f} s wall, {$cn:.1f} CPU s, {e / $wn:,.0f} entries/s, {$mn / 1024:.0f} MB peak",
+   "[dedup] near_duplicates = false: the floor without the matcher"),
   ("fresh ingest: disk", f"database {$db_mb} MB after; -wal file at most {$wal_mb} MB during", ""),
   ("all-304 poll-once", f"{$w2:.2f} s wall, {$c2:.2f} CPU s", f"curl If-None-Match {$curl304_wall:.2f} s"),
   ("status", f"{$ws:.2f} s", ""),
