@@ -19,6 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::config::PollConfig;
+use crate::cpu::CpuGate;
 use crate::model::Validators;
 use crate::normalise::redact_url;
 
@@ -109,6 +110,8 @@ pub struct Fetcher {
     per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
     per_host_limit: usize,
     max_body: u64,
+    /// The refreshes' CPU work, a few jobs at once.
+    cpu: CpuGate,
 }
 
 impl Fetcher {
@@ -132,7 +135,14 @@ impl Fetcher {
             per_host: Mutex::new(HashMap::new()),
             per_host_limit: poll.per_host,
             max_body: poll.max_body_bytes,
+            cpu: CpuGate::for_this_machine(),
         })
+    }
+
+    /// Where the refreshes run their CPU work: decompressing (here), parsing, preparing text
+    /// and reading article pages.
+    pub fn cpu(&self) -> &CpuGate {
+        &self.cpu
     }
 
     /// The HTTP client (for requests that are not feed fetches: WebSub pings).
@@ -367,7 +377,8 @@ impl Fetcher {
     }
 
     /// The body decoded from its content coding, capped again after decoding (no gzip bombs).
-    /// Decompression is CPU work (up to the cap): off the async workers, like parsing.
+    /// Decompression is CPU work (up to the cap): off the async workers, like parsing. A body
+    /// sent as it is (most) is handed on without that hop.
     async fn decode(
         &self,
         raw: Vec<u8>,
@@ -375,7 +386,16 @@ impl Fetcher {
         shown: &str,
         max: u64,
     ) -> Result<(Vec<u8>, Option<String>), FetchError> {
-        let decoded = tokio::task::spawn_blocking(move || decode_body(raw, coding.as_deref(), max))
+        let identity = coding
+            .as_deref()
+            .map(str::trim)
+            .is_none_or(|c| c.is_empty() || c.eq_ignore_ascii_case("identity"));
+        if identity {
+            return Ok((raw, None));
+        }
+        let decoded = self
+            .cpu
+            .run(move || decode_body(raw, coding.as_deref(), max))
             .await
             .map_err(|e| FetchError::Other {
                 url: shown.to_owned(),

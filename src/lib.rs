@@ -17,6 +17,7 @@
 //! - [`backoff`]: when to try a feed again (failures, Retry-After, cache headers).
 //! - [`model`]: plain values handed between stages (validators, digests).
 //! - [`fetch`]: the shared HTTP client, conditional GET, limits.
+//! - [`cpu`]: the refreshes' CPU work (decompress, parse, prepare text) on a few threads.
 //! - [`charset`]: BOM, HTTP charset, XML declaration, detection → UTF-8 for feed-rs.
 //! - [`parse`]: feed bytes → [`parse::Entry`] with our own stable keys, bounded.
 //! - [`article`]: an article page's main text (`[[feed]] full_text`), by dom_smoothie.
@@ -39,6 +40,7 @@ pub mod backoff;
 pub mod charset;
 pub mod commands;
 pub mod config;
+pub mod cpu;
 pub mod daemon;
 pub mod dedup;
 pub mod fetch;

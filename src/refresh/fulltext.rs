@@ -136,11 +136,14 @@ async fn one_page(
     }
     // Decoding and the readability pass are CPU work: off the async workers. A panic in them
     // fails this item only.
-    let read = tokio::task::spawn_blocking(move || {
-        let (page, _) = crate::charset::html_to_utf8(&body.bytes, body.content_type.as_deref());
-        article::extract(&page, &body.final_url)
-    })
-    .await;
+    let read = ctx
+        .fetcher
+        .cpu()
+        .run(move || {
+            let (page, _) = crate::charset::html_to_utf8(&body.bytes, body.content_type.as_deref());
+            article::extract(&page, &body.final_url)
+        })
+        .await;
     let found = match read {
         Ok(Ok(found)) => found,
         Ok(Err(no)) => return failed(ctx, feed, item_id, format!("{shown}: {no}")).await,

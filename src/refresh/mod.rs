@@ -424,7 +424,7 @@ struct Parsed {
     last_modified: Option<String>,
 }
 
-/// Parses the body on the blocking pool (it can be large, and hostile).
+/// Parses the body on the blocking pool, through the CPU gate (it can be large, and hostile).
 async fn parse_stage(
     ctx: &RefreshContext<'_>,
     feed: &FeedConfig,
@@ -457,8 +457,8 @@ async fn parse_stage(
     Err(record_failure(ctx, feed, Some(status), None, message).await)
 }
 
-/// A body parsed on the blocking pool (it can be large, and hostile), entries sent as in the
-/// feed's last stored fetch skipped.
+/// A body parsed on the blocking pool, through the CPU gate (it can be large, and hostile),
+/// entries sent as in the feed's last stored fetch skipped.
 async fn parse_blocking(
     ctx: &RefreshContext<'_>,
     feed: &FeedConfig,
@@ -471,17 +471,19 @@ async fn parse_blocking(
         max_items: ctx.poll.max_items,
     };
     let known = ctx.runtime.known_raw(&feed.id, feed.filter.signature());
-    tokio::task::spawn_blocking(move || {
-        parse_feed_skipping(
-            &bytes,
-            content_type.as_deref(),
-            Some(&base),
-            now,
-            limits,
-            &known,
-        )
-    })
-    .await
+    ctx.fetcher
+        .cpu()
+        .run(move || {
+            parse_feed_skipping(
+                &bytes,
+                content_type.as_deref(),
+                Some(&base),
+                now,
+                limits,
+                &known,
+            )
+        })
+        .await
 }
 
 /// The lenient reads of this refresh, logged when their kinds differ from the last refresh's.
@@ -547,15 +549,17 @@ async fn store_stage(
     };
     let prepared = {
         let entries = entries.clone();
-        tokio::task::spawn_blocking(move || {
-            entries
-                .iter()
-                .zip(unseen)
-                .map(|(e, new)| new.then(|| crate::dedup::prepare(&e.title, &e.text)))
-                .collect::<Vec<_>>()
-        })
-        .await
-        .unwrap_or_default()
+        ctx.fetcher
+            .cpu()
+            .run(move || {
+                entries
+                    .iter()
+                    .zip(unseen)
+                    .map(|(e, new)| new.then(|| crate::dedup::prepare(&e.title, &e.text)))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default()
     };
     // The entries go with the write (freed once it has run, with the slot): the store's
     // answer waits for its batch to commit, and what waits with it should be small.
@@ -781,30 +785,112 @@ mod tests {
         )
     }
 
+    /// A store in a temp dir with `feeds` (id, URL) synced, a fetcher and a runtime: what a
+    /// `RefreshContext` borrows.
+    struct Harness {
+        _dir: tempfile::TempDir,
+        config: crate::Config,
+        store: Store,
+        fetcher: Arc<Fetcher>,
+        runtime: FeedRuntime,
+    }
+
+    impl Harness {
+        async fn new(feeds: &[(&str, &str)]) -> Harness {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let dir = tempfile::tempdir().unwrap();
+            let mut text = format!(
+                "[storage]\npath = \"{}\"\n",
+                dir.path().join("w.db").display()
+            );
+            for (id, url) in feeds {
+                text.push_str(&format!("[[feed]]\nid = \"{id}\"\nurl = \"{url}\"\n"));
+            }
+            let config =
+                crate::Config::parse(&text, std::path::Path::new("t.toml")).expect("valid config");
+            let store = Store::open(&config.storage.database_path(), &config.dedup).unwrap();
+            let synced = config.feeds.clone();
+            store.call(move |db| db.sync_feeds(&synced)).await.unwrap();
+            let fetcher = Arc::new(Fetcher::new(&config.poll).unwrap());
+            Harness {
+                _dir: dir,
+                config,
+                store,
+                fetcher,
+                runtime: FeedRuntime::default(),
+            }
+        }
+
+        fn ctx(&self) -> RefreshContext<'_> {
+            RefreshContext {
+                store: &self.store,
+                fetcher: &self.fetcher,
+                poll: &self.config.poll,
+                runtime: &self.runtime,
+                max_age: oldest_kept(self.config.storage.retention_days, self.config.poll.max_age),
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refresh_does_its_cpu_work_only_in_a_free_cpu_slot() {
+        let url = serve(rss("gated-1")).await;
+        let h = Harness::new(&[("gated", &url)]).await;
+        let (ctx, fetcher, config) = (h.ctx(), &h.fetcher, &h.config);
+        // Every CPU slot taken by a job that runs until it is handed a token.
+        let slots = fetcher.cpu().free();
+        let (go, tokens) = std::sync::mpsc::channel::<()>();
+        let tokens = Arc::new(std::sync::Mutex::new(tokens));
+        let busy: Vec<_> = (0..slots)
+            .map(|_| {
+                let (fetcher, tokens) = (fetcher.clone(), tokens.clone());
+                tokio::spawn(async move {
+                    fetcher
+                        .cpu()
+                        .run(move || {
+                            let _ = tokens.lock().map(|t| t.recv());
+                        })
+                        .await
+                })
+            })
+            .collect();
+        while fetcher.cpu().free() > 0 {
+            tokio::task::yield_now().await;
+        }
+        // The refresh fetches, then waits for a slot.
+        let before = fetcher.cpu().started();
+        let refresh = refresh_feed(&ctx, &config.feeds[0], Trigger::Manual);
+        tokio::pin!(refresh);
+        while fetcher.cpu().waiting() == 0 {
+            tokio::select! {
+                biased;
+                report = &mut refresh => panic!("the refresh ran without a CPU slot: {report:?}"),
+                () = tokio::task::yield_now() => {}
+            }
+        }
+        for _ in 0..slots {
+            go.send(()).unwrap();
+        }
+        let report = refresh.await;
+        assert!(
+            matches!(report.outcome, Outcome::Stored(s) if s.new == 1),
+            "{report:?}"
+        );
+        for job in busy {
+            job.await.unwrap().unwrap();
+        }
+        assert_eq!(fetcher.cpu().free(), slots);
+        // Both of its CPU stages went through the gate: parsing, and preparing the new
+        // entry's text (the body came uncompressed: nothing to decode).
+        assert_eq!(fetcher.cpu().started() - before, 2);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panic_while_storing_fails_that_feed_only_and_is_recorded_on_its_row() {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let poisoned = serve(rss(crate::store::PANIC_KEY)).await;
         let healthy = serve(rss("fine-1")).await;
-        let dir = tempfile::tempdir().unwrap();
-        let text = format!(
-            "[storage]\npath = \"{}\"\n[[feed]]\nid = \"poison\"\nurl = \"{poisoned}\"\n[[feed]]\nid = \"fine\"\nurl = \"{healthy}\"\n",
-            dir.path().join("w.db").display()
-        );
-        let config =
-            crate::Config::parse(&text, std::path::Path::new("t.toml")).expect("valid config");
-        let store = Store::open(&config.storage.database_path(), &config.dedup).unwrap();
-        let feeds = config.feeds.clone();
-        store.call(move |db| db.sync_feeds(&feeds)).await.unwrap();
-        let fetcher = Fetcher::new(&config.poll).unwrap();
-        let runtime = FeedRuntime::default();
-        let ctx = RefreshContext {
-            store: &store,
-            fetcher: &fetcher,
-            poll: &config.poll,
-            runtime: &runtime,
-            max_age: oldest_kept(config.storage.retention_days, config.poll.max_age),
-        };
+        let h = Harness::new(&[("poison", &poisoned), ("fine", &healthy)]).await;
+        let (ctx, store, config) = (h.ctx(), &h.store, &h.config);
         let (poison, fine) = (&config.feeds[0], &config.feeds[1]);
         let report = refresh_feed(&ctx, poison, Trigger::Manual).await;
         let Outcome::Failed(message) = &report.outcome else {
