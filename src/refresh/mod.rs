@@ -547,7 +547,10 @@ async fn store_stage(
                 .unwrap_or_else(|| vec![true; entries.len()])
         }
     };
-    let prepared = {
+    // (Nothing to prepare, no hop to a thread: the store takes a missing entry as unprepared.)
+    let prepared = if !unseen.contains(&true) {
+        Vec::new()
+    } else {
         let entries = entries.clone();
         ctx.fetcher
             .cpu()
@@ -769,8 +772,13 @@ mod tests {
 
     /// A feed server on loopback answering every request with `body`.
     async fn serve(body: String) -> String {
+        serve_shared(Arc::new(std::sync::Mutex::new(body))).await
+    }
+
+    /// [`serve`], answering with whatever `body` holds at the time of each request.
+    async fn serve_shared(body: Arc<std::sync::Mutex<String>>) -> String {
         let router = axum::Router::new().fallback(move || {
-            let body = body.clone();
+            let body = body.lock().map(|b| b.clone()).unwrap_or_default();
             async move { ([("content-type", "application/rss+xml")], body) }
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -834,7 +842,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_refresh_does_its_cpu_work_only_in_a_free_cpu_slot() {
-        let url = serve(rss("gated-1")).await;
+        let body = Arc::new(std::sync::Mutex::new(rss("gated-1")));
+        let url = serve_shared(body.clone()).await;
         let h = Harness::new(&[("gated", &url)]).await;
         let (ctx, fetcher, config) = (h.ctx(), &h.fetcher, &h.config);
         // Every CPU slot taken by a job that runs until it is handed a token.
@@ -883,6 +892,15 @@ mod tests {
         // Both of its CPU stages went through the gate: parsing, and preparing the new
         // entry's text (the body came uncompressed: nothing to decode).
         assert_eq!(fetcher.cpu().started() - before, 2);
+        // The same item in a changed document: parsed, and nothing new to prepare.
+        *body.lock().unwrap() = rss("gated-1").replace("<title>T</title>", "<title>T2</title>");
+        let before = fetcher.cpu().started();
+        let report = refresh_feed(&ctx, &config.feeds[0], Trigger::Manual).await;
+        assert!(
+            matches!(report.outcome, Outcome::Stored(s) if s.new == 0),
+            "{report:?}"
+        );
+        assert_eq!(fetcher.cpu().started() - before, 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
