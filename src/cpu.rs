@@ -52,10 +52,12 @@ impl CpuGate {
         R: Send + 'static,
         F: FnOnce() -> R + Send + 'static,
     {
-        self.waiting.fetch_add(1, Ordering::Relaxed);
+        // Counted while waiting, and no longer once the wait ends or is abandoned (a refresh
+        // that times out drops this future mid-wait).
+        let waiting = Waiting::on(&self.waiting);
         // Never closed: an error cannot happen, and would only mean running without a slot.
         let slot = self.slots.clone().acquire_owned().await.ok();
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        drop(waiting);
         self.started.fetch_add(1, Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
             let _slot = slot;
@@ -77,6 +79,22 @@ impl CpuGate {
     /// How many slots are free.
     pub fn free(&self) -> usize {
         self.slots.available_permits()
+    }
+}
+
+/// One caller counted in a gate's `waiting` for as long as this lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn on(count: &'a AtomicUsize) -> Waiting<'a> {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -148,6 +166,31 @@ mod tests {
         assert!(failed.unwrap_err().is_panic());
         assert_eq!(gate.free(), 1);
         assert_eq!(gate.run(|| 7).await.unwrap(), 7);
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_gives_up_waiting_is_no_longer_counted() {
+        let gate = Arc::new(CpuGate::new(1));
+        let (go, token) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let gate = gate.clone();
+            tokio::spawn(async move { gate.run(move || token.recv()).await })
+        };
+        while gate.free() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let mut waiter = Box::pin(gate.run(|| ()));
+        tokio::select! {
+            biased;
+            _ = &mut waiter => panic!("ran without a free slot"),
+            () = tokio::task::yield_now() => {}
+        }
+        assert_eq!(gate.waiting(), 1);
+        drop(waiter);
+        assert_eq!(gate.waiting(), 0);
+        go.send(()).unwrap();
+        holder.await.unwrap().unwrap().unwrap();
+        assert_eq!(gate.free(), 1);
     }
 
     #[test]
