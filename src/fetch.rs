@@ -386,11 +386,7 @@ impl Fetcher {
         shown: &str,
         max: u64,
     ) -> Result<(Vec<u8>, Option<String>), FetchError> {
-        let identity = coding
-            .as_deref()
-            .map(str::trim)
-            .is_none_or(|c| c.is_empty() || c.eq_ignore_ascii_case("identity"));
-        if identity {
+        if is_identity(coding.as_deref()) {
             return Ok((raw, None));
         }
         let decoded = self
@@ -420,6 +416,13 @@ enum DecodeError {
     Unsupported(String),
 }
 
+/// No content coding: none sent, an empty one, or `identity` (in any case, padded).
+fn is_identity(coding: Option<&str>) -> bool {
+    coding
+        .map(str::trim)
+        .is_none_or(|c| c.is_empty() || c.eq_ignore_ascii_case("identity"))
+}
+
 /// Decodes a body from its `Content-Encoding` (RFC 9110 §8.4), never to more than `max` bytes.
 /// Leniently, as feed readers must: a body that is not in the coding it claims is taken as it
 /// is, `deflate` may be raw deflate as well as zlib, and a truncated stream gives what it
@@ -430,6 +433,9 @@ fn decode_body(
     max: u64,
 ) -> Result<(Vec<u8>, Option<String>), DecodeError> {
     use std::io::Read;
+    if is_identity(coding) {
+        return Ok((raw, None));
+    }
     let coding = coding
         .map(|c| c.trim().to_ascii_lowercase())
         .unwrap_or_default();
@@ -452,7 +458,6 @@ fn decode_body(
         Ok((out, ok))
     };
     let candidates: &[&str] = match coding.as_str() {
-        "" | "identity" => return Ok((raw, None)),
         "gzip" | "x-gzip" => &["gzip"],
         "deflate" => &["zlib", "deflate"],
         "br" => &["br"],

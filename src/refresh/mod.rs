@@ -548,9 +548,7 @@ async fn store_stage(
         }
     };
     // (Nothing to prepare, no hop to a thread: the store takes a missing entry as unprepared.)
-    let prepared = if !unseen.contains(&true) {
-        Vec::new()
-    } else {
+    let prepared = if unseen.contains(&true) {
         let entries = entries.clone();
         ctx.fetcher
             .cpu()
@@ -563,6 +561,8 @@ async fn store_stage(
             })
             .await
             .unwrap_or_default()
+    } else {
+        Vec::new()
     };
     // The entries go with the write (freed once it has run, with the slot): the store's
     // answer waits for its batch to commit, and what waits with it should be small.
