@@ -68,6 +68,8 @@ sed -e "s#^path = .*#path = \"$work/nomatch.db\"#" -e 's/^\[poll\]$/[dedup]\nnea
   "$work/feeds.toml" > "$work/nomatch.toml"
 grep -q '^near_duplicates = false' "$work/nomatch.toml" || { echo "could not write the no-matching config"; exit 1; }
 read -r wn cn mn < <(measure "$bin" poll-once --config "$work/nomatch.toml")
+stored_nm=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from items').fetchone()[0])" "$work/nomatch.db")
+[ "$stored_nm" = "$entries" ] || { echo "matching off: stored $stored_nm of $entries entries"; tail -5 "$work/out"; exit 1; }
 rm -f "$work"/nomatch.db*
 read -r w2 c2 m2 < <(measure "$bin" poll-once --config "$work/feeds.toml")
 grep -q "304" "$work/out" || { echo "the second poll got no 304s"; head -3 "$work/out"; exit 1; }
